@@ -1,0 +1,70 @@
+import type { HttpResponse } from 'uWebSockets.js';
+
+export type BodyOutcome = { ok: true; body: Buffer } | { ok: false; reason: 'too-large' };
+
+/**
+ * Reads a request body with a size cap. Must be called in the route's synchronous part, after the caller
+ * attached `onAborted` (through `PendingReply`). uWS reuses chunk memory, so each chunk is copied, into one
+ * preallocated buffer when Content-Length is known. The resulting Buffer owns its memory (offset 0, exact
+ * length), so its ArrayBuffer can be transferred to a thread without detaching anything else.
+ */
+export function readBody(
+  res: HttpResponse,
+  contentLength: string,
+  maxBytes: number,
+  done: (outcome: BodyOutcome) => void,
+): void {
+  const declared = contentLength === '' ? -1 : Number(contentLength);
+  if (declared > maxBytes) {
+    done({ ok: false, reason: 'too-large' });
+    return;
+  }
+  if (declared === 0) {
+    done({ ok: true, body: Buffer.alloc(0) });
+    return;
+  }
+  let finished = false;
+  if (declared > 0 && Number.isSafeInteger(declared)) {
+    const body = Buffer.allocUnsafeSlow(declared);
+    let offset = 0;
+    res.onData((chunk, isLast) => {
+      if (finished) return;
+      const bytes = new Uint8Array(chunk);
+      if (offset + bytes.length > declared) {
+        finished = true;
+        done({ ok: false, reason: 'too-large' });
+        return;
+      }
+      body.set(bytes, offset);
+      offset += bytes.length;
+      if (isLast) {
+        finished = true;
+        done({ ok: true, body: offset === declared ? body : body.subarray(0, offset) });
+      }
+    });
+    return;
+  }
+  // no (or unusable) Content-Length: chunked transfer; collect copies
+  const chunks: Buffer[] = [];
+  let size = 0;
+  res.onData((chunk, isLast) => {
+    if (finished) return;
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      finished = true;
+      done({ ok: false, reason: 'too-large' });
+      return;
+    }
+    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    if (isLast) {
+      finished = true;
+      const body = Buffer.allocUnsafeSlow(size);
+      let offset = 0;
+      for (const c of chunks) {
+        body.set(c, offset);
+        offset += c.length;
+      }
+      done({ ok: true, body });
+    }
+  });
+}

@@ -1,0 +1,55 @@
+// The public surface, picked by hand. Internals stay reachable only through these names.
+
+export { SlaveConnection } from './master/connection.ts';
+export type { MasterStats, NewConnectionOptions } from './master/master.ts';
+export { Master } from './master/master.ts';
+export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
+export type { TaskCallback } from './master/task.ts';
+export { Task, TaskEndCode, TaskEndedError, TaskStatus } from './master/task.ts';
+export type { Logger, TlsOptions } from './options.ts';
+export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
+export type { Envelope } from './protocol/envelope.ts';
+export {
+  BadAnswerError,
+  isResponseError,
+  MasterChannelInvalidError,
+  MasterChannelNotGivenError,
+  MasterRequestBodyTooLargeError,
+  MasterResponseError,
+  MasterResultStageBusyError,
+  MasterRouteNotFoundError,
+  MasterSelfTokenInvalidError,
+  MasterSelfTokenNotGivenError,
+  MasterSlaveTokenInvalidError,
+  MasterSlaveTokenNotGivenError,
+  MasterSystemShuttingDownError,
+  MasterTaskDataInvalidError,
+  RequestFailedError,
+  ResponseError,
+  SlaveAlreadyConnectedError,
+  SlaveChannelInvalidError,
+  SlaveChannelNotFoundError,
+  SlaveConnectionRefusedError,
+  SlaveDisconnectionRefusedError,
+  SlaveMasterTokenInvalidError,
+  SlaveMasterTokenNotFoundError,
+  SlaveNotConnectedError,
+  SlaveRequestBodyTooLargeError,
+  SlaveRequestDataInvalidError,
+  SlaveResponseError,
+  SlaveRouteNotFoundError,
+  SlaveSelfTokenInvalidError,
+  SlaveSelfTokenNotFoundError,
+  SlaveSystemShuttingDownError,
+  SlaveTaskAlreadyExistError,
+  SlaveTaskRefusedError,
+} from './protocol/errors.ts';
+export {
+  ConnectionRefuse,
+  DisconnectionRefuse,
+  SlaveRefusal,
+  TaskFail,
+  TaskRefuse,
+} from './slave/actions.ts';
+export type { ResolvedSlaveOptions, SlaveHooks, SlaveOptions } from './slave/options.ts';
+export { Slave } from './slave/slave.ts';

@@ -1,0 +1,29 @@
+import { MasterErrorCode as C } from '../protocol/codes.ts';
+import { fail, ok } from '../protocol/envelope.ts';
+
+/** Every answer of the master's front end, serialised once. Messages follow the reference where it has one. */
+export const kAnswers = Object.freeze({
+  shuttingDown: fail(401, C.SYSTEM_SHUTTING_DOWN, 'System has already been shutting down.'),
+  channelNotGiven: fail(400, C.CHANNEL_NOT_GIVEN, 'Channel not found.'),
+  channelInvalid: fail(403, C.CHANNEL_INVALID, 'Channel not match with this endpoint.'),
+  slaveTokenNotGiven: fail(400, C.SLAVE_TOKEN_NOT_GIVEN, 'Slave token not found.'),
+  slaveTokenInvalid: fail(403, C.SLAVE_TOKEN_INVALID, 'No matching slave token found in this endpoint.'),
+  selfTokenNotGiven: fail(400, C.SELF_TOKEN_NOT_GIVEN, 'Master token not found.'),
+  selfTokenInvalid: fail(403, C.SELF_TOKEN_INVALID, 'Master token not match with this endpoint.'),
+  routeNotFound: fail(404, C.ROUTE_NOT_FOUND, 'No such route on this master.'),
+  pong: ok('PONG!'),
+  shutdown: ok('Shutdown request received, this server will be down later.'),
+  heartbeat: ok('Received!'),
+  resultReceived: ok('Result received!'),
+  resultIgnored: ok(
+    'Result ignored: no running task with this id on this slave (unknown, or already ended).',
+  ),
+});
+
+export function bodyTooLarge(maxBodySize: number) {
+  return fail(413, C.REQUEST_BODY_TOO_LARGE, `Request body larger than ${maxBodySize} bytes.`);
+}
+
+export function taskDataInvalid(message: string) {
+  return fail(400, C.TASK_DATA_INVALID, message);
+}

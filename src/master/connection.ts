@@ -1,0 +1,186 @@
+import type { PeerAnswer } from '../client/peer-client.ts';
+import { PeerClient } from '../client/peer-client.ts';
+import type { Logger } from '../options.ts';
+import { slaveErrorFor } from '../protocol/errors.ts';
+import { kEnd, Task, TaskEndCode, TaskEndedError } from './task.ts';
+
+/** What a connection needs from its master (implemented by `Master`; kept narrow on purpose). */
+export interface ConnectionHost {
+  readonly logger: Logger;
+  readonly channel: number;
+  readonly requestRetries: number;
+  readonly requestRetryWaiting: number;
+  readonly requestTimeout: number;
+  addressFor(connection: SlaveConnection): Promise<string>;
+  /** Lists the token before `POST /connect`, so a heartbeat that beats the answer is not refused. */
+  connecting(connection: SlaveConnection): void;
+  connectFailed(connection: SlaveConnection): void;
+  connected(connection: SlaveConnection): void;
+  disconnected(connection: SlaveConnection, reason: TaskEndedError): void;
+  trackTask(task: Task): void;
+  untrackTask(task: Task): void;
+  hook(name: 'beforeConnect' | 'beforeDisconnect', connection: SlaveConnection): Promise<unknown>;
+  hook(name: 'beforeNewTask', connection: SlaveConnection, data: unknown): Promise<unknown>;
+  hookAfter(
+    name: 'afterConnect' | 'afterDisconnect' | 'afterNewTask',
+    connection: SlaveConnection,
+    answer: PeerAnswer,
+  ): Promise<unknown>;
+  hookError(
+    name: 'errorConnect' | 'errorDisconnect' | 'errorNewTask',
+    connection: SlaveConnection,
+    error: Error,
+  ): Promise<unknown>;
+}
+
+export const kDrop = Symbol('fleetmaster.connection.drop');
+export const kOwns = Symbol('fleetmaster.connection.owns');
+export const kClose = Symbol('fleetmaster.connection.close');
+
+/**
+ * The master's link to one slave. Requests go out through one keep-alive undici pool, created on first use
+ * and closed when the slave leaves, so a fleet of idle, evicted connections holds no sockets.
+ */
+export class SlaveConnection {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly https: boolean;
+  /** The one token of this connection (slave token here, master token on the slave). */
+  readonly token: string;
+  readonly #host: ConnectionHost;
+  readonly #tasks = new Set<Task>();
+  #client: PeerClient | undefined;
+  #connected = false;
+
+  constructor(
+    host: ConnectionHost,
+    name: string,
+    slaveHost: string,
+    port: number,
+    https: boolean,
+    token: string,
+  ) {
+    this.#host = host;
+    this.name = name;
+    this.host = slaveHost;
+    this.port = port;
+    this.https = https;
+    this.token = token;
+  }
+
+  get isConnected(): boolean {
+    return this.#connected;
+  }
+
+  /** Tasks started on this connection that have not ended. */
+  get runningTasks(): number {
+    return this.#tasks.size;
+  }
+
+  get origin(): string {
+    const host = this.host.includes(':') ? `[${this.host}]` : this.host;
+    return `${this.https ? 'https' : 'http'}://${host}:${this.port}`;
+  }
+
+  /** `POST /connect`. Resolves with what `afterConnect` returns; rejects as `errorConnect` decides. */
+  async connect(): Promise<unknown> {
+    const data = await this.#host.hook('beforeConnect', this);
+    const address = await this.#host.addressFor(this);
+    this.#host.connecting(this);
+    let answer: PeerAnswer;
+    try {
+      answer = await this.#request('POST', '/connect', { master: { address }, data: data ?? {} });
+    } catch (err) {
+      this.#host.connectFailed(this);
+      return this.#host.hookError('errorConnect', this, toError(err));
+    }
+    this.#connected = true;
+    this.#host.connected(this);
+    return this.#host.hookAfter('afterConnect', this, answer);
+  }
+
+  /** `DELETE /disconnect`. On success the slave leaves the registry and its running tasks fail. */
+  async disconnect(): Promise<unknown> {
+    const data = await this.#host.hook('beforeDisconnect', this);
+    let answer: PeerAnswer;
+    try {
+      answer = await this.#request('DELETE', '/disconnect', { data: data ?? {} });
+    } catch (err) {
+      return this.#host.hookError('errorDisconnect', this, toError(err));
+    }
+    this.#host.disconnected(this, disconnectedReason(this.name));
+    return this.#host.hookAfter('afterDisconnect', this, answer);
+  }
+
+  /** A new, not yet started task. */
+  // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
+  newTask<D = any, R = any>(data: D): Task<D, R> {
+    const host = this.#host;
+    return new Task<D, R>(
+      {
+        logger: host.logger,
+        beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
+        postTask: (id, d) => this.#request('POST', '/task/new', { task: { id }, data: d ?? {} }),
+        afterNewTask: (answer) => host.hookAfter('afterNewTask', this, answer),
+        errorNewTask: (error) => host.hookError('errorNewTask', this, error),
+        track: (task) => {
+          this.#tasks.add(task);
+          host.trackTask(task);
+        },
+        untrack: (task) => {
+          this.#tasks.delete(task);
+          host.untrackTask(task);
+        },
+      },
+      data,
+    );
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#connected) await this.disconnect();
+  }
+
+  [kOwns](task: Task): boolean {
+    return this.#tasks.has(task);
+  }
+
+  /** The slave left (disconnect, eviction, shutdown): not connected, every running task ends with `reason`. */
+  [kDrop](reason: TaskEndedError): void {
+    this.#connected = false;
+    for (const task of [...this.#tasks]) task[kEnd](reason);
+    this.#tasks.clear();
+    const client = this.#client;
+    this.#client = undefined;
+    void client?.close();
+  }
+
+  async [kClose](): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.destroy();
+  }
+
+  #request(method: 'POST' | 'DELETE', path: string, body: unknown): Promise<PeerAnswer> {
+    this.#client ??= new PeerClient({
+      origin: this.origin,
+      headers: { channel: String(this.#host.channel), token: this.token },
+      retries: this.#host.requestRetries,
+      retryWaitingMs: this.#host.requestRetryWaiting * 1000,
+      timeoutMs: this.#host.requestTimeout * 1000,
+      errorFor: slaveErrorFor,
+    });
+    return this.#client.request(method, path, JSON.stringify(body));
+  }
+}
+
+function toError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+function disconnectedReason(name: string): TaskEndedError {
+  return new TaskEndedError(
+    TaskEndCode.SLAVE_DISCONNECTED,
+    `slave ${name} was disconnected before reporting`,
+  );
+}

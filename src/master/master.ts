@@ -1,0 +1,474 @@
+import uWS, { type TemplatedApp } from 'uWebSockets.js';
+import type { PeerAnswer } from '../client/peer-client.ts';
+import { PeerClient } from '../client/peer-client.ts';
+import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
+import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
+import { createChannelCheck } from '../protocol/channel.ts';
+import { masterErrorFor } from '../protocol/errors.ts';
+import { createTokenCheck, randomToken } from '../protocol/token.ts';
+import { type ConnectionHost, kClose, kDrop, kOwns, SlaveConnection } from './connection.ts';
+import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
+import {
+  type MasterHooks,
+  type MasterOptions,
+  type ResolvedMasterOptions,
+  resolveMasterOptions,
+} from './options.ts';
+import { type SlaveRecord, SlaveRegistry } from './registry.ts';
+import { InlineResultStage } from './results/inline-stage.ts';
+import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
+import { kEnd, kSettle, type Task, TaskEndCode, TaskEndedError } from './task.ts';
+
+export interface NewConnectionOptions {
+  /** Talk to the slave over TLS. @defaultValue false */
+  https?: boolean;
+}
+
+/** Counters a fleet operator watches. */
+export interface MasterStats {
+  slaves: number;
+  runningTasks: number;
+  resultsDelivered: number;
+  resultsIgnored: number;
+  resultsInvalid: number;
+  evictions: number;
+}
+
+/**
+ * The master end of the protocol. Owns the front end (uWebSockets.js), the slave registry and the heartbeat
+ * sweep on the main thread; results go through a result stage; requests to slaves go out through undici.
+ *
+ * Hooks: override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as `options.hooks`.
+ */
+export class Master implements ConnectionHost, FrontEndHost {
+  readonly options: ResolvedMasterOptions;
+  readonly registry = new SlaveRegistry<SlaveConnection>();
+  readonly results: ResultStage;
+  readonly #selfToken = randomToken();
+  readonly #checkSelf = createTokenCheck(this.#selfToken);
+  readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
+  readonly #tasks = new Map<string, Task>();
+  readonly #addressCache = new Map<string, Promise<string>>();
+  #app: TemplatedApp | undefined;
+  #listening: Listening | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #lastSweep = 0;
+  #shuttingDown = false;
+  #closing: Promise<void> | undefined;
+  #port = -1;
+  #selfClient: PeerClient | undefined;
+  readonly #stats = { resultsDelivered: 0, resultsIgnored: 0, resultsInvalid: 0, evictions: 0 };
+
+  constructor(options: MasterOptions = {}) {
+    this.options = resolveMasterOptions(options);
+    this.#channelCheck = createChannelCheck(this.options.channel);
+    this.results = new InlineResultStage((job, taskId, result) => this.#deliver(job, taskId, result));
+  }
+
+  // ---- lifecycle ----
+
+  /** The bound port after `start()` (useful with `port: 0`), else -1. */
+  get port(): number {
+    return this.#port;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  get maxBodySize(): number {
+    return this.options.maxBodySize;
+  }
+
+  get logger() {
+    return this.options.logger;
+  }
+
+  get channel(): number {
+    return this.options.channel;
+  }
+
+  get requestRetries(): number {
+    return this.options.requestRetries;
+  }
+
+  get requestRetryWaiting(): number {
+    return this.options.requestRetryWaiting;
+  }
+
+  get requestTimeout(): number {
+    return this.options.requestTimeout;
+  }
+
+  /** Listens (refusing a port another process holds) and starts the sweep. */
+  async start(): Promise<this> {
+    if (this.#app) throw new Error('Master already started');
+    if (this.#closing) throw new Error('Master is closed; create a new one');
+    const { tls } = this.options;
+    const app = tls
+      ? uWS.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile, passphrase: tls.passphrase })
+      : uWS.App();
+    mountMasterRoutes(app, this);
+    this.#app = app;
+    try {
+      this.#listening = await listenExclusive(app, this.options.host, this.options.port, 'Master');
+    } catch (err) {
+      this.#app = undefined;
+      closeApp(app);
+      throw err;
+    }
+    this.#port = this.#listening.port;
+    this.#startSweep();
+    return this;
+  }
+
+  /**
+   * Graceful and idempotent: stops accepting, finishes results already acknowledged, ends every running task
+   * with a "master shutting down" reason, and closes every connection and socket.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown(true);
+    return this.#closing;
+  }
+
+  /** Fast path: like `close()` but without waiting for the result stage or open requests. */
+  destroy(): Promise<void> {
+    this.#closing ??= this.#shutdown(false);
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Pings its own front end with the self token: true while it serves. */
+  async ping(): Promise<boolean> {
+    if (!this.#app || this.#port < 0) return false;
+    const host = isWildcard(this.options.host) ? '127.0.0.1' : this.options.host;
+    this.#selfClient ??= new PeerClient({
+      origin: formatOrigin(this.options.tls ? 'https' : 'http', host, this.#port),
+      headers: { token: this.#selfToken },
+      retries: 0,
+      retryWaitingMs: 0,
+      timeoutMs: 5000,
+      errorFor: masterErrorFor,
+      connections: 1,
+      tls: { rejectUnauthorized: false },
+    });
+    try {
+      const answer = await this.#selfClient.request('GET', '/ping');
+      return answer.envelope.success;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- connections ----
+
+  /** A connection to a slave (not yet connected: call `connect()`). */
+  newConnection(
+    name: string,
+    host: string,
+    port = 7236,
+    options: NewConnectionOptions = {},
+  ): SlaveConnection {
+    if (typeof name !== 'string' || name.length === 0) throw new TypeError('name must be a non-empty string');
+    if (this.registry.byName(name)?.state === 'connected') {
+      throw new Error(`Connection ${JSON.stringify(name)} already exists`);
+    }
+    return new SlaveConnection(this, name, host, port, options.https ?? false, randomToken());
+  }
+
+  /** True while a slave of that name is connected and heartbeating. */
+  has(name: string): boolean {
+    return this.registry.byName(name)?.state === 'connected';
+  }
+
+  /** The connected slave of that name; throws if there is none. */
+  get(name: string): SlaveConnection {
+    const record = this.registry.byName(name);
+    if (record?.state !== 'connected') throw new Error(`Connection ${JSON.stringify(name)} not found`);
+    return record.connection;
+  }
+
+  /** Names of the connected slaves. */
+  names(): string[] {
+    const names: string[] = [];
+    for (const r of this.registry.records()) if (r.state === 'connected') names.push(r.name);
+    return names;
+  }
+
+  /**
+   * Disconnects the slave and removes it. It leaves the registry even if the slave cannot be told (the promise
+   * then rejects with the request's error), so a dead slave can always be deleted.
+   */
+  async delete(name: string): Promise<void> {
+    const connection = this.get(name);
+    try {
+      await connection.disconnect();
+    } finally {
+      const record = this.registry.byName(name);
+      if (record?.connection === connection) this.#drop(record, disconnectedReason(name));
+    }
+  }
+
+  stats(): MasterStats {
+    return { slaves: this.registry.size, runningTasks: this.#tasks.size, ...this.#stats };
+  }
+
+  // ---- hooks: the reference's defaults; override in a subclass or pass options.hooks ----
+
+  beforeConnect(connection: SlaveConnection): unknown {
+    return this.options.hooks.beforeConnect?.(connection);
+  }
+
+  afterConnect(
+    statusCode: number,
+    success: boolean,
+    code: number,
+    message: string,
+    data: unknown,
+    connection: SlaveConnection,
+  ): unknown {
+    return this.options.hooks.afterConnect?.(statusCode, success, code, message, data, connection);
+  }
+
+  errorConnect(error: Error, connection: SlaveConnection): unknown {
+    const hook = this.options.hooks.errorConnect;
+    if (hook) return hook(error, connection);
+    throw error;
+  }
+
+  beforeDisconnect(connection: SlaveConnection): unknown {
+    return this.options.hooks.beforeDisconnect?.(connection);
+  }
+
+  afterDisconnect(
+    statusCode: number,
+    success: boolean,
+    code: number,
+    message: string,
+    data: unknown,
+    connection: SlaveConnection,
+  ): unknown {
+    return this.options.hooks.afterDisconnect?.(statusCode, success, code, message, data, connection);
+  }
+
+  errorDisconnect(error: Error, connection: SlaveConnection): unknown {
+    const hook = this.options.hooks.errorDisconnect;
+    if (hook) return hook(error, connection);
+    throw error;
+  }
+
+  beforeNewTask(data: unknown, connection: SlaveConnection): unknown {
+    const hook = this.options.hooks.beforeNewTask;
+    return hook ? hook(data, connection) : (data ?? {});
+  }
+
+  afterNewTask(
+    statusCode: number,
+    success: boolean,
+    code: number,
+    message: string,
+    data: unknown,
+    connection: SlaveConnection,
+  ): unknown {
+    return this.options.hooks.afterNewTask?.(statusCode, success, code, message, data, connection);
+  }
+
+  errorNewTask(error: Error, connection: SlaveConnection): unknown {
+    const hook = this.options.hooks.errorNewTask;
+    if (hook) return hook(error, connection);
+    throw error;
+  }
+
+  // ---- ConnectionHost (internal; called by connections) ----
+
+  /** @internal */
+  async hook(
+    name: 'beforeConnect' | 'beforeDisconnect' | 'beforeNewTask',
+    connection: SlaveConnection,
+    data?: unknown,
+  ): Promise<unknown> {
+    if (name === 'beforeNewTask') return this.beforeNewTask(data, connection);
+    return this[name](connection);
+  }
+
+  /** @internal */
+  async hookAfter(
+    name: 'afterConnect' | 'afterDisconnect' | 'afterNewTask',
+    connection: SlaveConnection,
+    answer: PeerAnswer,
+  ): Promise<unknown> {
+    const { envelope } = answer;
+    return this[name](
+      answer.statusCode,
+      envelope.success,
+      envelope.code,
+      envelope.message,
+      envelope.data,
+      connection,
+    );
+  }
+
+  /** @internal */
+  async hookError(
+    name: 'errorConnect' | 'errorDisconnect' | 'errorNewTask',
+    connection: SlaveConnection,
+    error: Error,
+  ): Promise<unknown> {
+    return this[name](error, connection);
+  }
+
+  /** @internal */
+  addressFor(connection: SlaveConnection): Promise<string> {
+    const { myAddress, host, tls } = this.options;
+    if (myAddress) return Promise.resolve(myAddress);
+    const scheme = tls ? 'https' : 'http';
+    if (!isWildcard(host)) return Promise.resolve(formatOrigin(scheme, host, this.#port));
+    let address = this.#addressCache.get(connection.host);
+    if (address === undefined) {
+      address = localAddressTowards(connection.host, connection.port).then((local) =>
+        formatOrigin(scheme, local, this.#port),
+      );
+      address.catch(() => this.#addressCache.delete(connection.host));
+      this.#addressCache.set(connection.host, address);
+    }
+    return address;
+  }
+
+  /** @internal */
+  connecting(connection: SlaveConnection): void {
+    if (this.#shuttingDown) throw new Error('Master is shutting down');
+    const other = this.registry.byName(connection.name);
+    if (other && other.connection !== connection && other.state === 'connected') {
+      throw new Error(`Connection ${JSON.stringify(connection.name)} already exists`);
+    }
+    if (other && other.connection !== connection) this.registry.remove(other);
+    this.registry.add(connection.name, connection.token, connection, 'pending', performance.now());
+  }
+
+  /** @internal */
+  connectFailed(connection: SlaveConnection): void {
+    const record = this.registry.byToken(connection.token);
+    if (record?.state === 'pending') this.registry.remove(record);
+  }
+
+  /** @internal */
+  connected(connection: SlaveConnection): void {
+    this.registry.add(connection.name, connection.token, connection, 'connected', performance.now());
+  }
+
+  /** @internal */
+  disconnected(connection: SlaveConnection, reason: TaskEndedError): void {
+    const record = this.registry.byToken(connection.token);
+    if (record) this.#drop(record, reason);
+    else connection[kDrop](reason);
+  }
+
+  /** @internal */
+  trackTask(task: Task): void {
+    this.#tasks.set(task.id, task);
+  }
+
+  /** @internal */
+  untrackTask(task: Task): void {
+    if (this.#tasks.get(task.id) === task) this.#tasks.delete(task.id);
+  }
+
+  // ---- FrontEndHost (internal; called by routes) ----
+
+  /** @internal */
+  checkChannel(header: string) {
+    return this.#channelCheck(header);
+  }
+
+  /** @internal */
+  checkSelfToken(header: string): boolean {
+    return this.#checkSelf(header);
+  }
+
+  /** @internal */
+  shutdownRequested(): void {
+    setImmediate(() => void this.close());
+  }
+
+  /** @internal */
+  warn(message: string, error: unknown): void {
+    this.options.logger.warn(message, error);
+  }
+
+  // ---- private ----
+
+  #deliver(job: ResultJob, taskId: string, result: unknown): ResultVerdict {
+    const task = this.#tasks.get(taskId);
+    if (
+      task === undefined ||
+      !job.connection[kOwns](task) ||
+      task[kSettle](job.outcome, result) === 'ignored'
+    ) {
+      this.#stats.resultsIgnored++;
+      return { kind: 'ignored' };
+    }
+    this.#stats.resultsDelivered++;
+    return { kind: 'delivered' };
+  }
+
+  #startSweep(): void {
+    const spanMs = this.options.heartbeatCheckSpan * 1000;
+    const toleranceMs = this.options.heartbeatTolerance * 1000;
+    this.#lastSweep = performance.now();
+    this.#sweepTimer = setInterval(() => {
+      const now = performance.now();
+      // If this tick is late, the master itself stalled (GC, a blocked tick) and heartbeats that arrived
+      // meanwhile still wait in socket buffers: extend the deadline by the stall instead of blaming the fleet.
+      const stall = Math.max(0, now - this.#lastSweep - spanMs);
+      this.#lastSweep = now;
+      const expired = this.registry.expire(now - toleranceMs - stall);
+      for (const record of expired) this.#evict(record, now);
+    }, spanMs);
+    this.#sweepTimer.unref();
+  }
+
+  #evict(record: SlaveRecord<SlaveConnection>, now: number): void {
+    this.#stats.evictions++;
+    const silentFor = ((now - record.lastHeartbeat) / 1000).toFixed(1);
+    record.connection[kDrop](
+      new TaskEndedError(
+        TaskEndCode.SLAVE_LOST,
+        `slave lost: ${record.name} sent no heartbeat for ${silentFor} s (tolerance ${this.options.heartbeatTolerance} s)`,
+      ),
+    );
+  }
+
+  #drop(record: SlaveRecord<SlaveConnection>, reason: TaskEndedError): void {
+    this.registry.remove(record);
+    record.connection[kDrop](reason);
+  }
+
+  async #shutdown(graceful: boolean): Promise<void> {
+    this.#shuttingDown = true;
+    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    closeListening(this.#listening);
+    this.#listening = undefined;
+    if (graceful) await this.results.close();
+    const reason = new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down');
+    const connections = new Set<SlaveConnection>();
+    for (const record of [...this.registry.records()]) {
+      connections.add(record.connection);
+      this.#drop(record, reason);
+    }
+    // tasks started on connections that were no longer listed (e.g. reused after an eviction)
+    for (const task of [...this.#tasks.values()]) task[kEnd](reason);
+    for (const connection of connections) await connection[kClose]();
+    await this.#selfClient?.destroy();
+    if (this.#app) closeApp(this.#app);
+    this.#app = undefined;
+  }
+}
+
+function disconnectedReason(name: string): TaskEndedError {
+  return new TaskEndedError(TaskEndCode.SLAVE_DISCONNECTED, `slave ${name} was deleted before reporting`);
+}
+
+export type { MasterHooks };

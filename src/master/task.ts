@@ -1,0 +1,207 @@
+import { randomUUID } from 'node:crypto';
+import type { PeerAnswer } from '../client/peer-client.ts';
+import type { Logger } from '../options.ts';
+
+/** The reference's task statuses, with its values. */
+export const TaskStatus = {
+  IDLE: 0x00,
+  STARTING: 0x11,
+  STARTED: 0x12,
+  START_FAILED: 0x13,
+  COMPLETED: 0x21,
+  FAILED: 0x22,
+} as const;
+export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
+
+/** Why the master ended a task that the slave never reported (fleetmaster's fix: the reference waits forever). */
+export const TaskEndCode = {
+  SLAVE_LOST: 'SLAVE_LOST',
+  SLAVE_DISCONNECTED: 'SLAVE_DISCONNECTED',
+  MASTER_SHUTTING_DOWN: 'MASTER_SHUTTING_DOWN',
+} as const;
+export type TaskEndCode = (typeof TaskEndCode)[keyof typeof TaskEndCode];
+
+/** Set as `task.error` when the master ended the task; `task.result` is then `{ error: code, message }`. */
+export class TaskEndedError extends Error {
+  readonly code: TaskEndCode;
+  constructor(code: TaskEndCode, message: string) {
+    super(message);
+    this.name = 'TaskEndedError';
+    this.code = code;
+  }
+}
+
+export type TaskCallback<D, R> = (data: D, result: R) => unknown;
+
+/** What a task needs from its connection; kept narrow so a task never reaches into the master. */
+export interface TaskHost {
+  readonly logger: Logger;
+  beforeNewTask(data: unknown): unknown;
+  postTask(id: string, data: unknown): Promise<PeerAnswer>;
+  afterNewTask(answer: PeerAnswer): unknown;
+  errorNewTask(error: Error): unknown;
+  track(task: Task): void;
+  untrack(task: Task): void;
+}
+
+export type SettleVerdict = 'delivered' | 'ignored';
+
+export const kSettle = Symbol('fleetmaster.task.settle');
+export const kEnd = Symbol('fleetmaster.task.end');
+
+type Outcome = 'complete' | 'fail';
+
+/**
+ * One task on one slave. `start()` sends it; `join()` settles once it completed, failed (for any reason,
+ * reported by the slave or decided by the master) or failed to start. Callbacks run in the order added; one
+ * that throws is logged and never stops the others, nor any other task's result.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
+export class Task<D = any, R = any> {
+  readonly id: string = randomUUID();
+  readonly data: D;
+  #status: TaskStatus = TaskStatus.IDLE;
+  #result: R | undefined;
+  #error: Error | undefined;
+  #startValue: unknown;
+  readonly #host: TaskHost;
+  readonly #onComplete: TaskCallback<D, R>[] = [];
+  readonly #onFail: TaskCallback<D, R>[] = [];
+  readonly #ended: Promise<this>;
+  #resolveEnded!: (task: this) => void;
+  /** A result that arrived while `/task/new` was still in flight (a fast slave can report first). */
+  #early: { outcome: Outcome; result: R } | undefined;
+
+  constructor(host: TaskHost, data: D) {
+    this.#host = host;
+    this.data = data;
+    this.#ended = new Promise((resolve) => {
+      this.#resolveEnded = resolve;
+    });
+  }
+
+  get status(): TaskStatus {
+    return this.#status;
+  }
+
+  /** The slave's result (completed or failed), or `{ error, message }` when the master ended the task. */
+  get result(): R | undefined {
+    return this.#result;
+  }
+
+  /** Why the task failed to start or was ended by the master; undefined for results reported by the slave. */
+  get error(): Error | undefined {
+    return this.#error;
+  }
+
+  /** What the `afterNewTask` hook returned. */
+  get startValue(): unknown {
+    return this.#startValue;
+  }
+
+  get isEnded(): boolean {
+    return (
+      this.#status === TaskStatus.COMPLETED ||
+      this.#status === TaskStatus.FAILED ||
+      this.#status === TaskStatus.START_FAILED
+    );
+  }
+
+  onComplete(callback: TaskCallback<D, R>): this {
+    this.#onComplete.push(callback);
+    return this;
+  }
+
+  onFail(callback: TaskCallback<D, R>): this {
+    this.#onFail.push(callback);
+    return this;
+  }
+
+  /**
+   * Sends the task to the slave. Resolves with the task once the slave accepted it; rejects (after the
+   * `errorNewTask` hook rethrew) when it could not be started — `join()` settles in that case too.
+   */
+  async start(): Promise<this> {
+    if (this.#status !== TaskStatus.IDLE) {
+      throw new Error(`Only an IDLE task can be started, but this one is ${statusName(this.#status)}`);
+    }
+    this.#status = TaskStatus.STARTING;
+    this.#host.track(this);
+    let answer: PeerAnswer;
+    try {
+      const data = await this.#host.beforeNewTask(this.data);
+      answer = await this.#host.postTask(this.id, data);
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (this.#status === TaskStatus.STARTING) this.#startFailed(error);
+      // the hook decides: rethrow (default) or turn the failure into a value
+      this.#startValue = await this.#host.errorNewTask(error);
+      return this;
+    }
+    if (this.#status !== TaskStatus.STARTING) return this; // ended meanwhile (slave lost, shutdown)
+    this.#status = TaskStatus.STARTED;
+    this.#startValue = await this.#host.afterNewTask(answer);
+    const early = this.#early;
+    if (early && this.#status === TaskStatus.STARTED) {
+      this.#early = undefined;
+      this.#finish(early.outcome, early.result, undefined);
+    }
+    return this;
+  }
+
+  /** Settles when the task has ended in any way; never rejects. */
+  join(): Promise<this> {
+    return this.#ended;
+  }
+
+  /** A result from the slave. Idempotent: a second or late result is ignored. */
+  [kSettle](outcome: Outcome, result: R): SettleVerdict {
+    if (this.#status === TaskStatus.STARTED) {
+      this.#finish(outcome, result, undefined);
+      return 'delivered';
+    }
+    if (this.#status === TaskStatus.STARTING && this.#early === undefined) {
+      this.#early = { outcome, result };
+      return 'delivered';
+    }
+    return 'ignored';
+  }
+
+  /** The master ends the task (slave lost, disconnected, shutting down). */
+  [kEnd](error: TaskEndedError): void {
+    if (this.#status !== TaskStatus.STARTED && this.#status !== TaskStatus.STARTING) return;
+    this.#early = undefined;
+    this.#finish('fail', { error: error.code, message: error.message } as R, error);
+  }
+
+  #startFailed(error: Error): void {
+    this.#status = TaskStatus.START_FAILED;
+    this.#error = error;
+    this.#host.untrack(this);
+    this.#resolveEnded(this);
+  }
+
+  #finish(outcome: Outcome, result: R, error: Error | undefined): void {
+    this.#status = outcome === 'complete' ? TaskStatus.COMPLETED : TaskStatus.FAILED;
+    this.#result = result;
+    this.#error = error;
+    this.#host.untrack(this);
+    const callbacks = outcome === 'complete' ? this.#onComplete : this.#onFail;
+    for (const callback of callbacks) {
+      try {
+        const value = callback(this.data, result);
+        if (value instanceof Promise) {
+          value.catch((err: unknown) => this.#host.logger.warn(`task ${this.id}: a callback rejected`, err));
+        }
+      } catch (err) {
+        this.#host.logger.warn(`task ${this.id}: a callback threw`, err);
+      }
+    }
+    this.#resolveEnded(this);
+  }
+}
+
+export function statusName(status: TaskStatus): string {
+  for (const key in TaskStatus) if (TaskStatus[key as keyof typeof TaskStatus] === status) return key;
+  return String(status);
+}

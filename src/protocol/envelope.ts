@@ -1,0 +1,67 @@
+/** The JSON body of every answer, on both ends. */
+export interface Envelope<D = unknown> {
+  success: boolean;
+  code: number;
+  message: string;
+  data: D | null;
+}
+
+export function successEnvelope(message = 'Success.', data: unknown = null): string {
+  return JSON.stringify({ success: true, code: 0, message, data });
+}
+
+export function failureEnvelope(code: number, message = 'Failed.', data: unknown = null): string {
+  return JSON.stringify({ success: false, code, message, data });
+}
+
+/** A prepared answer: status line and body computed once, written many times. */
+export interface Answer {
+  readonly status: string;
+  readonly body: string;
+}
+
+const kStatusText: Record<number, string> = {
+  200: '200 OK',
+  400: '400 Bad Request',
+  401: '401 Unauthorized',
+  403: '403 Forbidden',
+  404: '404 Not Found',
+  413: '413 Payload Too Large',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+export function statusLine(status: number): string {
+  return kStatusText[status] ?? `${status} Status`;
+}
+
+export function answer(status: number, body: string): Answer {
+  return Object.freeze({ status: statusLine(status), body });
+}
+
+export function fail(status: number, code: number, message: string, data: unknown = null): Answer {
+  return answer(status, failureEnvelope(code, message, data));
+}
+
+export function ok(message: string, data: unknown = null): Answer {
+  return answer(200, successEnvelope(message, data));
+}
+
+/** Reads an envelope defensively: a peer may answer anything. */
+export function parseEnvelope(text: string): Envelope | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.success !== 'boolean' || typeof v.code !== 'number') return undefined;
+  return {
+    success: v.success,
+    code: v.code,
+    message: typeof v.message === 'string' ? v.message : '',
+    data: (v.data ?? null) as unknown,
+  };
+}

@@ -1,0 +1,18 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** 64 hexadecimal characters from 32 random bytes: the form DI-engine peers expect. */
+export function randomToken(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/**
+ * A constant-time comparison against one fixed token, for the self token of the management routes.
+ * The expected token becomes a Buffer once; lengths are compared first (the length of a token is public).
+ */
+export function createTokenCheck(expected: string): (given: string) => boolean {
+  const want = Buffer.from(expected, 'latin1');
+  return (given) => {
+    const got = Buffer.from(given, 'latin1');
+    return got.length === want.length && timingSafeEqual(got, want);
+  };
+}

@@ -1,0 +1,97 @@
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import { readBody } from '../http/read-body.ts';
+import { PendingReply, sendNow } from '../http/reply.ts';
+import type { ChannelVerdict } from '../protocol/channel.ts';
+import { decodeBody, isObject } from '../protocol/codec.ts';
+import type { Answer } from '../protocol/envelope.ts';
+import { kSlaveAnswers, slaveBodyTooLarge, slaveDataInvalid } from './answers.ts';
+
+/** What the slave's routes need from the slave. Each handler returns the answer to send. */
+export interface SlaveFrontEndHost {
+  readonly isShuttingDown: boolean;
+  readonly maxBodySize: number;
+  checkChannel(header: string): ChannelVerdict;
+  checkSelfToken(header: string): boolean;
+  /** The connected master's token, or undefined while unconnected. */
+  readonly masterToken: string | undefined;
+  connect(token: string, body: Record<string, unknown>): Promise<Answer>;
+  disconnect(body: Record<string, unknown>): Promise<Answer>;
+  newTask(body: Record<string, unknown>): Promise<Answer>;
+  shutdownRequested(): void;
+  warn(message: string, error: unknown): void;
+}
+
+type MasterRoute = 'connect' | 'disconnect' | 'newTask';
+
+/** The slave's routes, with PROTOCOL.md's checks in order. */
+export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): void {
+  const tooLarge = slaveBodyTooLarge(host.maxBodySize);
+
+  const masterRoute = (route: MasterRoute) => (res: HttpResponse, req: HttpRequest) => {
+    if (host.isShuttingDown) return sendNow(res, kSlaveAnswers.shuttingDown);
+    const channel = host.checkChannel(req.getHeader('channel'));
+    if (channel !== 'ok') {
+      return sendNow(
+        res,
+        channel === 'missing' ? kSlaveAnswers.channelNotFound : kSlaveAnswers.channelInvalid,
+      );
+    }
+    const token = req.getHeader('token');
+    if (token === '') return sendNow(res, kSlaveAnswers.masterTokenNotFound);
+    // /connect accepts any token while unconnected (the already-connected check comes after the body)
+    if (route !== 'connect' && token !== host.masterToken)
+      return sendNow(res, kSlaveAnswers.masterTokenInvalid);
+    const contentLength = req.getHeader('content-length');
+    const contentType = req.getHeader('content-type');
+    const reply = new PendingReply(res);
+    readBody(res, contentLength, host.maxBodySize, (read) => {
+      if (!read.ok) return reply.send(tooLarge, undefined, true);
+      const decoded = decodeBody(read.body, contentType);
+      if (!decoded.ok) return reply.send(slaveDataInvalid(decoded.message));
+      if (!isObject(decoded.value)) return reply.send(slaveDataInvalid('Body is not an object.'));
+      const body = decoded.value;
+      const work =
+        route === 'connect'
+          ? host.connect(token, body)
+          : route === 'disconnect'
+            ? host.disconnect(body)
+            : host.newTask(body);
+      work.then(
+        (answer) => reply.send(answer),
+        (err: unknown) => {
+          host.warn(`slave route ${route} failed`, err);
+          reply.send(slaveDataInvalid(err instanceof Error ? err.message : String(err)));
+        },
+      );
+    });
+  };
+
+  app.post('/connect', masterRoute('connect'));
+  app.del('/disconnect', masterRoute('disconnect'));
+  app.post('/task/new', masterRoute('newTask'));
+
+  /** Shutdown and self-token checks of the management routes: the failing answer, or undefined. */
+  const refuseSelf = (req: HttpRequest): Answer | undefined => {
+    if (host.isShuttingDown) return kSlaveAnswers.shuttingDown;
+    const token = req.getHeader('token');
+    if (token === '') return kSlaveAnswers.selfTokenNotFound;
+    if (!host.checkSelfToken(token)) return kSlaveAnswers.selfTokenInvalid;
+    return undefined;
+  };
+
+  app.get('/ping', (res, req) => {
+    sendNow(res, refuseSelf(req) ?? kSlaveAnswers.pong);
+  });
+
+  app.del('/shutdown', (res, req) => {
+    const refused = refuseSelf(req);
+    sendNow(res, refused ?? kSlaveAnswers.shutdown);
+    if (refused) return;
+    host.shutdownRequested();
+  });
+
+  app.any('/*', (res, req) => {
+    const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '';
+    sendNow(res, kSlaveAnswers.routeNotFound, hasBody);
+  });
+}

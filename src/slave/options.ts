@@ -1,0 +1,103 @@
+import {
+  checkFunction,
+  checkInteger,
+  checkNumber,
+  checkString,
+  checkTls,
+  consoleLogger,
+  type Logger,
+  stripUndefined,
+  type TlsOptions,
+} from '../options.ts';
+
+/** The reference slave's hooks. Each may return a Promise. */
+export interface SlaveHooks {
+  /** Runs on `/connect` with the master's connection data; throw `ConnectionRefuse` to refuse. */
+  beforeConnection?(data: unknown): unknown;
+  /** Runs on `/disconnect`; throw `DisconnectionRefuse` to refuse. */
+  beforeDisconnection?(data: unknown): unknown;
+  /** Runs on `/task/new` before the task is accepted; throw `TaskRefuse` to refuse. */
+  beforeTask?(data: unknown): unknown;
+  /** The master stopped answering heartbeats (after retries) or refused one; the slave is connectable again. */
+  lostConnection?(masterAddress: string, error: Error): unknown;
+}
+
+export interface SlaveOptions {
+  /** Address the slave listens on. @defaultValue `'0.0.0.0'` */
+  host?: string;
+  /** Port the slave listens on; 0 picks a free port (read it from `slave.port`). @defaultValue `7236` */
+  port?: number;
+  /** The protocol channel; must equal the master's. @defaultValue `0` */
+  channel?: number;
+  /** Seconds between heartbeats (minimum 0.2). @defaultValue `3` */
+  heartbeatSpan?: number;
+  /** Extra attempts for a request to the master after a connection-level error. @defaultValue `5` */
+  requestRetries?: number;
+  /** Seconds between those attempts. @defaultValue `1` */
+  requestRetryWaiting?: number;
+  /** Seconds to wait for the master's answer. @defaultValue `30` */
+  requestTimeout?: number;
+  /** Largest request body accepted, in bytes (a larger one gets 413, code 901). @defaultValue 64 MiB */
+  maxBodySize?: number;
+  /** The task code, instead of overriding `processTask` in a subclass. */
+  processTask?: (data: unknown) => unknown;
+  hooks?: SlaveHooks;
+  /** Serve over TLS (uWS `SSLApp`). */
+  tls?: TlsOptions;
+  /** TLS settings for requests to an `https://` master (e.g. a private CA). */
+  masterTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  logger?: Logger;
+}
+
+export interface ResolvedSlaveOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly channel: number;
+  readonly heartbeatSpan: number;
+  readonly requestRetries: number;
+  readonly requestRetryWaiting: number;
+  readonly requestTimeout: number;
+  readonly maxBodySize: number;
+  readonly processTask: ((data: unknown) => unknown) | undefined;
+  readonly hooks: Readonly<SlaveHooks>;
+  readonly tls: TlsOptions | undefined;
+  readonly masterTls: SlaveOptions['masterTls'];
+  readonly logger: Logger;
+}
+
+export const kSlaveDefaults = Object.freeze({
+  host: '0.0.0.0',
+  port: 7236,
+  channel: 0,
+  heartbeatSpan: 3,
+  requestRetries: 5,
+  requestRetryWaiting: 1,
+  requestTimeout: 30,
+  maxBodySize: 64 * 1024 * 1024,
+});
+
+const kHookNames = ['beforeConnection', 'beforeDisconnection', 'beforeTask', 'lostConnection'] as const;
+
+export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOptions {
+  const o = { ...kSlaveDefaults, ...stripUndefined(options) };
+  const hooks: SlaveHooks = {};
+  for (const name of kHookNames) {
+    const fn = checkFunction<SlaveHooks[typeof name]>(`hooks.${name}`, options.hooks?.[name]);
+    if (fn) (hooks as Record<string, unknown>)[name] = fn;
+  }
+  return Object.freeze({
+    host: checkString('host', o.host),
+    port: checkInteger('port', o.port, 0, 65535),
+    channel: checkInteger('channel', o.channel, 0),
+    heartbeatSpan: checkNumber('heartbeatSpan', o.heartbeatSpan, 0.2),
+    requestRetries: checkInteger('requestRetries', o.requestRetries, 0, 1000),
+    requestRetryWaiting: checkNumber('requestRetryWaiting', o.requestRetryWaiting, 0),
+    requestTimeout: checkNumber('requestTimeout', o.requestTimeout, 0.01),
+    maxBodySize: checkInteger('maxBodySize', o.maxBodySize, 1, 2 ** 31 - 1),
+    processTask: checkFunction<(data: unknown) => unknown>('processTask', o.processTask),
+    hooks: Object.freeze(hooks),
+    tls: checkTls('tls', o.tls),
+    masterTls: o.masterTls,
+    logger: o.logger ?? consoleLogger,
+  });
+}

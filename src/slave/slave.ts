@@ -1,0 +1,299 @@
+import uWS, { type TemplatedApp } from 'uWebSockets.js';
+import { PeerClient } from '../client/peer-client.ts';
+import { formatOrigin, isWildcard } from '../http/address.ts';
+import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
+import { createChannelCheck } from '../protocol/channel.ts';
+import { isObject } from '../protocol/codec.ts';
+import { type Answer, fail } from '../protocol/envelope.ts';
+import { slaveErrorFor } from '../protocol/errors.ts';
+import { createTokenCheck, randomToken } from '../protocol/token.ts';
+import { SlaveRefusal, TaskFail } from './actions.ts';
+import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
+import { mountSlaveRoutes, type SlaveFrontEndHost } from './front-end.ts';
+import { MasterLink } from './master-link.ts';
+import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
+
+interface RunningTask {
+  id: string;
+  data: unknown;
+}
+
+/**
+ * The slave end of the protocol: one master at a time, one task at a time (as DI-engine's slave). Task code is
+ * `processTask(data)`, overridden in a subclass or passed as an option; it may be async. Its return value is
+ * reported as the completed result; `TaskFail` reports a failure with its result, and **any other throw also
+ * reports a failure** (the reference only logs it and its master waits forever).
+ */
+export class Slave implements SlaveFrontEndHost {
+  readonly options: ResolvedSlaveOptions;
+  readonly #selfToken = randomToken();
+  readonly #checkSelf = createTokenCheck(this.#selfToken);
+  readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
+  #app: TemplatedApp | undefined;
+  #listening: Listening | undefined;
+  #port = -1;
+  #link: MasterLink | undefined;
+  #task: RunningTask | undefined;
+  #shuttingDown = false;
+  #closing: Promise<void> | undefined;
+  #selfClient: PeerClient | undefined;
+  #tasksDone = 0;
+
+  constructor(options: SlaveOptions = {}) {
+    this.options = resolveSlaveOptions(options);
+    this.#channelCheck = createChannelCheck(this.options.channel);
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get isConnected(): boolean {
+    return this.#link !== undefined;
+  }
+
+  /** The connected master's address, if any. */
+  get masterAddress(): string | undefined {
+    return this.#link?.address;
+  }
+
+  get hasTask(): boolean {
+    return this.#task !== undefined;
+  }
+
+  /** Tasks finished (reported or not) since start. */
+  get tasksDone(): number {
+    return this.#tasksDone;
+  }
+
+  get isShuttingDown(): boolean {
+    return this.#shuttingDown;
+  }
+
+  get maxBodySize(): number {
+    return this.options.maxBodySize;
+  }
+
+  get masterToken(): string | undefined {
+    return this.#link?.token;
+  }
+
+  async start(): Promise<this> {
+    if (this.#app) throw new Error('Slave already started');
+    if (this.#closing) throw new Error('Slave is closed; create a new one');
+    const { tls } = this.options;
+    const app = tls
+      ? uWS.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile, passphrase: tls.passphrase })
+      : uWS.App();
+    mountSlaveRoutes(app, this);
+    this.#app = app;
+    try {
+      this.#listening = await listenExclusive(app, this.options.host, this.options.port, 'Slave');
+    } catch (err) {
+      this.#app = undefined;
+      closeApp(app);
+      throw err;
+    }
+    this.#port = this.#listening.port;
+    return this;
+  }
+
+  /** Stops accepting, stops heartbeating and closes every socket. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  async ping(): Promise<boolean> {
+    if (!this.#app || this.#port < 0) return false;
+    const host = isWildcard(this.options.host) ? '127.0.0.1' : this.options.host;
+    this.#selfClient ??= new PeerClient({
+      origin: formatOrigin(this.options.tls ? 'https' : 'http', host, this.#port),
+      headers: { token: this.#selfToken },
+      retries: 0,
+      retryWaitingMs: 0,
+      timeoutMs: 5000,
+      errorFor: slaveErrorFor,
+      connections: 1,
+      tls: { rejectUnauthorized: false },
+    });
+    try {
+      return (await this.#selfClient.request('GET', '/ping')).envelope.success;
+    } catch {
+      return false;
+    }
+  }
+
+  // ---- task code and hooks: override in a subclass or pass as options ----
+
+  processTask(data: unknown): unknown {
+    if (this.options.processTask) return this.options.processTask(data);
+    throw new Error('processTask is not implemented: pass options.processTask or override it in a subclass');
+  }
+
+  beforeConnection(data: unknown): unknown {
+    return this.options.hooks.beforeConnection?.(data);
+  }
+
+  beforeDisconnection(data: unknown): unknown {
+    return this.options.hooks.beforeDisconnection?.(data);
+  }
+
+  beforeTask(data: unknown): unknown {
+    return this.options.hooks.beforeTask?.(data);
+  }
+
+  lostConnection(masterAddress: string, error: Error): unknown {
+    const hook = this.options.hooks.lostConnection;
+    if (hook) return hook(masterAddress, error);
+    this.options.logger.warn(`lost connection to master ${masterAddress}: ${error.message}`);
+    return undefined;
+  }
+
+  // ---- SlaveFrontEndHost (internal; called by routes) ----
+
+  /** @internal */
+  checkChannel(header: string) {
+    return this.#channelCheck(header);
+  }
+
+  /** @internal */
+  checkSelfToken(header: string): boolean {
+    return this.#checkSelf(header);
+  }
+
+  /** @internal */
+  async connect(token: string, body: Record<string, unknown>): Promise<Answer> {
+    if (this.#link) return kSlaveAnswers.alreadyConnected;
+    const master = body.master;
+    const address = isObject(master) ? master.address : undefined;
+    if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
+      return slaveDataInvalid('Master address not found (expected master.address as http://host:port).');
+    }
+    const refused = await this.#runHook(() => this.beforeConnection(body.data ?? {}));
+    if (refused) return refused;
+    if (this.#link || this.#shuttingDown) return kSlaveAnswers.alreadyConnected; // raced with another /connect
+    const link = new MasterLink(this.options, token, address, (l, err) => this.#lost(l, err));
+    this.#link = link;
+    // the answer goes out first; the master has already listed the token, so an early beat is welcome
+    setImmediate(() => link.start());
+    return kSlaveAnswers.connected;
+  }
+
+  /** @internal */
+  async disconnect(body: Record<string, unknown>): Promise<Answer> {
+    if (!this.#link) return kSlaveAnswers.notConnected;
+    const refused = await this.#runHook(() => this.beforeDisconnection(body.data ?? {}));
+    if (refused) return refused;
+    const link = this.#link;
+    this.#link = undefined;
+    void link?.close();
+    return kSlaveAnswers.disconnected;
+  }
+
+  /** @internal */
+  async newTask(body: Record<string, unknown>): Promise<Answer> {
+    if (this.#task) return kSlaveAnswers.taskAlreadyExist;
+    const task = body.task;
+    const id = isObject(task) ? task.id : undefined;
+    if (typeof id !== 'string' || id.length === 0) return slaveDataInvalid('Task ID not found.');
+    const data = body.data ?? {};
+    // claim the slot before the hook awaits, so a second /task/new meanwhile is refused
+    this.#task = { id, data };
+    const refused = await this.#runHook(() => this.beforeTask(data));
+    if (refused) {
+      this.#task = undefined;
+      return refused;
+    }
+    const link = this.#link;
+    if (!link) {
+      this.#task = undefined;
+      return kSlaveAnswers.notConnected;
+    }
+    setImmediate(() => void this.#run({ id, data }, link));
+    return kSlaveAnswers.taskReceived;
+  }
+
+  /** @internal */
+  shutdownRequested(): void {
+    setImmediate(() => void this.close());
+  }
+
+  /** @internal */
+  warn(message: string, error: unknown): void {
+    this.options.logger.warn(message, error);
+  }
+
+  // ---- private ----
+
+  /** Runs a hook; a refusal becomes its 403 answer, any other throw a 400 (never a crash, never a 500). */
+  async #runHook(hook: () => unknown): Promise<Answer | undefined> {
+    try {
+      await hook();
+      return undefined;
+    } catch (err) {
+      if (err instanceof SlaveRefusal) return fail(err.statusCode, err.code, err.message, err.data);
+      this.options.logger.warn('a slave hook threw', err);
+      return slaveDataInvalid(err instanceof Error ? err.message : String(err));
+    }
+  }
+
+  async #run(task: RunningTask, link: MasterLink): Promise<void> {
+    let outcome: 'complete' | 'fail';
+    let result: unknown;
+    try {
+      result = await this.processTask(task.data);
+      outcome = 'complete';
+    } catch (err) {
+      outcome = 'fail';
+      result =
+        err instanceof TaskFail
+          ? err.result
+          : {
+              error: err instanceof Error ? err.name : 'Error',
+              message: err instanceof Error ? err.message : String(err),
+            };
+    }
+    // free the slot before reporting, as the reference does: the master may send the next task at once
+    this.#task = undefined;
+    this.#tasksDone++;
+    if (!link.isOpen) {
+      this.options.logger.warn(`task ${task.id} finished after its master link closed; result not reported`);
+      return;
+    }
+    try {
+      await link.report(outcome, task.id, result);
+    } catch (err) {
+      this.options.logger.warn(`task ${task.id}: result could not be reported`, err);
+    }
+  }
+
+  #lost(link: MasterLink, error: Error): void {
+    if (this.#link !== link) return;
+    this.#link = undefined;
+    void link.close();
+    try {
+      const value = this.lostConnection(link.address, error);
+      if (value instanceof Promise)
+        value.catch((err: unknown) => this.options.logger.warn('lostConnection hook rejected', err));
+    } catch (err) {
+      this.options.logger.warn('lostConnection hook threw', err);
+    }
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#shuttingDown = true;
+    closeListening(this.#listening);
+    this.#listening = undefined;
+    const link = this.#link;
+    this.#link = undefined;
+    await link?.close();
+    await this.#selfClient?.destroy();
+    if (this.#app) closeApp(this.#app);
+    this.#app = undefined;
+  }
+}
