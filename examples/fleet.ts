@@ -34,7 +34,8 @@ function rng(seed: number): () => number {
 }
 
 function sample(name: string, { seed, samples }: Work): Sampled {
-  if (!Number.isInteger(samples) || samples <= 0) throw new TaskFail({ reason: `bad sample count ${samples}` });
+  if (!Number.isInteger(samples) || samples <= 0)
+    throw new TaskFail({ reason: `bad sample count ${samples}` });
   const started = performance.now();
   const random = rng(seed);
   let inside = 0;
@@ -58,7 +59,9 @@ const slaves = await Promise.all(
   }),
 );
 const master = await new Master({ host: '127.0.0.1', port: 0, heartbeatTolerance: 5 }).start();
-console.log(`master listening on 127.0.0.1:${master.port}; ${SLAVES} slaves on ports ${slaves.map((s) => s.port).join(', ')}`);
+console.log(
+  `master listening on 127.0.0.1:${master.port}; ${SLAVES} slaves on ports ${slaves.map((s) => s.port).join(', ')}`,
+);
 
 const connections = await Promise.all(
   slaves.map(async (slave, i) => {
@@ -73,7 +76,10 @@ let inside = 0;
 let samples = 0;
 let done = 0;
 let failed = 0;
-const queue: Work[] = Array.from({ length: TASKS }, (_, i) => ({ seed: i + 1, samples: i === 7 ? -1 : SAMPLES }));
+const queue: Work[] = Array.from({ length: TASKS }, (_, i) => ({
+  seed: i + 1,
+  samples: i === 7 ? -1 : SAMPLES,
+}));
 const started = performance.now();
 
 /** Each slave takes the next piece of work as soon as its previous task ends. */
@@ -92,7 +98,9 @@ async function drive(connection: (typeof connections)[number]): Promise<void> {
     });
     task.onFail((_, r) => {
       failed++;
-      console.log(`[${String(done + failed).padStart(2)}/${TASKS}] ${connection.name} seed ${work.seed}: FAILED ${JSON.stringify(r)}`);
+      console.log(
+        `[${String(done + failed).padStart(2)}/${TASKS}] ${connection.name} seed ${work.seed}: FAILED ${JSON.stringify(r)}`,
+      );
     });
     await task.start();
     await task.join();

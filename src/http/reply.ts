@@ -14,14 +14,14 @@ export function sendNow(res: HttpResponse, answer: Answer, closeConnection = fal
  */
 export class PendingReply {
   readonly #res: HttpResponse;
+  readonly #tracker: ReplyTracker | undefined;
   #done = false;
 
-  constructor(res: HttpResponse, onAbort?: () => void) {
+  constructor(res: HttpResponse, tracker?: ReplyTracker) {
     this.#res = res;
-    res.onAborted(() => {
-      this.#done = true;
-      onAbort?.();
-    });
+    this.#tracker = tracker;
+    if (tracker) tracker.open++;
+    res.onAborted(() => this.#settle());
   }
 
   get isOpen(): boolean {
@@ -31,7 +31,7 @@ export class PendingReply {
   /** Answers once; later calls and calls after an abort do nothing. */
   send(answer: Answer, headers?: Record<string, string>, closeConnection = false): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#settle();
     this.#res.cork(() => {
       this.#res.writeStatus(answer.status).writeHeader('content-type', kJson);
       if (headers) for (const key in headers) this.#res.writeHeader(key, headers[key]!);
@@ -42,7 +42,33 @@ export class PendingReply {
   /** Drops the connection without an answer (used on shutdown for requests that can no longer finish). */
   close(): void {
     if (this.#done) return;
-    this.#done = true;
+    this.#settle();
     this.#res.close();
   }
+
+  #settle(): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#tracker && --this.#tracker.open === 0) this.#tracker.drained?.();
+  }
+}
+
+/** Counts replies not yet answered, so a graceful close can wait for the last ones to be written. */
+export interface ReplyTracker {
+  open: number;
+  drained?: (() => void) | undefined;
+}
+
+/** Resolves once every tracked reply is answered or aborted, or after `limitMs`. */
+export function whenDrained(tracker: ReplyTracker, limitMs: number): Promise<void> {
+  if (tracker.open === 0) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, limitMs);
+    function done() {
+      clearTimeout(timer);
+      tracker.drained = undefined;
+      resolve();
+    }
+    tracker.drained = done;
+  });
 }

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { readBody } from '../http/read-body.ts';
-import { PendingReply, sendNow } from '../http/reply.ts';
+import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import type { Answer } from '../protocol/envelope.ts';
 import { bodyTooLarge, kAnswers, taskDataInvalid } from './answers.ts';
@@ -14,6 +14,8 @@ export interface FrontEndHost {
   readonly registry: SlaveRegistry<SlaveConnection>;
   readonly results: ResultStage;
   readonly maxBodySize: number;
+  /** Replies waiting for a body or a result: a graceful close lets them finish. */
+  readonly replies: ReplyTracker;
   checkChannel(header: string): ChannelVerdict;
   checkSelfToken(header: string): boolean;
   /** `DELETE /shutdown` was accepted (the answer is already written). */
@@ -66,7 +68,7 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
     const taskIdHint = req.getHeader('task-id');
-    const reply = new PendingReply(res);
+    const reply = new PendingReply(res, host.replies);
     readBody(res, contentLength, host.maxBodySize, (outcomeOfRead) => {
       if (!outcomeOfRead.ok) {
         // the rest of the body is still on the wire: answer, then close the connection

@@ -3,6 +3,7 @@ import type { PeerAnswer } from '../client/peer-client.ts';
 import { PeerClient } from '../client/peer-client.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
 import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
+import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
@@ -44,6 +45,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   readonly options: ResolvedMasterOptions;
   readonly registry = new SlaveRegistry<SlaveConnection>();
   readonly results: ResultStage;
+  /** @internal */
+  readonly replies: ReplyTracker = { open: 0 };
   readonly #selfToken = randomToken();
   readonly #checkSelf = createTokenCheck(this.#selfToken);
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
@@ -66,6 +69,11 @@ export class Master implements ConnectionHost, FrontEndHost {
   }
 
   // ---- lifecycle ----
+
+  /** The private token of the management routes (`GET /ping`, `DELETE /shutdown`); share it only with your own tools. */
+  get selfToken(): string {
+    return this.#selfToken;
+  }
 
   /** The bound port after `start()` (useful with `port: 0`), else -1. */
   get port(): number {
@@ -451,7 +459,13 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
     closeListening(this.#listening);
     this.#listening = undefined;
-    if (graceful) await this.results.close();
+    if (graceful) {
+      // results already read are finished by the stage, then their answers are written before sockets close
+      await this.results.close();
+      await whenDrained(this.replies, 5000);
+      // uWS flushes corked writes made outside its callbacks on its next loop turn: let it, then close
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const reason = new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down');
     const connections = new Set<SlaveConnection>();
     for (const record of [...this.registry.records()]) {

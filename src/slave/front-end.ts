@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { readBody } from '../http/read-body.ts';
-import { PendingReply, sendNow } from '../http/reply.ts';
+import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import { decodeBody, isObject } from '../protocol/codec.ts';
 import type { Answer } from '../protocol/envelope.ts';
@@ -10,6 +10,8 @@ import { kSlaveAnswers, slaveBodyTooLarge, slaveDataInvalid } from './answers.ts
 export interface SlaveFrontEndHost {
   readonly isShuttingDown: boolean;
   readonly maxBodySize: number;
+  /** Replies waiting for a body or a hook: a close lets them finish. */
+  readonly replies: ReplyTracker;
   checkChannel(header: string): ChannelVerdict;
   checkSelfToken(header: string): boolean;
   /** The connected master's token, or undefined while unconnected. */
@@ -43,7 +45,7 @@ export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): vo
       return sendNow(res, kSlaveAnswers.masterTokenInvalid);
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
-    const reply = new PendingReply(res);
+    const reply = new PendingReply(res, host.replies);
     readBody(res, contentLength, host.maxBodySize, (read) => {
       if (!read.ok) return reply.send(tooLarge, undefined, true);
       const decoded = decodeBody(read.body, contentType);

@@ -2,6 +2,7 @@ import uWS, { type TemplatedApp } from 'uWebSockets.js';
 import { PeerClient } from '../client/peer-client.ts';
 import { formatOrigin, isWildcard } from '../http/address.ts';
 import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
+import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
@@ -26,6 +27,8 @@ interface RunningTask {
  */
 export class Slave implements SlaveFrontEndHost {
   readonly options: ResolvedSlaveOptions;
+  /** @internal */
+  readonly replies: ReplyTracker = { open: 0 };
   readonly #selfToken = randomToken();
   readonly #checkSelf = createTokenCheck(this.#selfToken);
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
@@ -42,6 +45,11 @@ export class Slave implements SlaveFrontEndHost {
   constructor(options: SlaveOptions = {}) {
     this.options = resolveSlaveOptions(options);
     this.#channelCheck = createChannelCheck(this.options.channel);
+  }
+
+  /** The private token of the management routes (`GET /ping`, `DELETE /shutdown`); share it only with your own tools. */
+  get selfToken(): string {
+    return this.#selfToken;
   }
 
   get port(): number {
@@ -293,6 +301,9 @@ export class Slave implements SlaveFrontEndHost {
     this.#link = undefined;
     await link?.close();
     await this.#selfClient?.destroy();
+    await whenDrained(this.replies, 5000);
+    // uWS flushes corked writes made outside its callbacks on its next loop turn: let it, then close
+    await new Promise((resolve) => setImmediate(resolve));
     if (this.#app) closeApp(this.#app);
     this.#app = undefined;
   }

@@ -1,0 +1,153 @@
+/**
+ * The three servers the front-end benchmark compares, each started alone in its own child process:
+ * the real master (with one real connected slave), and two baselines answering the same bytes with no checks.
+ */
+
+import uWS from 'uWebSockets.js';
+import http from 'node:http';
+
+export type ServerKind = 'master' | 'uws' | 'node';
+
+export const kServerKinds: readonly ServerKind[] = ['master', 'uws', 'node'];
+
+export const kServerLabels: Readonly<Record<ServerKind, string>> = {
+  master: 'fleetmaster master',
+  uws: 'raw uWebSockets.js',
+  node: 'node:http',
+};
+
+export interface RunningServer {
+  port: number;
+  /** The slave token to send (the baselines accept anything and get a placeholder). */
+  token: string;
+  close(): Promise<void>;
+}
+
+/** The envelopes the baselines answer: byte for byte what the master answers on the same routes. */
+export const kHeartbeatBody = '{"success":true,"code":0,"message":"Received!","data":null}';
+export const kResultBody =
+  '{"success":true,"code":0,"message":"Result ignored: no running task with this id on this slave (unknown, or already ended).","data":null}';
+
+const kJson = 'application/json';
+
+export function startServer(kind: ServerKind): Promise<RunningServer> {
+  switch (kind) {
+    case 'master':
+      return startMaster();
+    case 'uws':
+      return startRawUws();
+    case 'node':
+      return startNodeHttp();
+  }
+}
+
+/** The master with one slave connected through the real `POST /connect`, so its token is really registered. */
+async function startMaster(): Promise<RunningServer> {
+  // loaded here so the baselines' processes never load fleetmaster
+  const { Master, Slave } = await import('../src/index.ts');
+  const slave = await new Slave({ host: '127.0.0.1', port: 0, heartbeatSpan: 3600 }).start();
+  const master = await new Master({ host: '127.0.0.1', port: 0, heartbeatTolerance: 3600 }).start();
+  try {
+    const connection = master.newConnection('bench', '127.0.0.1', slave.port);
+    await connection.connect();
+    return {
+      port: master.port,
+      token: connection.token,
+      async close() {
+        await master.destroy();
+        await slave.close();
+      },
+    };
+  } catch (err) {
+    await master.destroy();
+    await slave.close();
+    throw err;
+  }
+}
+
+/** The ceiling: uWS answering the same envelopes with no checks; the PUT still reads its body as it must. */
+function startRawUws(): Promise<RunningServer> {
+  const app = uWS.App();
+  app.get('/slave/heartbeat', (res) => {
+    res.writeHeader('content-type', kJson).end(kHeartbeatBody);
+  });
+  const readAndAnswer = (res: uWS.HttpResponse) => {
+    let aborted = false;
+    const chunks: Buffer[] = [];
+    res.onAborted(() => {
+      aborted = true;
+    });
+    res.onData((chunk, isLast) => {
+      // chunk memory is reused by uWS: copy it
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      if (!isLast || aborted) return;
+      Buffer.concat(chunks);
+      res.cork(() => {
+        res.writeHeader('content-type', kJson).end(kResultBody);
+      });
+    });
+  };
+  app.put('/slave/task/complete', readAndAnswer);
+  app.put('/slave/task/fail', readAndAnswer);
+  return new Promise((resolve, reject) => {
+    app.listen('127.0.0.1', 0, (socket) => {
+      if (socket === false) {
+        reject(new Error('raw uWS baseline cannot listen on 127.0.0.1'));
+        return;
+      }
+      resolve({
+        port: uWS.us_socket_local_port(socket),
+        token: 'baseline',
+        async close() {
+          uWS.us_listen_socket_close(socket);
+          (app as unknown as { close(): void }).close();
+        },
+      });
+    });
+  });
+}
+
+/** The floor most Node servers start from: node:http, same envelopes, body read to its end. */
+function startNodeHttp(): Promise<RunningServer> {
+  const heartbeat = Buffer.from(kHeartbeatBody);
+  const result = Buffer.from(kResultBody);
+  const answer = (res: http.ServerResponse, body: Buffer) => {
+    res.writeHead(200, { 'content-type': kJson, 'content-length': body.length });
+    res.end(body);
+  };
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/slave/heartbeat') {
+      answer(res, heartbeat);
+      return;
+    }
+    if (req.method === 'PUT' && (req.url === '/slave/task/complete' || req.url === '/slave/task/fail')) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        Buffer.concat(chunks);
+        answer(res, result);
+      });
+      return;
+    }
+    res.writeHead(404).end();
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      if (address === null || typeof address === 'string') {
+        reject(new Error('node:http baseline has no TCP address'));
+        return;
+      }
+      resolve({
+        port: address.port,
+        token: 'baseline',
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}

@@ -1,0 +1,48 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Master, type MasterOptions, Slave, type SlaveOptions } from '../../src/index.ts';
+
+export const quietLogger = { warn: () => undefined };
+
+/** A started master on 127.0.0.1, any free port. */
+export function startMaster(options: MasterOptions = {}): Promise<Master> {
+  return new Master({ host: '127.0.0.1', port: 0, logger: quietLogger, ...options }).start();
+}
+
+/** A started slave on 127.0.0.1, any free port. */
+export function startSlave(options: SlaveOptions = {}): Promise<Slave> {
+  return new Slave({ host: '127.0.0.1', port: 0, logger: quietLogger, ...options }).start();
+}
+
+/** Resolves when `check()` holds, polling every `everyMs`; rejects after `limitMs` with `what`. */
+export async function waitFor(
+  what: string,
+  check: () => boolean,
+  limitMs = 10_000,
+  everyMs = 20,
+): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`gave up waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface ChildSlave {
+  child: ChildProcess;
+  port: number;
+}
+
+const kSlaveProcess = fileURLToPath(new URL('../fixtures/slave-process.ts', import.meta.url));
+
+/** A slave in its own process (so it can be SIGKILLed), started from test/fixtures/slave-process.ts. */
+export async function spawnSlave(args: Record<string, string | number> = {}): Promise<ChildSlave> {
+  const argv = Object.entries(args).map(([k, v]) => `--${k}=${v}`);
+  const child = fork(kSlaveProcess, argv, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const [message] = (await once(child, 'message')) as [{ port: number }];
+  return { child, port: message.port };
+}
