@@ -7,6 +7,7 @@ interface CallFrame {
   functionName: string;
   url: string;
   lineNumber: number;
+  columnNumber: number;
 }
 
 interface ProfileNode {
@@ -83,7 +84,8 @@ export function summariseCpuProfile(profile: CpuProfile, top = 15): ProfileSumma
     const name =
       frame.url === ''
         ? frame.functionName
-        : `${frame.functionName || '(anonymous)'} ${place}:${frame.lineNumber + 1}`;
+        : // tsx emits each module on one line: the column tells two anonymous closures apart
+          `${frame.functionName || '(anonymous)'} ${place}:${frame.lineNumber + 1}:${frame.columnNumber + 1}`;
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
     byPlace.set(place, (byPlace.get(place) ?? 0) + us);
   }

@@ -1,56 +1,72 @@
 /**
  * Front-end macro benchmark: the master's `GET /slave/heartbeat` and `PUT /slave/task/complete` against a raw
  * uWebSockets.js app and a node:http server answering the same bytes. Each server runs alone in a child process
- * (this file, forked with `--serve <kind>`), autocannon runs here; the servers take turns over many short runs
- * so drift on a small machine hits all three alike, and every figure is reported as a median.
+ * (bench/server-child.ts), autocannon runs here; the servers take turns over many short runs so drift on a small
+ * machine hits all three alike, and every figure is a median over rounds.
  *
  *   npx tsx bench/front-end.ts [--duration S] [--rounds N] [--connections C] [--pipelining P]
- *                              [--warmup S] [--routes heartbeat,result] [--profile] [--out DIR] [--no-write]
  *
- * See bench/README.md for what each number means.
+ * See `--help` for the rest, and bench/README.md for what each number means.
  */
-import { type ChildProcess, fork, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { type ProfileSummary, summariseCpuProfile } from './cpu-profile.ts';
-import { kServerKinds, kServerLabels, type ServerKind, startServer } from './servers.ts';
+import { summariseCpuProfile } from './cpu-profile.ts';
+import {
+  type FrontEndResult,
+  findProblems,
+  formatMarkdown,
+  kHeartbeatTarget,
+  kRouteNames,
+  type RecordedOptions,
+  type RouteName,
+  type RouteSummary,
+  type Sample,
+  summariseRoute,
+  thousands,
+  writeResults,
+} from './front-end-report.ts';
+import { ServerChild } from './server-child.ts';
+import { kHeartbeatBody, kResultBody, kServerKinds, kServerLabels, type ServerKind } from './servers.ts';
 
-export type RouteName = 'heartbeat' | 'result';
-const kRouteNames: readonly RouteName[] = ['heartbeat', 'result'];
-const kBaselines = ['uws', 'node'] as const;
-type Baseline = (typeof kBaselines)[number];
+export type { FrontEndResult, RouteName, Sample } from './front-end-report.ts';
+export { formatMarkdown, writeResults } from './front-end-report.ts';
 
-export interface FrontEndOptions {
+export interface FrontEndOptions extends RecordedOptions {
   /** Seconds of load per server, per route, per round. @defaultValue 2 */
   duration: number;
-  /** Rounds; each round runs every server once per route, in an order rotated per round. @defaultValue 10 */
+  /** Rounds; each runs every server once per route, in an order rotated per round. @defaultValue 10 */
   rounds: number;
-  /** autocannon connections. @defaultValue 10 */
+  /** autocannon connections (think: slaves). @defaultValue 10 */
   connections: number;
-  /** Requests in flight per connection. @defaultValue 1 */
+  /** Requests in flight per connection (a DI-engine slave sends one at a time). @defaultValue 1 */
   pipelining: number;
-  /** Seconds of unrecorded load per server and route before round 1 (JIT warm-up). @defaultValue 1 */
+  /** Unrecorded seconds per server and route before round 1 (JIT warm-up). @defaultValue 1 */
   warmup: number;
   /** Routes to measure. @defaultValue both */
   routes: readonly RouteName[];
-  /** Run the master child under `--cpu-prof` and summarise where its time went. @defaultValue false */
+  /** Profile the master child over the measured rounds and summarise where its time went. @defaultValue false */
   profile: boolean;
-  /**
-   * Pin the servers to the last CPU and this process (autocannon) to the others with `taskset`, so the two never
-   * trade cores mid-run. @defaultValue false
-   */
+  /** `taskset` the servers onto the last CPU and autocannon onto the others. @defaultValue false */
   pin: boolean;
-  /** Where `--profile` writes the `.cpuprofile`. @defaultValue bench/results */
+  /**
+   * The master's `resultThreads` (0: results decoded inline on the main thread). @defaultValue undefined, the
+   * master's own default (a thread pool as wide as the machine)
+   */
+  resultThreads: number | undefined;
+  /** Where `profile` writes the `.cpuprofile`. @defaultValue bench/results */
   profileDir: string;
-  /** Progress lines (to stderr from the CLI). @defaultValue none */
+  /** Progress lines. @defaultValue none */
   log: (line: string) => void;
 }
+
+const kResultsDir = fileURLToPath(new URL('./results/', import.meta.url));
 
 export const kDefaults: Readonly<Omit<FrontEndOptions, 'log'>> = Object.freeze({
   duration: 2,
@@ -61,14 +77,18 @@ export const kDefaults: Readonly<Omit<FrontEndOptions, 'log'>> = Object.freeze({
   routes: kRouteNames,
   profile: false,
   pin: false,
-  profileDir: fileURLToPath(new URL('./results/', import.meta.url)),
+  resultThreads: undefined,
+  profileDir: kResultsDir,
 });
+
+/** Profiler sampling interval: fine enough to see a 10 µs request's parts over a few seconds. */
+const kProfileIntervalUs = 250;
+/** Beyond the planned load time: start-up, probes, IPC and shutdown. */
+const kRunSlackMs = 60_000;
 
 // ---- CLI parsing (pure) ----
 
 export interface ParsedArgs {
-  /** Set in a child: which server to serve. */
-  serve: ServerKind | undefined;
   options: Omit<FrontEndOptions, 'log'>;
   /** Directory for the JSON + markdown results. */
   out: string;
@@ -78,13 +98,14 @@ export interface ParsedArgs {
 
 export const kUsage = `usage: npx tsx bench/front-end.ts [options]
   --duration S        seconds per run (default ${kDefaults.duration})
-  --rounds N          rounds; servers alternate within each (default ${kDefaults.rounds})
+  --rounds N          rounds; the servers take turns within each (default ${kDefaults.rounds})
   --connections C     autocannon connections (default ${kDefaults.connections})
   --pipelining P      requests in flight per connection (default ${kDefaults.pipelining})
   --warmup S          unrecorded seconds per server and route first (default ${kDefaults.warmup})
-  --routes LIST       heartbeat,result (default both)
-  --profile           --cpu-prof the master child and summarise it
+  --routes LIST       comma-separated: ${kRouteNames.join(',')} (default both)
+  --profile           CPU-profile the master over the measured rounds and summarise it
   --pin               taskset: servers on the last CPU, autocannon on the others
+  --result-threads N  the master's resultThreads (0 = inline; default: the master's default)
   --out DIR           results directory (default bench/results)
   --no-write          print only`;
 
@@ -103,11 +124,10 @@ function numberArg(
   return value;
 }
 
-/** Parses `process.argv.slice(2)`. Pure: throws a RangeError naming the flag on bad input. */
+/** Parses `process.argv.slice(2)` (`--flag value` or `--flag=value`). Pure: throws a RangeError naming the flag. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = { ...kDefaults };
-  let serve: ServerKind | undefined;
-  let out = kDefaults.profileDir;
+  let out = kResultsDir;
   let write = true;
   let help = false;
   for (let i = 0; i < argv.length; i++) {
@@ -134,15 +154,20 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case '--routes': {
         const raw = value() ?? '';
         const routes = raw.split(',').filter((r) => r !== '');
-        const bad = routes.find((r) => !kRouteNames.includes(r as RouteName));
-        if (routes.length === 0 || bad !== undefined) {
+        if (routes.length === 0 || routes.some((r) => !kRouteNames.includes(r as RouteName))) {
           throw new RangeError(`--routes must list ${kRouteNames.join(', ')}; got ${JSON.stringify(raw)}`);
         }
-        options.routes = [...new Set(routes as RouteName[])];
+        options.routes = kRouteNames.filter((r) => routes.includes(r));
         break;
       }
       case '--profile':
         options.profile = true;
+        break;
+      case '--pin':
+        options.pin = true;
+        break;
+      case '--result-threads':
+        options.resultThreads = numberArg('result-threads', value(), 0, 256, true);
         break;
       case '--out': {
         const dir = value();
@@ -151,22 +176,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         options.profileDir = dir;
         break;
       }
-      case '--pin':
-        options.pin = true;
-        break;
       case '--no-write':
         write = false;
         break;
-      case '--serve': {
-        const kind = value();
-        if (!kServerKinds.includes(kind as ServerKind)) {
-          throw new RangeError(
-            `--serve must be one of ${kServerKinds.join(', ')}, got ${JSON.stringify(kind)}`,
-          );
-        }
-        serve = kind as ServerKind;
-        break;
-      }
       case '-h':
       case '--help':
         help = true;
@@ -175,136 +187,10 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         throw new RangeError(`unknown argument ${JSON.stringify(arg)}\n${kUsage}`);
     }
   }
-  return { serve, options, out, write, help };
+  return { options, out, write, help };
 }
 
-// ---- child side: one server, driven over IPC ----
-
-type ToChild = { type: 'cpu'; id: number } | { type: 'stop' };
-type FromChild =
-  | { type: 'ready'; port: number; token: string }
-  | { type: 'cpu'; id: number; usage: NodeJS.CpuUsage }
-  | { type: 'failed'; message: string };
-
-async function serveChild(kind: ServerKind): Promise<void> {
-  const send = (message: FromChild) => process.send?.(message);
-  // an orphaned server must not outlive the benchmark
-  process.once('disconnect', () => process.exit(0));
-  let server: Awaited<ReturnType<typeof startServer>>;
-  try {
-    server = await startServer(kind);
-  } catch (err) {
-    send({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    process.exit(1);
-  }
-  process.on('message', (message: ToChild) => {
-    if (message.type === 'cpu') send({ type: 'cpu', id: message.id, usage: process.cpuUsage() });
-    else if (message.type === 'stop') {
-      // a plain exit (not a signal) lets --cpu-prof write its profile
-      const exit = () => process.exit(0);
-      setTimeout(exit, 2000).unref();
-      server.close().then(exit, exit);
-    }
-  });
-  send({ type: 'ready', port: server.port, token: server.token });
-}
-
-// ---- parent side ----
-
-const kSelf = fileURLToPath(import.meta.url);
-const kReadyTimeoutMs = 20_000;
-
-/** A server child: forked, asked for its CPU time between runs, stopped (and killed if it lingers). */
-class ServerChild {
-  readonly kind: ServerKind;
-  readonly port: number;
-  readonly token: string;
-  readonly #child: ChildProcess;
-  readonly #pending = new Map<number, (usage: NodeJS.CpuUsage) => void>();
-  #nextId = 0;
-
-  private constructor(kind: ServerKind, child: ChildProcess, port: number, token: string) {
-    this.kind = kind;
-    this.#child = child;
-    this.port = port;
-    this.token = token;
-    child.on('message', (message: FromChild) => {
-      if (message.type !== 'cpu') return;
-      this.#pending.get(message.id)?.(message.usage);
-      this.#pending.delete(message.id);
-    });
-  }
-
-  static start(kind: ServerKind, execArgv: readonly string[]): Promise<ServerChild> {
-    const child = fork(kSelf, ['--serve', kind], {
-      execArgv: [...process.execArgv, ...execArgv],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => fail(new Error(`${kind} server not ready after ${kReadyTimeoutMs} ms`)),
-        kReadyTimeoutMs,
-      );
-      const cleanup = () => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        child.off('error', fail);
-      };
-      function fail(err: Error) {
-        cleanup();
-        child.kill('SIGKILL');
-        reject(err);
-      }
-      function onExit(code: number | null, signal: string | null) {
-        fail(new Error(`${kind} server exited before ready (code ${code}, signal ${signal})`));
-      }
-      function onMessage(message: FromChild) {
-        if (message.type === 'failed') fail(new Error(`${kind} server failed to start: ${message.message}`));
-        if (message.type !== 'ready') return;
-        cleanup();
-        resolve(new ServerChild(kind, child, message.port, message.token));
-      }
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.once('error', fail);
-    });
-  }
-
-  get pid(): number | undefined {
-    return this.#child.pid;
-  }
-
-  cpuUsage(): Promise<NodeJS.CpuUsage> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`${this.kind} server did not report its CPU time`));
-      }, 5000);
-      this.#pending.set(id, (usage) => {
-        clearTimeout(timer);
-        resolve(usage);
-      });
-      this.#child.send({ type: 'cpu', id } satisfies ToChild);
-    });
-  }
-
-  /** Asks the child to close and exit; kills it after `graceMs`. Never rejects. */
-  stop(graceMs = 3000): Promise<void> {
-    const child = this.#child;
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      if (child.connected) child.send({ type: 'stop' } satisfies ToChild);
-      else child.kill('SIGKILL');
-    });
-  }
-}
+// ---- one run ----
 
 interface RouteRequest {
   method: 'GET' | 'PUT';
@@ -326,32 +212,29 @@ function requestFor(route: RouteName, token: string): RouteRequest {
   };
 }
 
-/** One request by hand, before any load: each server must answer 200 with a success envelope. */
+/** One request by hand, on its own connection. */
 function probe(port: number, request: RouteRequest): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      {
-        host: '127.0.0.1',
-        port,
-        method: request.method,
-        path: request.path,
-        headers: request.headers,
-        agent: false,
-        timeout: 5000,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
-      },
-    );
+    const req = http.request({ host: '127.0.0.1', port, ...request, agent: false, timeout: 5000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+    });
     req.on('timeout', () => req.destroy(new Error(`probe of ${request.path} timed out`)));
     req.on('error', reject);
     req.end(request.body);
   });
 }
 
-async function checkServer(server: ServerChild, route: RouteName): Promise<void> {
+/**
+ * Before any load: every server must answer each route 200 with a success envelope, the master "ignored". A
+ * master whose answer no longer matches the baselines' bytes is reported (the comparison assumes equal sizes).
+ */
+async function checkServer(
+  server: ServerChild,
+  route: RouteName,
+  log: (line: string) => void,
+): Promise<void> {
   const { status, body } = await probe(server.port, requestFor(route, server.token));
   let success = false;
   try {
@@ -363,27 +246,12 @@ async function checkServer(server: ServerChild, route: RouteName): Promise<void>
   if (server.kind === 'master' && route === 'result' && !body.includes('ignored')) {
     throw new Error(`master did not take the "ignored" result path: ${body}`);
   }
-}
-
-export interface Sample {
-  round: number;
-  route: RouteName;
-  server: ServerKind;
-  /** Responses received. */
-  requests: number;
-  seconds: number;
-  reqPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-  /** Server process CPU (user + system) per response, in microseconds. */
-  serverCpuUsPerReq: number;
-  /** Server process CPU time ÷ wall time (1 = one core busy). */
-  serverCpu: number;
-  /** Load generator (this process) CPU time ÷ wall time. */
-  clientCpu: number;
+  const baseline = route === 'heartbeat' ? kHeartbeatBody : kResultBody;
+  if (server.kind === 'master' && body !== baseline) {
+    log(
+      `warning: the master's ${route} answer differs from the baselines' (update bench/servers.ts): ${body}`,
+    );
+  }
 }
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
@@ -396,7 +264,7 @@ async function measure(
   round: number,
 ): Promise<Sample> {
   const request = requestFor(route, server.token);
-  // autocannon's own latency histogram has 1 ms resolution; loopback answers take tens of microseconds
+  // autocannon's own latency histogram counts whole milliseconds; loopback answers take tens of microseconds
   const latency = createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 });
   const serverBefore = await server.cpuUsage();
   const clientBefore = process.cpuUsage();
@@ -441,254 +309,118 @@ async function measure(
   };
 }
 
-// ---- statistics and report ----
+// ---- the whole benchmark ----
 
-export function median(values: readonly number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return Number.NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-export interface ServerSummary {
-  reqPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  serverCpuUsPerReq: number;
-  serverCpu: number;
-  clientCpu: number;
-  errors: number;
-  timeouts: number;
-  non2xx: number;
-}
-
-export interface RatioSummary {
-  /** Median over rounds of master req/s ÷ baseline req/s in the same round. */
-  median: number;
-  min: number;
-  max: number;
-  perRound: number[];
-  /** Median over rounds of master CPU per request ÷ baseline CPU per request (1 = same cost). */
-  cpuPerReq: number;
-}
-
-export interface RouteSummary {
-  servers: Record<ServerKind, ServerSummary>;
-  ratios: Record<Baseline, RatioSummary>;
-}
-
-export interface FrontEndResult {
-  bench: 'front-end';
-  startedAt: string;
-  finishedAt: string;
-  environment: {
-    node: string;
-    platform: string;
-    cpus: number;
-    cpuModel: string;
-    /** 1-minute load average before and after: other work on the machine shows up here. */
-    loadAverage: [number, number];
-  };
-  options: Omit<FrontEndOptions, 'log' | 'profileDir'>;
-  routes: Partial<Record<RouteName, RouteSummary>>;
-  /** False when the heartbeat saw any error, timeout or non-2xx answer, on any server. */
-  ok: boolean;
-  problems: string[];
-  /** Heartbeat master ÷ raw uWS, median; the target is ≥ `heartbeatTarget`. */
-  heartbeatRatio: number | undefined;
-  heartbeatTarget: number;
-  profile: { file: string; summary: ProfileSummary } | undefined;
-  samples: Sample[];
-}
-
-export const kHeartbeatTarget = 0.9;
-
-function summariseServer(samples: readonly Sample[]): ServerSummary {
-  const sum = (pick: (s: Sample) => number) => samples.reduce((n, s) => n + pick(s), 0);
-  return {
-    reqPerSec: median(samples.map((s) => s.reqPerSec)),
-    p50Ms: median(samples.map((s) => s.p50Ms)),
-    p99Ms: median(samples.map((s) => s.p99Ms)),
-    serverCpuUsPerReq: median(samples.map((s) => s.serverCpuUsPerReq)),
-    serverCpu: median(samples.map((s) => s.serverCpu)),
-    clientCpu: median(samples.map((s) => s.clientCpu)),
-    errors: sum((s) => s.errors),
-    timeouts: sum((s) => s.timeouts),
-    non2xx: sum((s) => s.non2xx),
-  };
-}
-
-export function summariseRoute(samples: readonly Sample[], rounds: number): RouteSummary {
-  const of = (server: ServerKind) => samples.filter((s) => s.server === server);
-  const servers = {
-    master: summariseServer(of('master')),
-    uws: summariseServer(of('uws')),
-    node: summariseServer(of('node')),
-  };
-  const ratio = (baseline: Baseline): RatioSummary => {
-    const perRound: number[] = [];
-    const cpu: number[] = [];
-    for (let round = 0; round < rounds; round++) {
-      const m = samples.find((s) => s.round === round && s.server === 'master');
-      const b = samples.find((s) => s.round === round && s.server === baseline);
-      if (!m || !b || b.reqPerSec === 0) continue;
-      perRound.push(m.reqPerSec / b.reqPerSec);
-      cpu.push(m.serverCpuUsPerReq / b.serverCpuUsPerReq);
-    }
-    return {
-      median: median(perRound),
-      min: Math.min(...perRound),
-      max: Math.max(...perRound),
-      perRound,
-      cpuPerReq: median(cpu),
-    };
-  };
-  return { servers, ratios: { uws: ratio('uws'), node: ratio('node') } };
-}
-
-const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-const thousands = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
-const percent = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '–');
-
-export function formatMarkdown(result: FrontEndResult): string {
-  const o = result.options;
-  const lines = [
-    `### Front end: master vs raw uWS vs node:http`,
-    '',
-    `${o.rounds} rounds × ${o.duration} s per server and route (warm-up ${o.warmup} s), ` +
-      `${o.connections} connections, pipelining ${o.pipelining}; node ${result.environment.node}, ` +
-      `${result.environment.cpus} × ${result.environment.cpuModel}; load average ` +
-      `${fixed(result.environment.loadAverage[0], 2)} → ${fixed(result.environment.loadAverage[1], 2)}; ` +
-      `${o.pin ? 'pinned' : 'unpinned'}; ${result.startedAt}.` +
-      (o.profile ? ' **Master profiled (--cpu-prof): its figures are depressed.**' : ''),
-    '',
-    '| route | server | req/s | p50 ms | p99 ms | server µs CPU/req | server CPU | client CPU | errors | non-2xx | master ÷ this: req/s (min–max) | CPU/req |',
-    '|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
-  ];
-  for (const route of o.routes) {
-    const summary = result.routes[route];
-    if (!summary) continue;
-    for (const kind of kServerKinds) {
-      const s = summary.servers[kind];
-      const r = kind === 'master' ? undefined : summary.ratios[kind];
-      lines.push(
-        `| ${route} | ${kServerLabels[kind]} | ${thousands(s.reqPerSec)} | ${fixed(s.p50Ms, 3)} | ${fixed(s.p99Ms, 3)} | ` +
-          `${fixed(s.serverCpuUsPerReq, 2)} | ${percent(s.serverCpu)} | ${percent(s.clientCpu)} | ` +
-          `${s.errors + s.timeouts} | ${s.non2xx} | ` +
-          (r
-            ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)}) | ${fixed(r.cpuPerReq, 2)} |`
-            : '– | – |'),
-      );
-    }
-  }
-  lines.push('');
-  if (result.heartbeatRatio !== undefined) {
-    const met = result.heartbeatRatio >= result.heartbeatTarget;
-    lines.push(
-      `Heartbeat master ÷ raw uWS: **${fixed(result.heartbeatRatio, 2)}** (target ≥ ${result.heartbeatTarget}: ${met ? 'met' : 'NOT met'}).`,
-    );
-  }
-  for (const problem of result.problems) lines.push(`- problem: ${problem}`);
-  if (result.profile) {
-    const p = result.profile.summary;
-    lines.push(
-      '',
-      `Master CPU profile (\`${result.profile.file}\`), ${fixed(p.busyMs, 0)} ms busy, ${fixed(p.idleMs, 0)} ms idle:`,
-      '',
-      '| place | self ms | share of busy |',
-      '|---|--:|--:|',
-      ...p.places.map((l) => `| ${l.name} | ${fixed(l.selfMs, 0)} | ${percent(l.share)} |`),
-      '',
-      '| function | self ms | share of busy |',
-      '|---|--:|--:|',
-      ...p.functions.map((l) => `| \`${l.name}\` | ${fixed(l.selfMs, 0)} | ${percent(l.share)} |`),
-    );
-  }
-  return lines.join('\n') + '\n';
-}
-
-// ---- the run ----
-
-/** `taskset` every thread of `pid` onto `cpus` (a list like `0-2`); false when taskset is missing or refuses. */
+/** `taskset` every thread of `pid` onto `cpus` (like `0-2`); false when taskset is missing or refuses. */
 function pin(pid: number, cpus: string): boolean {
-  const done = spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
-  return done.status === 0;
+  return spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
 }
 
-function cpuList(from: number, to: number): string {
-  return from === to ? `${from}` : `${from}-${to}`;
+const cpuList = (from: number, to: number) => (from === to ? `${from}` : `${from}-${to}`);
+
+/** Pins as `--pin` asks; returns the undo (this process back on every CPU). */
+function pinAll(children: readonly ServerChild[], log: (line: string) => void): () => void {
+  const cpus = os.availableParallelism();
+  const pinned =
+    cpus >= 2 &&
+    children.every((c) => c.pid !== undefined && pin(c.pid, cpuList(cpus - 1, cpus - 1))) &&
+    pin(process.pid, cpuList(0, cpus - 2));
+  log(
+    pinned
+      ? `pinned: servers on CPU ${cpus - 1}, autocannon on ${cpuList(0, cpus - 2)}`
+      : 'could not pin (taskset missing, or one CPU): running unpinned',
+  );
+  return pinned ? () => void pin(process.pid, cpuList(0, cpus - 1)) : () => {};
 }
 
-const kRunSlackMs = 60_000;
+async function measureAll(
+  children: readonly ServerChild[],
+  options: FrontEndOptions,
+  profileFile: string | undefined,
+): Promise<Sample[]> {
+  for (const child of children)
+    for (const route of options.routes) await checkServer(child, route, options.log);
+  if (options.warmup > 0) {
+    options.log('warm-up');
+    for (const route of options.routes) {
+      for (const child of children) await measure(child, route, options, options.warmup, -1);
+    }
+  }
+  const master = children.find((c) => c.kind === 'master');
+  if (profileFile !== undefined) await master?.startProfile(kProfileIntervalUs);
+  const samples: Sample[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    // rotate who goes first, so no server always follows the same rival (or always starts the round)
+    const order = children.map((_, i) => children[(i + round) % children.length]!);
+    for (const route of options.routes) {
+      for (const child of order) samples.push(await measure(child, route, options, options.duration, round));
+    }
+    const at = (route: RouteName, kind: ServerKind) =>
+      thousands(
+        samples.find((s) => s.round === round && s.route === route && s.server === kind)?.reqPerSec ?? 0,
+      );
+    const line = options.routes
+      .map((r) => `${r} ${at(r, 'master')} / ${at(r, 'uws')} / ${at(r, 'node')}`)
+      .join('; ');
+    options.log(`round ${round + 1}/${options.rounds}, req/s master / uws / node: ${line}`);
+  }
+  if (profileFile !== undefined) await master?.stopProfile(profileFile);
+  return samples;
+}
 
-/** Runs the whole benchmark and returns its results; never leaves a child behind. */
+/**
+ * Runs the whole benchmark and returns its results. Bounded: a watchdog fails the run once it overruns the
+ * planned load time by a minute; every child is stopped (and killed if it lingers) on success and on error.
+ */
 export async function run(input: Partial<FrontEndOptions> = {}): Promise<FrontEndResult> {
   const options: FrontEndOptions = { ...kDefaults, log: () => {}, ...input };
   const startedAt = new Date();
   const loadBefore = os.loadavg()[0] ?? Number.NaN;
-  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
-  const profileDir = path.join(options.profileDir, `front-end-${stamp}-profile`);
-  const runs = options.routes.length * kServerKinds.length;
-  const budgetMs = runs * (options.warmup + options.rounds * options.duration) * 1000;
+  const pairs = options.routes.length * kServerKinds.length;
+  const plannedMs = pairs * (options.warmup + options.rounds * options.duration) * 1000;
   options.log(
-    `front-end bench: ${runs} server×route pairs × (${options.warmup} s warm-up + ${options.rounds} × ${options.duration} s) ≈ ${Math.ceil(budgetMs / 1000)} s`,
+    `front-end bench: ${pairs} server×route pairs × (${options.warmup} s warm-up + ${options.rounds} × ${options.duration} s) ≈ ${Math.ceil(plannedMs / 1000)} s of load`,
   );
+  let profileFile: string | undefined;
+  if (options.profile) {
+    await mkdir(options.profileDir, { recursive: true });
+    const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+    profileFile = path.resolve(options.profileDir, `front-end-${stamp}-master.cpuprofile`);
+  }
 
   const children: ServerChild[] = [];
   let watchdog: NodeJS.Timeout | undefined;
-  let unpin = () => true;
+  let unpin = () => {};
   try {
-    for (const kind of kServerKinds) {
-      const execArgv =
-        options.profile && kind === 'master' ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-      children.push(await ServerChild.start(kind, execArgv));
-    }
-    if (options.pin) {
-      const cpus = os.availableParallelism();
-      const pinned =
-        cpus >= 2 &&
-        children.every((c) => c.pid !== undefined && pin(c.pid, cpuList(cpus - 1, cpus - 1))) &&
-        pin(process.pid, cpuList(0, cpus - 2));
-      if (pinned) unpin = () => pin(process.pid, cpuList(0, cpus - 1));
-      options.log(
-        pinned
-          ? `pinned: servers on CPU ${cpus - 1}, autocannon on ${cpuList(0, cpus - 2)}`
-          : 'could not pin (taskset missing, or one CPU); running unpinned',
-      );
-    }
-    const timedOut = new Promise<never>((_, reject) => {
+    const knobs = options.resultThreads === undefined ? {} : { resultThreads: options.resultThreads };
+    for (const kind of kServerKinds) children.push(await ServerChild.start(kind, knobs));
+    if (options.pin) unpin = pinAll(children, options.log);
+    const overrun = new Promise<never>((_, reject) => {
+      const boundMs = plannedMs + kRunSlackMs;
       watchdog = setTimeout(
-        () => reject(new Error(`front-end bench exceeded its time bound (${budgetMs + kRunSlackMs} ms)`)),
-        budgetMs + kRunSlackMs,
+        () => reject(new Error(`front-end bench overran its bound (${boundMs} ms)`)),
+        boundMs,
       );
     });
-    const samples = await Promise.race([measureAll(children, options), timedOut]);
-    clearTimeout(watchdog);
+    const samples = await Promise.race([measureAll(children, options, profileFile), overrun]);
 
     const routes: Partial<Record<RouteName, RouteSummary>> = {};
-    const problems: string[] = [];
     for (const route of options.routes) {
-      const summary = summariseRoute(
+      routes[route] = summariseRoute(
         samples.filter((s) => s.route === route),
         options.rounds,
       );
-      routes[route] = summary;
-      for (const kind of kServerKinds) {
-        const s = summary.servers[kind];
-        const bad = s.errors + s.timeouts + s.non2xx;
-        if (bad > 0) {
-          problems.push(
-            `${route} on ${kServerLabels[kind]}: ${s.errors} errors, ${s.timeouts} timeouts, ${s.non2xx} non-2xx`,
-          );
-        }
-      }
     }
-    const heartbeat = routes.heartbeat;
-    const ok = !problems.some((p) => p.startsWith('heartbeat '));
-
-    await Promise.all(children.map((c) => c.stop()));
-    const profile = options.profile ? await readProfile(profileDir) : undefined;
-    const { log: _log, profileDir: _dir, ...recorded } = options;
+    const problems = findProblems(routes);
+    const profile =
+      profileFile === undefined
+        ? undefined
+        : {
+            file: path.relative(process.cwd(), profileFile),
+            summary: summariseCpuProfile(JSON.parse(await readFile(profileFile, 'utf8')), 20),
+          };
+    const { log: _log, profileDir: _profileDir, ...recorded } = options;
+    const notesOf = (kind: ServerKind) => children.find((c) => c.kind === kind)?.notes ?? {};
     return {
       bench: 'front-end',
       startedAt: startedAt.toISOString(),
@@ -696,15 +428,20 @@ export async function run(input: Partial<FrontEndOptions> = {}): Promise<FrontEn
       environment: {
         node: process.version,
         platform: `${process.platform} ${os.release()}`,
-        cpus: os.cpus().length,
+        cpus: os.availableParallelism(),
         cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
         loadAverage: [loadBefore, os.loadavg()[0] ?? Number.NaN],
       },
       options: recorded,
+      serverNotes: {
+        master: notesOf('master'),
+        uws: notesOf('uws'),
+        node: notesOf('node'),
+      },
       routes,
-      ok,
+      ok: !problems.some((p) => p.startsWith('heartbeat ')),
       problems,
-      heartbeatRatio: heartbeat?.ratios.uws.median,
+      heartbeatRatio: routes.heartbeat?.ratios.uws.median,
       heartbeatTarget: kHeartbeatTarget,
       profile,
       samples,
@@ -716,61 +453,8 @@ export async function run(input: Partial<FrontEndOptions> = {}): Promise<FrontEn
   }
 }
 
-async function measureAll(children: readonly ServerChild[], options: FrontEndOptions): Promise<Sample[]> {
-  for (const child of children) for (const route of options.routes) await checkServer(child, route);
-  if (options.warmup > 0) {
-    options.log('warm-up');
-    for (const route of options.routes) {
-      for (const child of children) await measure(child, route, options, options.warmup, -1);
-    }
-  }
-  const samples: Sample[] = [];
-  for (let round = 0; round < options.rounds; round++) {
-    // rotate who goes first, so no server always runs on a machine just warmed (or cooled) by the same rival
-    const order = children.map((_, i) => children[(i + round) % children.length]!);
-    for (const route of options.routes) {
-      for (const child of order) samples.push(await measure(child, route, options, options.duration, round));
-    }
-    const line = options.routes
-      .map((route) => {
-        const at = (kind: ServerKind) =>
-          samples.find((s) => s.round === round && s.route === route && s.server === kind)?.reqPerSec ?? 0;
-        return `${route} ${thousands(at('master'))} / ${thousands(at('uws'))} / ${thousands(at('node'))}`;
-      })
-      .join('; ');
-    options.log(`round ${round + 1}/${options.rounds} req/s master / uws / node: ${line}`);
-  }
-  return samples;
-}
-
-async function readProfile(dir: string): Promise<FrontEndResult['profile']> {
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.cpuprofile'));
-  // one profile per thread (tsx's loader has its own): the server's is the busiest
-  let best: FrontEndResult['profile'];
-  for (const name of names) {
-    const file = path.join(dir, name);
-    const summary = summariseCpuProfile(JSON.parse(await readFile(file, 'utf8')), 20);
-    if (!best || summary.busyMs > best.summary.busyMs)
-      best = { file: path.relative(process.cwd(), file), summary };
-  }
-  return best;
-}
-
-/** Writes `front-end-<timestamp>.json` and `.md` into `dir`; returns their paths. */
-export async function writeResults(result: FrontEndResult, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const base = path.join(dir, `front-end-${result.startedAt.replace(/[:.]/g, '-')}`);
-  await writeFile(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  await writeFile(`${base}.md`, formatMarkdown(result));
-  return [`${base}.json`, `${base}.md`];
-}
-
 async function main(argv: readonly string[]): Promise<number> {
   const args = parseArgs(argv);
-  if (args.serve) {
-    await serveChild(args.serve);
-    return -1; // the child lives on, driven over IPC
-  }
   if (args.help) {
     console.log(kUsage);
     return 0;
@@ -778,8 +462,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const result = await run({ ...args.options, log: (line) => console.error(line) });
   console.log(formatMarkdown(result));
   if (args.write) {
-    for (const file of await writeResults(result, args.out))
+    for (const file of await writeResults(result, args.out)) {
       console.error(`wrote ${path.relative(process.cwd(), file)}`);
+    }
   }
   return result.ok ? 0 : 1;
 }
@@ -787,7 +472,7 @@ async function main(argv: readonly string[]): Promise<number> {
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).then(
     (code) => {
-      if (code >= 0) process.exitCode = code;
+      process.exitCode = code;
     },
     (err: unknown) => {
       console.error(err instanceof Error ? err.message : err);

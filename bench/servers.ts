@@ -20,7 +20,15 @@ export interface RunningServer {
   port: number;
   /** The slave token to send (the baselines accept anything and get a placeholder). */
   token: string;
+  /** What the report should say about this server's configuration (the master's result threads). */
+  notes: Record<string, number | string>;
   close(): Promise<void>;
+}
+
+/** Knobs for the master; anything unset keeps the master's default. */
+export interface MasterKnobs {
+  /** `MasterOptions.resultThreads`: 0 decodes results inline on the main thread. */
+  resultThreads?: number;
 }
 
 /** The envelopes the baselines answer: byte for byte what the master answers on the same routes. */
@@ -30,10 +38,10 @@ export const kResultBody =
 
 const kJson = 'application/json';
 
-export function startServer(kind: ServerKind): Promise<RunningServer> {
+export function startServer(kind: ServerKind, knobs: MasterKnobs = {}): Promise<RunningServer> {
   switch (kind) {
     case 'master':
-      return startMaster();
+      return startMaster(knobs);
     case 'uws':
       return startRawUws();
     case 'node':
@@ -42,17 +50,18 @@ export function startServer(kind: ServerKind): Promise<RunningServer> {
 }
 
 /** The master with one slave connected through the real `POST /connect`, so its token is really registered. */
-async function startMaster(): Promise<RunningServer> {
+async function startMaster(knobs: MasterKnobs): Promise<RunningServer> {
   // loaded here so the baselines' processes never load fleetmaster
   const { Master, Slave } = await import('../src/index.ts');
   const slave = await new Slave({ host: '127.0.0.1', port: 0, heartbeatSpan: 3600 }).start();
-  const master = await new Master({ host: '127.0.0.1', port: 0, heartbeatTolerance: 3600 }).start();
+  const master = await new Master({ host: '127.0.0.1', port: 0, heartbeatTolerance: 3600, ...knobs }).start();
   try {
     const connection = master.newConnection('bench', '127.0.0.1', slave.port);
     await connection.connect();
     return {
       port: master.port,
       token: connection.token,
+      notes: { resultThreads: master.options.resultThreads },
       async close() {
         await master.destroy();
         await slave.close();
@@ -98,6 +107,7 @@ function startRawUws(): Promise<RunningServer> {
       resolve({
         port: uWS.us_socket_local_port(socket),
         token: 'baseline',
+        notes: {},
         async close() {
           uWS.us_listen_socket_close(socket);
           (app as unknown as { close(): void }).close();
@@ -142,6 +152,7 @@ function startNodeHttp(): Promise<RunningServer> {
       resolve({
         port: address.port,
         token: 'baseline',
+        notes: {},
         close: () =>
           new Promise<void>((done) => {
             server.closeAllConnections();

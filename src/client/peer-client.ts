@@ -25,6 +25,8 @@ export interface PeerClientOptions {
 export interface PeerAnswer {
   statusCode: number;
   envelope: Envelope;
+  /** The peer's `Fleet-Extensions` answer header ('' if none). */
+  extensions: string;
 }
 
 export type Body = string | Uint8Array;
@@ -78,10 +80,12 @@ export class PeerClient {
       attempt++;
       let statusCode: number;
       let text: string;
+      let responseHeaders: Record<string, string | string[] | undefined>;
       try {
         if (this.#closed) throw new Error('client closed');
         const res = await this.#pool.request({ method, path, headers: allHeaders, body });
         statusCode = res.statusCode;
+        responseHeaders = res.headers;
         text = await res.body.text();
       } catch (err) {
         if (this.#closed || attempt > this.#retries) {
@@ -92,8 +96,14 @@ export class PeerClient {
       }
       const envelope = parseEnvelope(text);
       if (envelope === undefined) throw new BadAnswerError(this.origin + path, statusCode, text);
-      if (statusCode >= 400) throw this.#errorFor(statusCode, envelope);
-      return { statusCode, envelope };
+      if (statusCode >= 400) {
+        const error = this.#errorFor(statusCode, envelope);
+        const retryAfter = Number(responseHeaders['retry-after']);
+        if (retryAfter >= 0) error.retryAfter = retryAfter;
+        throw error;
+      }
+      const extensions = responseHeaders['fleet-extensions'];
+      return { statusCode, envelope, extensions: typeof extensions === 'string' ? extensions : '' };
     }
   }
 

@@ -4,8 +4,15 @@ import type { Answer } from '../protocol/envelope.ts';
 const kJson = 'application/json';
 
 /** Writes an answer inside the route's synchronous part (uWS corks that part by itself). */
-export function sendNow(res: HttpResponse, answer: Answer, closeConnection = false): void {
-  res.writeStatus(answer.status).writeHeader('content-type', kJson).end(answer.body, closeConnection);
+export function sendNow(
+  res: HttpResponse,
+  answer: Answer,
+  closeConnection = false,
+  headers?: Record<string, string>,
+): void {
+  res.writeStatus(answer.status).writeHeader('content-type', kJson);
+  if (headers) for (const key in headers) res.writeHeader(key, headers[key]!);
+  res.end(answer.body, closeConnection);
 }
 
 /**

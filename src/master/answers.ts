@@ -15,6 +15,10 @@ export const kAnswers = Object.freeze({
   shutdown: ok('Shutdown request received, this server will be down later.'),
   heartbeat: ok('Received!'),
   resultReceived: ok('Result received!'),
+  // Retry-After counts whole seconds; data.retryAfterMs is the finer hint fleetmaster's slave follows
+  resultStageBusy: fail(503, C.RESULT_STAGE_BUSY, 'Result stage is full; retry later.', {
+    retryAfterMs: 200,
+  }),
   resultIgnored: ok(
     'Result ignored: no running task with this id on this slave (unknown, or already ended).',
   ),

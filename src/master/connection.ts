@@ -1,7 +1,9 @@
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { PeerClient } from '../client/peer-client.ts';
 import type { Logger } from '../options.ts';
+import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import { slaveErrorFor } from '../protocol/errors.ts';
+import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
 import { kEnd, Task, TaskEndCode, TaskEndedError } from './task.ts';
 
 /** What a connection needs from its master (implemented by `Master`; kept narrow on purpose). */
@@ -33,9 +35,15 @@ export interface ConnectionHost {
   ): Promise<unknown>;
 }
 
+export interface ConnectionOptions {
+  https: boolean;
+  msgpack: boolean;
+}
+
 export const kDrop = Symbol('fleetmaster.connection.drop');
 export const kOwns = Symbol('fleetmaster.connection.owns');
 export const kClose = Symbol('fleetmaster.connection.close');
+export const kOnlyTask = Symbol('fleetmaster.connection.onlyTask');
 
 /**
  * The master's link to one slave. Requests go out through one keep-alive undici pool, created on first use
@@ -52,21 +60,30 @@ export class SlaveConnection {
   readonly #tasks = new Set<Task>();
   #client: PeerClient | undefined;
   #connected = false;
+  readonly #wantMsgpack: boolean;
+  /** The slave's `Fleet-Extensions` answer to `/connect` ('' for a DI-engine slave). */
+  #slaveExtensions = '';
 
   constructor(
     host: ConnectionHost,
     name: string,
     slaveHost: string,
     port: number,
-    https: boolean,
+    options: ConnectionOptions,
     token: string,
   ) {
     this.#host = host;
     this.name = name;
     this.host = slaveHost;
     this.port = port;
-    this.https = https;
+    this.https = options.https;
+    this.#wantMsgpack = options.msgpack;
     this.token = token;
+  }
+
+  /** True when task bodies go out as MessagePack: asked for, and the slave announced it. */
+  get usesMsgpack(): boolean {
+    return this.#wantMsgpack && speaks(this.#slaveExtensions, Extension.MSGPACK);
   }
 
   get isConnected(): boolean {
@@ -95,6 +112,7 @@ export class SlaveConnection {
       this.#host.connectFailed(this);
       return this.#host.hookError('errorConnect', this, toError(err));
     }
+    this.#slaveExtensions = answer.extensions;
     this.#connected = true;
     this.#host.connected(this);
     return this.#host.hookAfter('afterConnect', this, answer);
@@ -121,7 +139,13 @@ export class SlaveConnection {
       {
         logger: host.logger,
         beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
-        postTask: (id, d) => this.#request('POST', '/task/new', { task: { id }, data: d ?? {} }),
+        postTask: (id, d) =>
+          this.#request(
+            'POST',
+            '/task/new',
+            { task: { id }, data: d ?? {} },
+            this.usesMsgpack ? kMsgpack : kJson,
+          ),
         afterNewTask: (answer) => host.hookAfter('afterNewTask', this, answer),
         errorNewTask: (error) => host.hookError('errorNewTask', this, error),
         track: (task) => {
@@ -145,6 +169,13 @@ export class SlaveConnection {
     return this.#tasks.has(task);
   }
 
+  /** The running task when there is exactly one (always so for a DI-engine slave). */
+  [kOnlyTask](): Task | undefined {
+    if (this.#tasks.size !== 1) return undefined;
+    for (const task of this.#tasks) return task;
+    return undefined;
+  }
+
   /** The slave left (disconnect, eviction, shutdown): not connected, every running task ends with `reason`. */
   [kDrop](reason: TaskEndedError): void {
     this.#connected = false;
@@ -161,16 +192,20 @@ export class SlaveConnection {
     await client?.destroy();
   }
 
-  #request(method: 'POST' | 'DELETE', path: string, body: unknown): Promise<PeerAnswer> {
+  #request(method: 'POST' | 'DELETE', path: string, body: unknown, format = kJson): Promise<PeerAnswer> {
     this.#client ??= new PeerClient({
       origin: this.origin,
-      headers: { channel: String(this.#host.channel), token: this.token },
+      headers: {
+        channel: String(this.#host.channel),
+        token: this.token,
+        [kExtensionsHeader]: kOurExtensions,
+      },
       retries: this.#host.requestRetries,
       retryWaitingMs: this.#host.requestRetryWaiting * 1000,
       timeoutMs: this.#host.requestTimeout * 1000,
       errorFor: slaveErrorFor,
     });
-    return this.#client.request(method, path, JSON.stringify(body));
+    return this.#client.request(method, path, encodeBody(body, format), format);
   }
 }
 

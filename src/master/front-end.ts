@@ -3,16 +3,19 @@ import { readBody } from '../http/read-body.ts';
 import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import type { Answer } from '../protocol/envelope.ts';
+import { Extension, kExtensionsHeader, speaks } from '../protocol/extensions.ts';
 import { bodyTooLarge, kAnswers, taskDataInvalid } from './answers.ts';
 import type { SlaveConnection } from './connection.ts';
 import type { SlaveRecord, SlaveRegistry } from './registry.ts';
-import type { ResultStage, ResultVerdict } from './results/stage.ts';
+import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 
 /** What the routes need from the master. */
 export interface FrontEndHost {
   readonly isShuttingDown: boolean;
   readonly registry: SlaveRegistry<SlaveConnection>;
   readonly results: ResultStage;
+  /** Hands a result to the stage (or acknowledges at once one that cannot reach a running task). */
+  submitResult(job: ResultJob): Promise<ResultVerdict>;
   readonly maxBodySize: number;
   /** Replies waiting for a body or a result: a graceful close lets them finish. */
   readonly replies: ReplyTracker;
@@ -67,23 +70,44 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     // every header is read before the first callback: the request object dies with this function
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
-    const taskIdHint = req.getHeader('task-id');
+    const taskIdHint = req.getHeader('task-id').toLowerCase();
+    const stage = host.results;
+    if (stage.isFull && speaks(req.getHeader(kExtensionsHeader), Extension.BACKPRESSURE)) {
+      // a fleetmaster slave retries after Retry-After; its body is left unread, so the connection closes
+      sendNow(res, kAnswers.resultStageBusy, true, kRetryAfter);
+      return;
+    }
     const reply = new PendingReply(res, host.replies);
-    readBody(res, contentLength, host.maxBodySize, (outcomeOfRead) => {
-      if (!outcomeOfRead.ok) {
+    // a DI-engine slave dies on any error answer to a result: hold it instead, reading nothing more from its
+    // socket until the stage has room (the kernel's socket buffer holds the rest of its body)
+    const hold = stage.isFull;
+    if (hold) {
+      res.pause();
+      void stage.whenRoom().then(() => reply.isOpen && res.resume());
+    }
+    readBody(res, contentLength, host.maxBodySize, (read) => {
+      if (!read.ok) {
         // the rest of the body is still on the wire: answer, then close the connection
         reply.send(tooLarge, undefined, true);
         return;
       }
-      host.results
-        .submit({ outcome, connection: record.connection, body: outcomeOfRead.body, contentType, taskIdHint })
-        .then(
+      const job: ResultJob = {
+        outcome,
+        connection: record.connection,
+        body: read.body,
+        contentType,
+        taskIdHint,
+      };
+      const submit = () =>
+        host.submitResult(job).then(
           (verdict) => reply.send(answerFor(verdict)),
           (err: unknown) => {
             host.warn('result stage failed', err);
             reply.send(taskDataInvalid('Result could not be processed.'));
           },
         );
+      if (stage.isFull) void stage.whenRoom().then(submit);
+      else submit();
     });
   };
   app.put('/slave/task/complete', resultRoute('complete'));
@@ -115,5 +139,9 @@ function answerFor(verdict: ResultVerdict): Answer {
       return kAnswers.resultIgnored;
     case 'invalid':
       return taskDataInvalid(verdict.message);
+    case 'shutdown':
+      return kAnswers.shuttingDown;
   }
 }
+
+const kRetryAfter = Object.freeze({ 'retry-after': '1' });

@@ -7,7 +7,7 @@ import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
-import { type ConnectionHost, kClose, kDrop, kOwns, SlaveConnection } from './connection.ts';
+import { type ConnectionHost, kClose, kDrop, kOnlyTask, kOwns, SlaveConnection } from './connection.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import {
   type MasterHooks,
@@ -17,12 +17,18 @@ import {
 } from './options.ts';
 import { type SlaveRecord, SlaveRegistry } from './registry.ts';
 import { InlineResultStage } from './results/inline-stage.ts';
-import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
+import { PoolResultStage } from './results/pool-stage.ts';
+import type { ResultJob, ResultStage, ResultVerdict, StageHost } from './results/stage.ts';
 import { kEnd, kSettle, type Task, TaskEndCode, TaskEndedError } from './task.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
   https?: boolean;
+  /**
+   * Send task bodies as MessagePack when the slave announces it (a fleetmaster slave does; a DI-engine slave
+   * keeps getting JSON). Typed arrays and Buffers then cross without base64. @defaultValue false
+   */
+  msgpack?: boolean;
 }
 
 /** Counters a fleet operator watches. */
@@ -32,6 +38,8 @@ export interface MasterStats {
   resultsDelivered: number;
   resultsIgnored: number;
   resultsInvalid: number;
+  /** Results whose handler threw, hung or crashed its thread (their tasks failed). */
+  resultsFailed: number;
   evictions: number;
 }
 
@@ -41,10 +49,10 @@ export interface MasterStats {
  *
  * Hooks: override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as `options.hooks`.
  */
-export class Master implements ConnectionHost, FrontEndHost {
+export class Master implements ConnectionHost, FrontEndHost, StageHost {
   readonly options: ResolvedMasterOptions;
   readonly registry = new SlaveRegistry<SlaveConnection>();
-  readonly results: ResultStage;
+  #results: ResultStage | undefined;
   /** @internal */
   readonly replies: ReplyTracker = { open: 0 };
   readonly #selfToken = randomToken();
@@ -60,12 +68,23 @@ export class Master implements ConnectionHost, FrontEndHost {
   #closing: Promise<void> | undefined;
   #port = -1;
   #selfClient: PeerClient | undefined;
-  readonly #stats = { resultsDelivered: 0, resultsIgnored: 0, resultsInvalid: 0, evictions: 0 };
+  readonly #stats = {
+    resultsDelivered: 0,
+    resultsIgnored: 0,
+    resultsInvalid: 0,
+    resultsFailed: 0,
+    evictions: 0,
+  };
 
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
     this.#channelCheck = createChannelCheck(this.options.channel);
-    this.results = new InlineResultStage((job, taskId, result) => this.#deliver(job, taskId, result));
+  }
+
+  /** @internal The result stage (the pool, or inline when `resultThreads` is 0); exists once started. */
+  get results(): ResultStage {
+    if (!this.#results) throw new Error('Master not started');
+    return this.#results;
   }
 
   // ---- lifecycle ----
@@ -118,11 +137,14 @@ export class Master implements ConnectionHost, FrontEndHost {
       : uWS.App();
     mountMasterRoutes(app, this);
     this.#app = app;
+    this.#results = this.#createStage();
     try {
       this.#listening = await listenExclusive(app, this.options.host, this.options.port, 'Master');
     } catch (err) {
       this.#app = undefined;
       closeApp(app);
+      await this.#results.destroy();
+      this.#results = undefined;
       throw err;
     }
     this.#port = this.#listening.port;
@@ -184,7 +206,14 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.registry.byName(name)?.state === 'connected') {
       throw new Error(`Connection ${JSON.stringify(name)} already exists`);
     }
-    return new SlaveConnection(this, name, host, port, options.https ?? false, randomToken());
+    return new SlaveConnection(
+      this,
+      name,
+      host,
+      port,
+      { https: options.https ?? false, msgpack: options.msgpack ?? false },
+      randomToken(),
+    );
   }
 
   /** True while a slave of that name is connected and heartbeating. */
@@ -222,6 +251,53 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   stats(): MasterStats {
     return { slaves: this.registry.size, runningTasks: this.#tasks.size, ...this.#stats };
+  }
+
+  // ---- StageHost (internal; called by the result stage on the main thread) ----
+
+  /** @internal */
+  deliver(job: ResultJob, taskId: string, value: unknown): ResultVerdict {
+    const task = this.#tasks.get(taskId);
+    if (
+      task === undefined ||
+      !job.connection[kOwns](task) ||
+      task[kSettle](job.outcome, value) === 'ignored'
+    ) {
+      this.#stats.resultsIgnored++;
+      return { kind: 'ignored' };
+    }
+    this.#stats.resultsDelivered++;
+    return { kind: 'delivered' };
+  }
+
+  /** @internal */
+  fail(job: ResultJob, taskId: string, reason: string): ResultVerdict {
+    // without an id (a DI-engine slave sends no Task-Id), its one running task is the one this result was for
+    const task = taskId ? this.#tasks.get(taskId) : job.connection[kOnlyTask]();
+    if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
+      this.options.logger.warn(`a result of ${job.connection.name} could not be processed: ${reason}`);
+      this.#stats.resultsIgnored++;
+      return { kind: 'ignored' };
+    }
+    this.#stats.resultsFailed++;
+    task[kEnd](new TaskEndedError(TaskEndCode.RESULT_HANDLER_FAILED, reason));
+    return { kind: 'delivered' };
+  }
+
+  /** @internal */
+  submitResult(job: ResultJob): Promise<ResultVerdict> {
+    if (job.taskIdHint !== '') {
+      // the Task-Id header names a task that cannot take a result: acknowledge without paying for a thread
+      const task = this.#tasks.get(job.taskIdHint);
+      if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
+        this.#stats.resultsIgnored++;
+        return Promise.resolve({ kind: 'ignored' });
+      }
+    }
+    return this.results.submit(job).then((verdict) => {
+      if (verdict.kind === 'invalid') this.#stats.resultsInvalid++;
+      return verdict;
+    });
   }
 
   // ---- hooks: the reference's defaults; override in a subclass or pass options.hooks ----
@@ -408,18 +484,17 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   // ---- private ----
 
-  #deliver(job: ResultJob, taskId: string, result: unknown): ResultVerdict {
-    const task = this.#tasks.get(taskId);
-    if (
-      task === undefined ||
-      !job.connection[kOwns](task) ||
-      task[kSettle](job.outcome, result) === 'ignored'
-    ) {
-      this.#stats.resultsIgnored++;
-      return { kind: 'ignored' };
-    }
-    this.#stats.resultsDelivered++;
-    return { kind: 'delivered' };
+  #createStage(): ResultStage {
+    const o = this.options;
+    if (o.resultThreads === 0) return new InlineResultStage(this, o.resultHandler);
+    return new PoolResultStage(this, {
+      handler: o.resultHandler,
+      threads: o.resultThreads,
+      maxQueue: o.resultQueueLimit,
+      maxQueueBytes: o.resultQueueBytes,
+      timeLimitMs: o.resultTimeLimit * 1000,
+      maxBatch: o.resultBatch,
+    });
   }
 
   #startSweep(): void {
@@ -459,9 +534,10 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.#sweepTimer) clearInterval(this.#sweepTimer);
     closeListening(this.#listening);
     this.#listening = undefined;
-    if (graceful) {
+    if (!graceful) await this.#results?.destroy();
+    else {
       // results already read are finished by the stage, then their answers are written before sockets close
-      await this.results.close();
+      await this.#results?.close();
       await whenDrained(this.replies, 5000);
       // uWS flushes corked writes made outside its callbacks on its next loop turn: let it, then close
       await new Promise((resolve) => setImmediate(resolve));

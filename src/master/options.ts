@@ -1,3 +1,7 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   checkFunction,
   checkInteger,
@@ -80,6 +84,22 @@ export interface MasterOptions {
   maxBodySize?: number;
   /** Serve the front end over TLS (uWS `SSLApp`); `myAddress` then defaults to `https://`. */
   tls?: TlsOptions;
+  /**
+   * Path or URL of an ES module whose default export runs, on a pool thread, for every result:
+   * `({ taskId, outcome, slave, result }) => value`; `value` becomes the task's `result` on the main thread.
+   * Without it the threads only decode result bodies.
+   */
+  resultHandler?: string | URL;
+  /** Threads of the result pool; 0 runs decoding and the handler inline on the main thread. @defaultValue cores */
+  resultThreads?: number;
+  /** Results the stage holds at once (queued or on a thread) before it pushes back. @defaultValue 10000 */
+  resultQueueLimit?: number;
+  /** Result body bytes the stage holds at once before it pushes back. @defaultValue 256 MiB */
+  resultQueueBytes?: number;
+  /** Seconds one result's handler may run; past it the thread is replaced and the task fails. @defaultValue 30 */
+  resultTimeLimit?: number;
+  /** Most results handed to a thread at once. @defaultValue 64 */
+  resultBatch?: number;
   /** Connection and task hooks (a subclass may override the methods of the same names instead). */
   hooks?: MasterHooks;
   /** Where warnings go (a callback that threw, a result for an unknown task). @defaultValue console */
@@ -98,6 +118,12 @@ export interface ResolvedMasterOptions {
   readonly myAddress: string | undefined;
   readonly maxBodySize: number;
   readonly tls: TlsOptions | undefined;
+  readonly resultHandler: string | undefined;
+  readonly resultThreads: number;
+  readonly resultQueueLimit: number;
+  readonly resultQueueBytes: number;
+  readonly resultTimeLimit: number;
+  readonly resultBatch: number;
   readonly hooks: Readonly<MasterHooks>;
   readonly logger: Logger;
 }
@@ -112,6 +138,11 @@ export const kMasterDefaults = Object.freeze({
   requestRetryWaiting: 1,
   requestTimeout: 30,
   maxBodySize: 64 * 1024 * 1024,
+  resultThreads: availableParallelism(),
+  resultQueueLimit: 10_000,
+  resultQueueBytes: 256 * 1024 * 1024,
+  resultTimeLimit: 30,
+  resultBatch: 64,
 });
 
 const kHookNames = [
@@ -151,7 +182,28 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     myAddress: o.myAddress?.replace(/\/$/, ''),
     maxBodySize: checkInteger('maxBodySize', o.maxBodySize, 1, 2 ** 31 - 1),
     tls: checkTls('tls', o.tls),
+    resultHandler: o.resultHandler === undefined ? undefined : checkModule('resultHandler', o.resultHandler),
+    resultThreads: checkInteger('resultThreads', o.resultThreads, 0, 256),
+    resultQueueLimit: checkInteger('resultQueueLimit', o.resultQueueLimit, 1),
+    resultQueueBytes: checkInteger('resultQueueBytes', o.resultQueueBytes, 1),
+    resultTimeLimit: checkNumber('resultTimeLimit', o.resultTimeLimit, 0.01),
+    resultBatch: checkInteger('resultBatch', o.resultBatch, 1, 10_000),
     hooks: Object.freeze(hooks),
     logger: o.logger ?? consoleLogger,
   });
+}
+
+/** A module path or URL, as an absolute URL string that `import()` accepts from any thread. */
+function checkModule(name: string, value: unknown): string {
+  let href: string;
+  if (value instanceof URL) href = value.href;
+  else if (typeof value === 'string' && value.length > 0) {
+    href = /^(file|data):/.test(value) ? value : pathToFileURL(resolve(value)).href;
+  } else {
+    throw new TypeError(`options.${name} must be a path or URL of an ES module (got ${String(value)})`);
+  }
+  if (href.startsWith('file:') && !existsSync(fileURLToPath(href))) {
+    throw new TypeError(`options.${name}: no such module ${fileURLToPath(href)}`);
+  }
+  return href;
 }

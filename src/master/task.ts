@@ -18,6 +18,8 @@ export const TaskEndCode = {
   SLAVE_LOST: 'SLAVE_LOST',
   SLAVE_DISCONNECTED: 'SLAVE_DISCONNECTED',
   MASTER_SHUTTING_DOWN: 'MASTER_SHUTTING_DOWN',
+  /** The result arrived, but the result handler threw, ran past its time limit or crashed its thread. */
+  RESULT_HANDLER_FAILED: 'RESULT_HANDLER_FAILED',
 } as const;
 export type TaskEndCode = (typeof TaskEndCode)[keyof typeof TaskEndCode];
 

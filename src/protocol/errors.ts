@@ -9,6 +9,8 @@ export class ResponseError extends Error {
   readonly statusCode: number;
   readonly code: number;
   readonly data: unknown;
+  /** Seconds the peer asked to wait before retrying (its `Retry-After` header), if it said. */
+  retryAfter: number | undefined;
   readonly [kResponseError] = true;
 
   constructor(statusCode: number, envelope: Envelope, options?: ErrorOptions) {

@@ -4,6 +4,7 @@ import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import { decodeBody, isObject } from '../protocol/codec.ts';
 import type { Answer } from '../protocol/envelope.ts';
+import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
 import { kSlaveAnswers, slaveBodyTooLarge, slaveDataInvalid } from './answers.ts';
 
 /** What the slave's routes need from the slave. Each handler returns the answer to send. */
@@ -16,7 +17,7 @@ export interface SlaveFrontEndHost {
   checkSelfToken(header: string): boolean;
   /** The connected master's token, or undefined while unconnected. */
   readonly masterToken: string | undefined;
-  connect(token: string, body: Record<string, unknown>): Promise<Answer>;
+  connect(token: string, body: Record<string, unknown>, masterExtensions: string): Promise<Answer>;
   disconnect(body: Record<string, unknown>): Promise<Answer>;
   newTask(body: Record<string, unknown>): Promise<Answer>;
   shutdownRequested(): void;
@@ -24,6 +25,8 @@ export interface SlaveFrontEndHost {
 }
 
 type MasterRoute = 'connect' | 'disconnect' | 'newTask';
+
+const kAnnounce = Object.freeze({ [kExtensionsHeader]: kOurExtensions });
 
 /** The slave's routes, with PROTOCOL.md's checks in order. */
 export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): void {
@@ -45,6 +48,7 @@ export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): vo
       return sendNow(res, kSlaveAnswers.masterTokenInvalid);
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
+    const masterExtensions = req.getHeader(kExtensionsHeader);
     const reply = new PendingReply(res, host.replies);
     readBody(res, contentLength, host.maxBodySize, (read) => {
       if (!read.ok) return reply.send(tooLarge, undefined, true);
@@ -54,12 +58,13 @@ export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): vo
       const body = decoded.value;
       const work =
         route === 'connect'
-          ? host.connect(token, body)
+          ? host.connect(token, body, masterExtensions)
           : route === 'disconnect'
             ? host.disconnect(body)
             : host.newTask(body);
       work.then(
-        (answer) => reply.send(answer),
+        // the /connect answer tells a fleetmaster master what this slave speaks; a DI-engine master ignores it
+        (answer) => reply.send(answer, route === 'connect' ? kAnnounce : undefined),
         (err: unknown) => {
           host.warn(`slave route ${route} failed`, err);
           reply.send(slaveDataInvalid(err instanceof Error ? err.message : String(err)));

@@ -1,7 +1,14 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PeerClient } from '../client/peer-client.ts';
-import { encodeBody, kJson } from '../protocol/codec.ts';
-import { masterErrorFor } from '../protocol/errors.ts';
+import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
+import { MasterResultStageBusyError, masterErrorFor } from '../protocol/errors.ts';
+import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
 import type { ResolvedSlaveOptions } from './options.ts';
+
+export interface LinkCounters {
+  /** 503 answers met while reporting results (the master pushed back; the report was sent again). */
+  pushedBack: number;
+}
 
 /**
  * The slave's side of one connection: heartbeats on a drift-free schedule, and result reports, through one
@@ -13,6 +20,9 @@ export class MasterLink {
   readonly #client: PeerClient;
   readonly #spanMs: number;
   readonly #onLost: (link: MasterLink, error: Error) => void;
+  readonly #counters: LinkCounters;
+  /** Content type of result bodies: MessagePack only when asked for and the master announced it. */
+  readonly #format: string;
   #timer: NodeJS.Timeout | undefined;
   #next = 0;
   #closed = false;
@@ -21,15 +31,20 @@ export class MasterLink {
     options: ResolvedSlaveOptions,
     token: string,
     address: string,
+    masterExtensions: string,
+    counters: LinkCounters,
     onLost: (link: MasterLink, error: Error) => void,
   ) {
+    this.#counters = counters;
     this.token = token;
     this.address = address.replace(/\/$/, '');
     this.#spanMs = options.heartbeatSpan * 1000;
     this.#onLost = onLost;
+    this.#format =
+      options.format === 'msgpack' && speaks(masterExtensions, Extension.MSGPACK) ? kMsgpack : kJson;
     this.#client = new PeerClient({
       origin: this.address,
-      headers: { channel: String(options.channel), token },
+      headers: { channel: String(options.channel), token, [kExtensionsHeader]: kOurExtensions },
       retries: options.requestRetries,
       retryWaitingMs: options.requestRetryWaiting * 1000,
       timeoutMs: options.requestTimeout * 1000,
@@ -49,10 +64,24 @@ export class MasterLink {
     this.#beat();
   }
 
-  /** `PUT /slave/task/{complete,fail}`; the `Task-Id` header lets a fleetmaster master route it unread. */
+  /**
+   * `PUT /slave/task/{complete,fail}`; the `Task-Id` header lets a fleetmaster master route it unread. When the
+   * master's result stage is full it answers 503 with `Retry-After`: wait and send again, for as long as the
+   * link lives (a master that is gone fails the heartbeat, which closes the link).
+   */
   async report(outcome: 'complete' | 'fail', taskId: string, result: unknown): Promise<void> {
-    const body = encodeBody({ task: { id: taskId }, result: result ?? {} }, kJson);
-    await this.#client.request('PUT', `/slave/task/${outcome}`, body, kJson, { 'task-id': taskId });
+    const body = encodeBody({ task: { id: taskId }, result: result ?? {} }, this.#format);
+    const headers = { 'task-id': taskId };
+    for (;;) {
+      try {
+        await this.#client.request('PUT', `/slave/task/${outcome}`, body, this.#format, headers);
+        return;
+      } catch (err) {
+        if (!(err instanceof MasterResultStageBusyError) || this.#closed) throw err;
+        this.#counters.pushedBack++;
+        await sleep(retryDelayMs(err.data, err.retryAfter));
+      }
+    }
   }
 
   async close(): Promise<void> {
@@ -79,4 +108,11 @@ export class MasterLink {
       },
     );
   };
+}
+
+/** The master's hint (data.retryAfterMs, else Retry-After seconds), spread ±50% so slaves do not return in step. */
+function retryDelayMs(data: unknown, retryAfter: number | undefined): number {
+  const hinted = (data as { retryAfterMs?: unknown } | null)?.retryAfterMs;
+  const base = typeof hinted === 'number' && hinted > 0 ? hinted : (retryAfter ?? 1) * 1000;
+  return Math.min(30_000, Math.max(10, base)) * (0.5 + Math.random());
 }

@@ -39,6 +39,11 @@ export interface SlaveOptions {
   requestTimeout?: number;
   /** Largest request body accepted, in bytes (a larger one gets 413, code 901). @defaultValue 64 MiB */
   maxBodySize?: number;
+  /**
+   * Wire format of result bodies: `'msgpack'` is used only with a master that announced it (a fleetmaster
+   * master does); a DI-engine master always gets JSON. @defaultValue 'json'
+   */
+  format?: 'json' | 'msgpack';
   /** The task code, instead of overriding `processTask` in a subclass. */
   processTask?: (data: unknown) => unknown;
   hooks?: SlaveHooks;
@@ -58,6 +63,7 @@ export interface ResolvedSlaveOptions {
   readonly requestRetryWaiting: number;
   readonly requestTimeout: number;
   readonly maxBodySize: number;
+  readonly format: 'json' | 'msgpack';
   readonly processTask: ((data: unknown) => unknown) | undefined;
   readonly hooks: Readonly<SlaveHooks>;
   readonly tls: TlsOptions | undefined;
@@ -74,6 +80,7 @@ export const kSlaveDefaults = Object.freeze({
   requestRetryWaiting: 1,
   requestTimeout: 30,
   maxBodySize: 64 * 1024 * 1024,
+  format: 'json' as 'json' | 'msgpack',
 });
 
 const kHookNames = ['beforeConnection', 'beforeDisconnection', 'beforeTask', 'lostConnection'] as const;
@@ -94,10 +101,16 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     requestRetryWaiting: checkNumber('requestRetryWaiting', o.requestRetryWaiting, 0),
     requestTimeout: checkNumber('requestTimeout', o.requestTimeout, 0.01),
     maxBodySize: checkInteger('maxBodySize', o.maxBodySize, 1, 2 ** 31 - 1),
+    format: checkFormat(o.format),
     processTask: checkFunction<(data: unknown) => unknown>('processTask', o.processTask),
     hooks: Object.freeze(hooks),
     tls: checkTls('tls', o.tls),
     masterTls: o.masterTls,
     logger: o.logger ?? consoleLogger,
   });
+}
+
+function checkFormat(value: unknown): 'json' | 'msgpack' {
+  if (value === 'json' || value === 'msgpack') return value;
+  throw new TypeError(`options.format must be 'json' or 'msgpack' (got ${String(value)})`);
 }

@@ -11,7 +11,7 @@ import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
 import { mountSlaveRoutes, type SlaveFrontEndHost } from './front-end.ts';
-import { MasterLink } from './master-link.ts';
+import { type LinkCounters, MasterLink } from './master-link.ts';
 import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
 
 interface RunningTask {
@@ -41,6 +41,7 @@ export class Slave implements SlaveFrontEndHost {
   #closing: Promise<void> | undefined;
   #selfClient: PeerClient | undefined;
   #tasksDone = 0;
+  readonly #counters: LinkCounters = { pushedBack: 0 };
 
   constructor(options: SlaveOptions = {}) {
     this.options = resolveSlaveOptions(options);
@@ -72,6 +73,11 @@ export class Slave implements SlaveFrontEndHost {
   /** Tasks finished (reported or not) since start. */
   get tasksDone(): number {
     return this.#tasksDone;
+  }
+
+  /** Counters: tasks finished, and result reports the master pushed back (and that were sent again). */
+  stats(): { tasksDone: number; resultsPushedBack: number } {
+    return { tasksDone: this.#tasksDone, resultsPushedBack: this.#counters.pushedBack };
   }
 
   get isShuttingDown(): boolean {
@@ -175,7 +181,7 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   /** @internal */
-  async connect(token: string, body: Record<string, unknown>): Promise<Answer> {
+  async connect(token: string, body: Record<string, unknown>, masterExtensions: string): Promise<Answer> {
     if (this.#link) return kSlaveAnswers.alreadyConnected;
     const master = body.master;
     const address = isObject(master) ? master.address : undefined;
@@ -185,7 +191,9 @@ export class Slave implements SlaveFrontEndHost {
     const refused = await this.#runHook(() => this.beforeConnection(body.data ?? {}));
     if (refused) return refused;
     if (this.#link || this.#shuttingDown) return kSlaveAnswers.alreadyConnected; // raced with another /connect
-    const link = new MasterLink(this.options, token, address, (l, err) => this.#lost(l, err));
+    const link = new MasterLink(this.options, token, address, masterExtensions, this.#counters, (l, err) =>
+      this.#lost(l, err),
+    );
     this.#link = link;
     // the answer goes out first; the master has already listed the token, so an early beat is welcome
     setImmediate(() => link.start());

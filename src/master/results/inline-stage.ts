@@ -1,19 +1,50 @@
-import { decodeResultBody } from './decode.ts';
-import type { Deliver, ResultJob, ResultStage, ResultVerdict } from './stage.ts';
+import { loadHandler, type ResultHandler, runJob } from './handler.ts';
+import type { ResultJob, ResultStage, ResultVerdict, StageHost } from './stage.ts';
 
-/** Decodes on the main thread. Simple and cheapest per result, but a heavy result delays heartbeats. */
+/**
+ * Decodes and runs the handler on the main thread (`resultThreads: 0`). Cheapest per small result, but a
+ * heavy handler delays heartbeats: it is the baseline the pool is measured against, and a choice for
+ * masters whose handlers are trivial.
+ */
 export class InlineResultStage implements ResultStage {
-  readonly #deliver: Deliver;
+  readonly #host: StageHost;
+  readonly #handler: Promise<ResultHandler> | undefined;
 
-  constructor(deliver: Deliver) {
-    this.#deliver = deliver;
+  constructor(host: StageHost, handler: string | undefined) {
+    this.#host = host;
+    this.#handler = handler === undefined ? undefined : loadHandler(handler);
+    this.#handler?.catch(() => undefined); // surfaced per job below
   }
 
-  submit(job: ResultJob): Promise<ResultVerdict> {
-    const decoded = decodeResultBody(job.body, job.contentType);
-    if (!decoded.ok) return Promise.resolve({ kind: 'invalid', message: decoded.message });
-    return Promise.resolve(this.#deliver(job, decoded.taskId, decoded.result));
+  get isFull(): boolean {
+    return false;
+  }
+
+  whenRoom(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async submit(job: ResultJob): Promise<ResultVerdict> {
+    try {
+      const handler = this.#handler ? await this.#handler : undefined;
+      const verdict = await runJob(
+        { outcome: job.outcome, slave: job.connection.name, body: job.body, contentType: job.contentType },
+        handler,
+      );
+      switch (verdict.kind) {
+        case 'invalid':
+          return verdict;
+        case 'result':
+          return this.#host.deliver(job, verdict.taskId, verdict.value);
+        case 'handler-error':
+          return this.#host.fail(job, verdict.taskId, `result handler failed: ${verdict.message}`);
+      }
+    } catch (err) {
+      return this.#host.fail(job, job.taskIdHint, `result handler could not load: ${String(err)}`);
+    }
   }
 
   async close(): Promise<void> {}
+
+  async destroy(): Promise<void> {}
 }

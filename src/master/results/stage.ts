@@ -15,17 +15,31 @@ export type ResultVerdict =
   | { kind: 'delivered' }
   /** Unknown task id, a task that already ended, or a task of another slave: acknowledged, no effect. */
   | { kind: 'ignored' }
-  | { kind: 'invalid'; message: string };
+  | { kind: 'invalid'; message: string }
+  /** The stage was destroyed before it got to this result. */
+  | { kind: 'shutdown' };
+
+/** What a stage calls back into the master with, on the main thread. */
+export interface StageHost {
+  /** The result (or the handler's value) reached the decoding step: settle its task. */
+  deliver(job: ResultJob, taskId: string, value: unknown): ResultVerdict;
+  /** The handler threw, hung or crashed its thread: fail the task (`taskId` may be '' when unknown). */
+  fail(job: ResultJob, taskId: string, reason: string): ResultVerdict;
+}
 
 /**
  * Where result bodies go after the front end. The front end answers the slave when `submit` settles, so a
- * stage resolves only once the result has reached its task (or was found invalid / ignorable).
+ * stage resolves only once the result has reached its task (or was found invalid or ignorable): a success
+ * answer always means delivered.
  */
 export interface ResultStage {
   submit(job: ResultJob): Promise<ResultVerdict>;
-  /** Finishes the jobs already submitted, then refuses new ones. */
+  /** True when the stage holds as many results (or bytes) as it may; the front end then pushes back. */
+  readonly isFull: boolean;
+  /** Resolves when there is room again (immediately if there is). */
+  whenRoom(): Promise<void>;
+  /** Finishes the jobs already submitted, then stops. */
   close(): Promise<void>;
+  /** Stops at once; pending jobs settle as `shutdown`. */
+  destroy(): Promise<void>;
 }
-
-/** The master's side of delivery: finds the task and settles it. */
-export type Deliver = (job: ResultJob, taskId: string, result: unknown) => ResultVerdict;

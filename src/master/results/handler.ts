@@ -1,0 +1,140 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import type { MessagePort } from 'node:worker_threads';
+import { decodeResultBody } from './decode.ts';
+
+/** The contract of a user's result handler module (its default export). */
+export interface ResultHandlerInput {
+  /** The task's id (a UUID). */
+  taskId: string;
+  /** Which route the slave used. */
+  outcome: 'complete' | 'fail';
+  /** The connection's name on the master. */
+  slave: string;
+  /** The decoded result the slave sent. */
+  result: unknown;
+}
+
+/** Returns (or resolves to) the value the main-thread task receives as its `result`. */
+export type ResultHandler = (input: ResultHandlerInput) => unknown;
+
+/** One result, as it crosses to a thread: bytes, not objects. */
+export interface WireJob {
+  outcome: 'complete' | 'fail';
+  slave: string;
+  body: Uint8Array;
+  contentType: string;
+}
+
+/** What a thread says about one job. */
+export type JobVerdict =
+  | { kind: 'result'; taskId: string; value: unknown }
+  | { kind: 'handler-error'; taskId: string; message: string }
+  | { kind: 'invalid'; message: string };
+
+export interface BatchInput {
+  jobs: WireJob[];
+  /** Shared progress words: the thread stores job index + 1 in `progress[slot]` as each job starts. */
+  progress: Int32Array;
+  slot: number;
+  /** Given for batches of more than one job: each verdict is posted as soon as it is known. */
+  port?: MessagePort | undefined;
+}
+
+/**
+ * Runs one job: decode, then the handler. Shared by the pool thread and the inline stage so both behave
+ * the same. A handler's throw becomes a verdict; only a crash or a hang escapes.
+ */
+export async function runJob(job: WireJob, handler: ResultHandler | undefined): Promise<JobVerdict> {
+  const decoded = decodeResultBody(job.body, job.contentType);
+  if (!decoded.ok) return { kind: 'invalid', message: decoded.message };
+  if (handler === undefined) return { kind: 'result', taskId: decoded.taskId, value: decoded.result };
+  try {
+    const value = await handler({
+      taskId: decoded.taskId,
+      outcome: job.outcome,
+      slave: job.slave,
+      result: decoded.result,
+    });
+    return { kind: 'result', taskId: decoded.taskId, value };
+  } catch (err) {
+    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    return { kind: 'handler-error', taskId: decoded.taskId, message };
+  }
+}
+
+const cache = new Map<string, Promise<ResultHandler>>();
+
+/** Loads (once per thread) the default export of a handler module. */
+export function loadHandler(specifier: string): Promise<ResultHandler> {
+  let loaded = cache.get(specifier);
+  if (loaded === undefined) {
+    loaded = importModule(specifier).then((mod: { default?: unknown }) => {
+      if (typeof mod.default !== 'function') {
+        throw new TypeError(`result handler ${specifier} has no default export function`);
+      }
+      return mod.default as ResultHandler;
+    });
+    cache.set(specifier, loaded);
+  }
+  return loaded;
+}
+
+/**
+ * `import()`, with one fallback: on Node 20 a worker thread does not inherit ESM loader hooks (such as tsx's),
+ * only CommonJS ones, so a TypeScript handler under tsx is loaded through `require` there. Built JavaScript
+ * handlers never need it.
+ */
+async function importModule(specifier: string): Promise<{ default?: unknown }> {
+  try {
+    return await import(specifier);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'ERR_UNKNOWN_FILE_EXTENSION' || !specifier.startsWith('file:'))
+      throw err;
+    return createRequire(import.meta.url)(fileURLToPath(specifier)) as { default?: unknown };
+  }
+}
+
+/**
+ * Collects what can be moved instead of copied: ArrayBuffers that a typed array or Buffer fully covers.
+ * A view of part of a larger buffer (msgpackr decodes binary fields as views of the body) is replaced by a
+ * copy of its own first, so the copy is moved and the body is not cloned whole for each field.
+ */
+export function collectTransferables(value: unknown, out: ArrayBuffer[] = [], depth = 0): unknown {
+  if (depth > 6 || typeof value !== 'object' || value === null) return value;
+  if (ArrayBuffer.isView(value)) {
+    if (value.buffer instanceof SharedArrayBuffer) return value;
+    if (value.byteOffset !== 0 || value.byteLength !== value.buffer.byteLength) {
+      const copy = new Uint8Array(value.byteLength);
+      copy.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+      const Ctor = (
+        Buffer.isBuffer(value)
+          ? Buffer.from(copy.buffer)
+          : new (value.constructor as new (b: ArrayBuffer) => ArrayBufferView)(copy.buffer)
+      ) as ArrayBufferView;
+      if (!out.includes(copy.buffer)) out.push(copy.buffer);
+      return Ctor;
+    }
+    if (!out.includes(value.buffer as ArrayBuffer)) out.push(value.buffer as ArrayBuffer);
+    return value;
+  }
+  if (value instanceof ArrayBuffer) {
+    if (!out.includes(value)) out.push(value);
+    return value;
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v = value[i];
+      if (typeof v === 'object' && v !== null) value[i] = collectTransferables(v, out, depth + 1);
+    }
+    return value;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return value;
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const v = record[key];
+    if (typeof v === 'object' && v !== null) record[key] = collectTransferables(v, out, depth + 1);
+  }
+  return value;
+}

@@ -1,0 +1,24 @@
+/**
+ * fleetmaster's protocol extensions, announced in a `Fleet-Extensions` header (a comma-separated list) so a
+ * DI-engine peer, which never sends it, never receives one:
+ * - the master announces on `POST /connect`; the slave answers `/connect` with its own list;
+ * - the slave sends its list on every request to the master (heartbeats and results).
+ */
+export const kExtensionsHeader = 'fleet-extensions';
+
+export const Extension = {
+  /** Result requests carry a `Task-Id` header. */
+  TASK_ID: 'task-id',
+  /** Task and result bodies may be MessagePack (`Content-Type: application/msgpack`). */
+  MSGPACK: 'msgpack',
+  /** A full result stage may answer 503 (code 902) with `Retry-After`; the slave retries. */
+  BACKPRESSURE: 'backpressure',
+} as const;
+
+/** What fleetmaster speaks, in one header value. */
+export const kOurExtensions = [Extension.TASK_ID, Extension.MSGPACK, Extension.BACKPRESSURE].join(', ');
+
+/** True when a `Fleet-Extensions` header value lists `name`. */
+export function speaks(header: string, name: string): boolean {
+  return header !== '' && header.split(',').some((part) => part.trim() === name);
+}

@@ -1,0 +1,169 @@
+// Options of Master and Slave: the reference's defaults, and a clear error naming the option for every value
+// the reference would silently raise to its minimum (or choke on).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { Master, type MasterOptions, Slave, type SlaveOptions } from '../src/index.ts';
+
+/** Options as a user with no type checker might pass them. */
+const loose = <T>(value: Record<string, unknown>) => value as T;
+
+/** The longest delay a Node timer honours (~24.8 days); a longer one fires after 1 ms instead. */
+const kTimerLimitMs = 2 ** 31 - 1;
+
+describe('Master options', () => {
+  test('defaults follow the reference', () => {
+    const { options } = new Master();
+    assert.equal(options.host, '0.0.0.0');
+    assert.equal(options.port, 7235);
+    assert.equal(options.channel, 0);
+    assert.equal(options.heartbeatTolerance, 17);
+    assert.equal(options.heartbeatCheckSpan, 1);
+    assert.equal(options.requestRetries, 5);
+    assert.equal(options.requestRetryWaiting, 1);
+    assert.equal(options.myAddress, undefined);
+    assert.equal(options.maxBodySize, 64 * 1024 * 1024);
+    assert.deepEqual(options.hooks, {});
+  });
+
+  test('the resolved options are frozen', () => {
+    const { options } = new Master({ channel: 3 });
+    assert.equal(Object.isFrozen(options), true);
+    assert.equal(Object.isFrozen(options.hooks), true);
+    assert.throws(() => {
+      (options as { channel: number }).channel = 4;
+    }, TypeError);
+  });
+
+  test('given values are kept; undefined means the default', () => {
+    const { options } = new Master({
+      host: '127.0.0.1',
+      port: 0,
+      channel: 233,
+      heartbeatTolerance: 0.2,
+      heartbeatCheckSpan: 0.1,
+      requestRetries: 0,
+      requestRetryWaiting: 0,
+      myAddress: 'http://10.0.0.5:7235/',
+    });
+    assert.equal(options.host, '127.0.0.1');
+    assert.equal(options.port, 0);
+    assert.equal(options.channel, 233);
+    assert.equal(options.heartbeatTolerance, 0.2, 'the minimum itself is allowed');
+    assert.equal(options.heartbeatCheckSpan, 0.1, 'the minimum itself is allowed');
+    assert.equal(options.requestRetries, 0);
+    assert.equal(options.requestRetryWaiting, 0);
+    assert.equal(options.myAddress, 'http://10.0.0.5:7235', 'a trailing slash is dropped');
+    assert.equal(new Master({ port: undefined, channel: undefined }).options.port, 7235);
+  });
+
+  const invalid: [string, MasterOptions, RegExp][] = [
+    ['heartbeatTolerance below 0.2', { heartbeatTolerance: 0.1 }, /options\.heartbeatTolerance/],
+    ['heartbeatTolerance NaN', { heartbeatTolerance: Number.NaN }, /options\.heartbeatTolerance/],
+    ['heartbeatTolerance a string', loose({ heartbeatTolerance: '17' }), /options\.heartbeatTolerance/],
+    ['heartbeatCheckSpan below 0.1', { heartbeatCheckSpan: 0.05 }, /options\.heartbeatCheckSpan/],
+    ['heartbeatCheckSpan 0', { heartbeatCheckSpan: 0 }, /options\.heartbeatCheckSpan/],
+    ['port negative', { port: -1 }, /options\.port/],
+    ['port 70000', { port: 70000 }, /options\.port/],
+    ['port not an integer', { port: 7235.5 }, /options\.port/],
+    ['channel 1.5', { channel: 1.5 }, /options\.channel/],
+    ['channel negative', { channel: -1 }, /options\.channel/],
+    ['channel a string', loose({ channel: '0' }), /options\.channel/],
+    ['requestRetries negative', { requestRetries: -1 }, /options\.requestRetries/],
+    ['requestRetries 1.5', { requestRetries: 1.5 }, /options\.requestRetries/],
+    ['requestRetryWaiting negative', { requestRetryWaiting: -1 }, /options\.requestRetryWaiting/],
+    ['host empty', { host: '' }, /options\.host/],
+    ['maxBodySize 0', { maxBodySize: 0 }, /options\.maxBodySize/],
+    ['myAddress without scheme', { myAddress: '10.0.0.5:7235' }, /options\.myAddress/],
+    ['myAddress with a path', { myAddress: 'http://10.0.0.5:7235/x' }, /options\.myAddress/],
+    [
+      'hooks.beforeConnect not a function',
+      loose({ hooks: { beforeConnect: 'yes' } }),
+      /options\.hooks\.beforeConnect/,
+    ],
+    [
+      'hooks.errorNewTask not a function',
+      loose({ hooks: { errorNewTask: {} } }),
+      /options\.hooks\.errorNewTask/,
+    ],
+  ];
+  for (const [what, options, message] of invalid) {
+    test(`refused, naming the option: ${what}`, () => {
+      assert.throws(() => new Master(options), message);
+    });
+  }
+
+  test('refused, naming the option: heartbeatCheckSpan beyond what a timer can wait', {
+    todo: 'bug: src/master/options.ts has no upper bound; setInterval clamps a span over 2^31-1 ms to 1 ms, so the sweep would run every millisecond (TimeoutOverflowWarning)',
+  }, () => {
+    assert.throws(
+      () => new Master({ heartbeatCheckSpan: (kTimerLimitMs + 1) / 1000 }),
+      /options\.heartbeatCheckSpan/,
+    );
+  });
+});
+
+describe('Slave options', () => {
+  test('defaults follow the reference', () => {
+    const { options } = new Slave();
+    assert.equal(options.host, '0.0.0.0');
+    assert.equal(options.port, 7236);
+    assert.equal(options.channel, 0);
+    assert.equal(options.heartbeatSpan, 3);
+    assert.equal(options.requestRetries, 5);
+    assert.equal(options.requestRetryWaiting, 1);
+    assert.equal(options.maxBodySize, 64 * 1024 * 1024);
+    assert.equal(options.processTask, undefined);
+    assert.deepEqual(options.hooks, {});
+    assert.equal(Object.isFrozen(options), true);
+  });
+
+  test('given values are kept, the minimum heartbeatSpan included', () => {
+    const processTask = (data: unknown) => data;
+    const { options } = new Slave({
+      host: '127.0.0.1',
+      port: 0,
+      channel: 9,
+      heartbeatSpan: 0.2,
+      processTask,
+    });
+    assert.equal(options.host, '127.0.0.1');
+    assert.equal(options.port, 0);
+    assert.equal(options.channel, 9);
+    assert.equal(options.heartbeatSpan, 0.2);
+    assert.equal(options.processTask, processTask);
+  });
+
+  const invalid: [string, SlaveOptions, RegExp][] = [
+    ['heartbeatSpan below 0.2', { heartbeatSpan: 0.1 }, /options\.heartbeatSpan/],
+    ['heartbeatSpan 0', { heartbeatSpan: 0 }, /options\.heartbeatSpan/],
+    ['heartbeatSpan NaN', { heartbeatSpan: Number.NaN }, /options\.heartbeatSpan/],
+    ['port negative', { port: -1 }, /options\.port/],
+    ['port 70000', { port: 70000 }, /options\.port/],
+    ['channel 1.5', { channel: 1.5 }, /options\.channel/],
+    ['requestRetries negative', { requestRetries: -2 }, /options\.requestRetries/],
+    ['host empty', { host: '' }, /options\.host/],
+    ['maxBodySize negative', { maxBodySize: -1 }, /options\.maxBodySize/],
+    ['processTask not a function', loose({ processTask: 'run' }), /options\.processTask/],
+    [
+      'hooks.beforeConnection not a function',
+      loose({ hooks: { beforeConnection: 1 } }),
+      /options\.hooks\.beforeConnection/,
+    ],
+    [
+      'hooks.lostConnection not a function',
+      loose({ hooks: { lostConnection: null } }),
+      /options\.hooks\.lostConnection/,
+    ],
+  ];
+  for (const [what, options, message] of invalid) {
+    test(`refused, naming the option: ${what}`, () => {
+      assert.throws(() => new Slave(options), message);
+    });
+  }
+
+  test('refused, naming the option: heartbeatSpan beyond what a timer can wait', {
+    todo: 'bug: src/slave/options.ts has no upper bound; master-link.ts setTimeout clamps a delay over 2^31-1 ms to 1 ms, so such a slave heartbeats every millisecond (seen: 165 heartbeats in 300 ms with heartbeatSpan 1e7)',
+  }, () => {
+    assert.throws(() => new Slave({ heartbeatSpan: (kTimerLimitMs + 1) / 1000 }), /options\.heartbeatSpan/);
+  });
+});
