@@ -14,6 +14,8 @@ export {
   isResponseError,
   MasterChannelInvalidError,
   MasterChannelNotGivenError,
+  MasterMasterTokenInvalidError,
+  MasterMasterTokenNotGivenError,
   MasterRequestBodyTooLargeError,
   MasterResponseError,
   MasterResultStageBusyError,

@@ -1,5 +1,8 @@
 /** Small validators shared by the master's and the slave's options; each message names the option. */
 
+/** The longest span a Node timer takes, in seconds: a longer one is clamped to 1 ms by Node itself. */
+export const kMaxSeconds = Math.floor((2 ** 31 - 1) / 1000);
+
 export function checkNumber(
   name: string,
   value: unknown,

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
 import * as publicApi from '../src/index.ts';
-import { decodeResultBody, isUuid } from '../src/master/results/decode.ts';
+import { decodeResultBody } from '../src/master/results/decode.ts';
 import { createChannelCheck } from '../src/protocol/channel.ts';
 import { codeName, MasterErrorCode, SlaveErrorCode } from '../src/protocol/codes.ts';
 import { failureEnvelope, parseEnvelope, successEnvelope } from '../src/protocol/envelope.ts';
@@ -20,32 +20,60 @@ import {
   slaveErrorFor,
 } from '../src/protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../src/protocol/token.ts';
+import { isUuid } from '../src/protocol/uuid.ts';
 
 describe('createChannelCheck', () => {
-  test('channel 0: "0" and leading zeros are ok; empty is missing; anything else is invalid', () => {
+  test('channel 0: only "0" is ok; empty is missing; anything else (leading zeros too) is invalid', () => {
     const check = createChannelCheck(0);
     assert.equal(check('0'), 'ok');
-    assert.equal(check('00'), 'ok');
-    assert.equal(check('0000000000'), 'ok');
     assert.equal(check(''), 'missing');
-    for (const value of ['1', '-1', '-0', '+0', ' 0', '0 ', '0.0', '0e0', '0x0', 'abc', '0_0', '٠', 'NaN']) {
+    for (const value of [
+      '00',
+      '0000000000',
+      '1',
+      '-1',
+      '-0',
+      '+0',
+      ' 0',
+      '0 ',
+      '0.0',
+      '0e0',
+      '0x0',
+      'abc',
+      '0_0',
+      '٠',
+      'NaN',
+    ]) {
       assert.equal(check(value), 'invalid', JSON.stringify(value));
     }
   });
 
-  test('channel 233: plain digits naming 233 are ok, Python-int spellings are not', () => {
+  test('channel 233: exactly "233" is ok, Python-int spellings are not', () => {
     const check = createChannelCheck(233);
-    for (const value of ['233', '0233', '000233']) assert.equal(check(value), 'ok', value);
+    assert.equal(check('233'), 'ok');
     // int() in the reference accepts all of these; the decisions table refuses them
-    for (const value of ['2_33', ' 0233 ', '+233', '233 ', '\t233', '233.0', '2.33e2', '0', '2330', '23']) {
+    for (const value of [
+      '0233',
+      '000233',
+      '2_33',
+      ' 0233 ',
+      '+233',
+      '233 ',
+      '\t233',
+      '233.0',
+      '2.33e2',
+      '0',
+      '2330',
+      '23',
+    ]) {
       assert.equal(check(value), 'invalid', JSON.stringify(value));
     }
   });
 
-  test('an absurdly long run of digits is invalid, not parsed', () => {
+  test('an absurdly long run of digits is invalid, never parsed as a number', () => {
     const check = createChannelCheck(0);
     assert.equal(check('0'.repeat(33)), 'invalid');
-    assert.equal(check(`${'0'.repeat(31)}0`), 'ok', '32 digits are still read');
+    assert.equal(check('9'.repeat(400)), 'invalid');
   });
 });
 
@@ -73,9 +101,7 @@ describe('tokens', () => {
     assert.equal(check(flipped), false, 'one character off');
   });
 
-  test('createTokenCheck: a string whose characters only share their low bytes with the token does not pass', {
-    todo: "bug (latent; uWS never hands such a string over): src/protocol/token.ts encodes both sides with Buffer.from(s, 'latin1'), which keeps only the low byte of each UTF-16 unit, so 'š' (U+0161) compares equal to 'a' (0x61)",
-  }, () => {
+  test('createTokenCheck: a string whose characters only share their low bytes with the token does not pass', () => {
     const check = createTokenCheck('a'.repeat(64));
     assert.equal(check('\u0161'.repeat(64)), false);
   });
@@ -137,9 +163,7 @@ describe('error-code tables', () => {
     assertEveryCodeHasAClass(SlaveErrorCode, errorClassTables.slave);
   });
 
-  test('MasterErrorCode: every code but SUCCESS has its own typed error class', {
-    todo: 'bug: src/protocol/errors.ts has no class for MasterErrorCode 301/302 (MASTER_TOKEN_NOT_GIVEN/INVALID) in kMasterByCode; unused by the reference master, but in its enum',
-  }, () => {
+  test('MasterErrorCode: every code but SUCCESS has its own typed error class', () => {
     assertEveryCodeHasAClass(MasterErrorCode, errorClassTables.master);
   });
 

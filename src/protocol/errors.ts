@@ -72,6 +72,8 @@ export const SlaveRequestDataInvalidError = define(SlaveResponseError, 'Slave', 
 export const MasterSystemShuttingDownError = define(MasterResponseError, 'Master', 'SYSTEM_SHUTTING_DOWN');
 export const MasterChannelNotGivenError = define(MasterResponseError, 'Master', 'CHANNEL_NOT_GIVEN');
 export const MasterChannelInvalidError = define(MasterResponseError, 'Master', 'CHANNEL_INVALID');
+export const MasterMasterTokenNotGivenError = define(MasterResponseError, 'Master', 'MASTER_TOKEN_NOT_GIVEN');
+export const MasterMasterTokenInvalidError = define(MasterResponseError, 'Master', 'MASTER_TOKEN_INVALID');
 export const MasterSelfTokenNotGivenError = define(MasterResponseError, 'Master', 'SELF_TOKEN_NOT_GIVEN');
 export const MasterSelfTokenInvalidError = define(MasterResponseError, 'Master', 'SELF_TOKEN_INVALID');
 export const MasterSlaveTokenNotGivenError = define(MasterResponseError, 'Master', 'SLAVE_TOKEN_NOT_GIVEN');
@@ -104,6 +106,8 @@ const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([
   [MasterErrorCode.SYSTEM_SHUTTING_DOWN, MasterSystemShuttingDownError],
   [MasterErrorCode.CHANNEL_NOT_GIVEN, MasterChannelNotGivenError],
   [MasterErrorCode.CHANNEL_INVALID, MasterChannelInvalidError],
+  [MasterErrorCode.MASTER_TOKEN_NOT_GIVEN, MasterMasterTokenNotGivenError],
+  [MasterErrorCode.MASTER_TOKEN_INVALID, MasterMasterTokenInvalidError],
   [MasterErrorCode.SELF_TOKEN_NOT_GIVEN, MasterSelfTokenNotGivenError],
   [MasterErrorCode.SELF_TOKEN_INVALID, MasterSelfTokenInvalidError],
   [MasterErrorCode.SLAVE_TOKEN_NOT_GIVEN, MasterSlaveTokenNotGivenError],

@@ -5,6 +5,7 @@ import { closeApp, closeListening, type Listening, listenExclusive } from '../ht
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
+import { isUuid } from '../protocol/uuid.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
 import { slaveErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
@@ -217,6 +218,9 @@ export class Slave implements SlaveFrontEndHost {
     const task = body.task;
     const id = isObject(task) ? task.id : undefined;
     if (typeof id !== 'string' || id.length === 0) return slaveDataInvalid('Task ID not found.');
+    // the reference parses it with UUID() (a 500 when it is not one); refusing here keeps the task from running
+    // only to have its result refused by the master
+    if (!isUuid(id)) return slaveDataInvalid('Task ID is not a UUID.');
     const data = body.data ?? {};
     // claim the slot before the hook awaits, so a second /task/new meanwhile is refused
     this.#task = { id, data };

@@ -1,12 +1,8 @@
 import { decodeBody, isObject } from '../../protocol/codec.ts';
+import { isUuid } from '../../protocol/uuid.ts';
 
 export type DecodedResult = { ok: true; taskId: string; result: unknown } | { ok: false; message: string };
 
-const kUuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function isUuid(value: string): boolean {
-  return kUuid.test(value);
-}
 
 /**
  * Decodes a result body `{"task": {"id": "<uuid>"}, "result": {...}}`. Pure (no I/O, no state), so it runs the
