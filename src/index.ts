@@ -1,10 +1,10 @@
 // The public surface, picked by hand. Internals stay reachable only through these names.
 
-export { SlaveConnection } from './master/connection.ts';
+export { FleetSecretError, SlaveConnection } from './master/connection.ts';
 export type { MasterStats, NewConnectionOptions } from './master/master.ts';
 export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
-export type { TaskCallback } from './master/task.ts';
+export type { NewTaskOptions, TaskCallback } from './master/task.ts';
 export { Task, TaskEndCode, TaskEndedError, TaskStatus } from './master/task.ts';
 export type { Logger, TlsOptions } from './options.ts';
 export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';

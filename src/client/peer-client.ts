@@ -25,11 +25,28 @@ export interface PeerClientOptions {
 export interface PeerAnswer {
   statusCode: number;
   envelope: Envelope;
-  /** The peer's `Fleet-Extensions` answer header ('' if none). */
-  extensions: string;
+  /** The answer's headers (lower-case names). */
+  headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 export type Body = string | Uint8Array;
+
+export interface RequestOptions {
+  body?: Body;
+  /** @defaultValue 'application/json' (sent only with a body) */
+  contentType?: string;
+  /** Added to the client's own headers for this request. */
+  headers?: Record<string, string>;
+  /** Overrides the client's retry count for this request. */
+  retries?: number;
+  signal?: AbortSignal;
+}
+
+/** One header of an answer as a string ('' when absent). */
+export function headerOf(answer: PeerAnswer, name: string): string {
+  const value = answer.headers[name];
+  return typeof value === 'string' ? value : '';
+}
 
 /**
  * One keep-alive undici pool per peer. Retries only on connection-level errors (undici throws for those and
@@ -65,10 +82,10 @@ export class PeerClient {
   async request(
     method: Dispatcher.HttpMethod,
     path: string,
-    body?: Body,
-    contentType = 'application/json',
-    headers?: Record<string, string>,
+    options: RequestOptions = {},
   ): Promise<PeerAnswer> {
+    const { body, contentType = 'application/json', headers, signal } = options;
+    const retries = options.retries ?? this.#retries;
     const allHeaders =
       body === undefined
         ? headers
@@ -83,12 +100,12 @@ export class PeerClient {
       let responseHeaders: Record<string, string | string[] | undefined>;
       try {
         if (this.#closed) throw new Error('client closed');
-        const res = await this.#pool.request({ method, path, headers: allHeaders, body });
+        const res = await this.#pool.request({ method, path, headers: allHeaders, body, signal });
         statusCode = res.statusCode;
         responseHeaders = res.headers;
         text = await res.body.text();
       } catch (err) {
-        if (this.#closed || attempt > this.#retries) {
+        if (this.#closed || attempt > retries || signal?.aborted) {
           throw new RequestFailedError(this.origin + path, attempt, err);
         }
         await sleep(this.#retryWaitingMs);
@@ -102,8 +119,7 @@ export class PeerClient {
         if (retryAfter >= 0) error.retryAfter = retryAfter;
         throw error;
       }
-      const extensions = responseHeaders['fleet-extensions'];
-      return { statusCode, envelope, extensions: typeof extensions === 'string' ? extensions : '' };
+      return { statusCode, envelope, headers: responseHeaders };
     }
   }
 

@@ -1,10 +1,11 @@
 import type { PeerAnswer } from '../client/peer-client.ts';
-import { PeerClient } from '../client/peer-client.ts';
+import { headerOf, PeerClient } from '../client/peer-client.ts';
 import type { Logger } from '../options.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import { slaveErrorFor } from '../protocol/errors.ts';
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
-import { kEnd, Task, TaskEndCode, TaskEndedError } from './task.ts';
+import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
+import { kEnd, type NewTaskOptions, Task, TaskEndCode, TaskEndedError } from './task.ts';
 
 /** What a connection needs from its master (implemented by `Master`; kept narrow on purpose). */
 export interface ConnectionHost {
@@ -13,6 +14,8 @@ export interface ConnectionHost {
   readonly requestRetries: number;
   readonly requestRetryWaiting: number;
   readonly requestTimeout: number;
+  readonly fleetSecret: string | undefined;
+  readonly slaveTls: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
   addressFor(connection: SlaveConnection): Promise<string>;
   /** Lists the token before `POST /connect`, so a heartbeat that beats the answer is not refused. */
   connecting(connection: SlaveConnection): void;
@@ -112,7 +115,17 @@ export class SlaveConnection {
       this.#host.connectFailed(this);
       return this.#host.hookError('errorConnect', this, toError(err));
     }
-    this.#slaveExtensions = answer.extensions;
+    const secret = this.#host.fleetSecret;
+    if (secret !== undefined && !isFleetProof(secret, 'slave', this.token, headerOf(answer, kAuthHeader))) {
+      // it accepted us but cannot prove the fleet's secret: not one of ours. Undo its side, refuse ours.
+      this.#host.connectFailed(this);
+      await this.#request('DELETE', '/disconnect', { data: {} }).catch(() => undefined);
+      const error = new FleetSecretError(
+        `slave ${this.name} at ${this.origin} did not prove the fleet secret`,
+      );
+      return this.#host.hookError('errorConnect', this, error);
+    }
+    this.#slaveExtensions = headerOf(answer, kExtensionsHeader);
     this.#connected = true;
     this.#host.connected(this);
     return this.#host.hookAfter('afterConnect', this, answer);
@@ -133,7 +146,7 @@ export class SlaveConnection {
 
   /** A new, not yet started task. */
   // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
-  newTask<D = any, R = any>(data: D): Task<D, R> {
+  newTask<D = any, R = any>(data: D, options?: NewTaskOptions): Task<D, R> {
     const host = this.#host;
     return new Task<D, R>(
       {
@@ -158,6 +171,7 @@ export class SlaveConnection {
         },
       },
       data,
+      options,
     );
   }
 
@@ -192,20 +206,37 @@ export class SlaveConnection {
     await client?.destroy();
   }
 
+  #headers(): Record<string, string> {
+    const headers: Record<string, string> = {
+      channel: String(this.#host.channel),
+      token: this.token,
+      [kExtensionsHeader]: kOurExtensions,
+    };
+    const secret = this.#host.fleetSecret;
+    if (secret !== undefined) headers[kAuthHeader] = fleetProof(secret, 'master', this.token);
+    return headers;
+  }
+
   #request(method: 'POST' | 'DELETE', path: string, body: unknown, format = kJson): Promise<PeerAnswer> {
     this.#client ??= new PeerClient({
       origin: this.origin,
-      headers: {
-        channel: String(this.#host.channel),
-        token: this.token,
-        [kExtensionsHeader]: kOurExtensions,
-      },
+      headers: this.#headers(),
       retries: this.#host.requestRetries,
       retryWaitingMs: this.#host.requestRetryWaiting * 1000,
       timeoutMs: this.#host.requestTimeout * 1000,
       errorFor: slaveErrorFor,
+      tls: this.#host.slaveTls,
     });
-    return this.#client.request(method, path, encodeBody(body, format), format);
+    return this.#client.request(method, path, { body: encodeBody(body, format), contentType: format });
+  }
+}
+
+/** A slave that answered `/connect` without proving the fleet secret (`code: 'FLEET_SECRET_MISMATCH'`). */
+export class FleetSecretError extends Error {
+  readonly code = 'FLEET_SECRET_MISMATCH';
+  constructor(message: string) {
+    super(message);
+    this.name = 'FleetSecretError';
   }
 }
 

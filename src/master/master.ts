@@ -127,6 +127,16 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
     return this.options.requestTimeout;
   }
 
+  /** @internal */
+  get fleetSecret(): string | undefined {
+    return this.options.fleetSecret;
+  }
+
+  /** @internal */
+  get slaveTls() {
+    return this.options.slaveTls;
+  }
+
   /** Listens (refusing a port another process holds) and starts the sweep. */
   async start(): Promise<this> {
     if (this.#app) throw new Error('Master already started');
@@ -554,6 +564,8 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
     await this.#selfClient?.destroy();
     if (this.#app) closeApp(this.#app);
     this.#app = undefined;
+    // uWS finishes closing sockets on its next loop turn; after it the port is free for a new listener
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 

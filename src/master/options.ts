@@ -85,6 +85,13 @@ export interface MasterOptions {
   maxBodySize?: number;
   /** Serve the front end over TLS (uWS `SSLApp`); `myAddress` then defaults to `https://`. */
   tls?: TlsOptions;
+  /** TLS settings for requests to `https` slaves (e.g. the CA of self-signed slave certificates). */
+  slaveTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /**
+   * A secret shared with the slaves (fleetmaster extension; off by default for DI-engine compatibility). With it
+   * the master proves itself on `/connect` and accepts only slaves that prove the same secret.
+   */
+  fleetSecret?: string;
   /**
    * Path or URL of an ES module whose default export runs, on a pool thread, for every result:
    * `({ taskId, outcome, slave, result }) => value`; `value` becomes the task's `result` on the main thread.
@@ -119,6 +126,8 @@ export interface ResolvedMasterOptions {
   readonly myAddress: string | undefined;
   readonly maxBodySize: number;
   readonly tls: TlsOptions | undefined;
+  readonly slaveTls: MasterOptions['slaveTls'];
+  readonly fleetSecret: string | undefined;
   readonly resultHandler: string | undefined;
   readonly resultThreads: number;
   readonly resultQueueLimit: number;
@@ -183,6 +192,8 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     myAddress: o.myAddress?.replace(/\/$/, ''),
     maxBodySize: checkInteger('maxBodySize', o.maxBodySize, 1, 2 ** 31 - 1),
     tls: checkTls('tls', o.tls),
+    slaveTls: o.slaveTls,
+    fleetSecret: o.fleetSecret === undefined ? undefined : checkString('fleetSecret', o.fleetSecret),
     resultHandler: o.resultHandler === undefined ? undefined : checkModule('resultHandler', o.resultHandler),
     resultThreads: checkInteger('resultThreads', o.resultThreads, 0, 256),
     resultQueueLimit: checkInteger('resultQueueLimit', o.resultQueueLimit, 1),

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PeerAnswer } from '../client/peer-client.ts';
-import type { Logger } from '../options.ts';
+import { kMaxSeconds, type Logger } from '../options.ts';
 
 /** The reference's task statuses, with its values. */
 export const TaskStatus = {
@@ -20,6 +20,8 @@ export const TaskEndCode = {
   MASTER_SHUTTING_DOWN: 'MASTER_SHUTTING_DOWN',
   /** The result arrived, but the result handler threw, ran past its time limit or crashed its thread. */
   RESULT_HANDLER_FAILED: 'RESULT_HANDLER_FAILED',
+  /** The task outlived the deadline given to `newTask` (counted from `start()`). */
+  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
 } as const;
 export type TaskEndCode = (typeof TaskEndCode)[keyof typeof TaskEndCode];
 
@@ -34,6 +36,14 @@ export class TaskEndedError extends Error {
 }
 
 export type TaskCallback<D, R> = (data: D, result: R) => unknown;
+
+export interface NewTaskOptions {
+  /**
+   * Seconds the task may take from `start()` until its result; past it the task ends FAILED with
+   * `DEADLINE_EXCEEDED` (a result arriving later is acknowledged and ignored). @defaultValue none
+   */
+  deadline?: number;
+}
 
 /** What a task needs from its connection; kept narrow so a task never reaches into the master. */
 export interface TaskHost {
@@ -73,10 +83,20 @@ export class Task<D = any, R = any> {
   #resolveEnded!: (task: this) => void;
   /** A result that arrived while `/task/new` was still in flight (a fast slave can report first). */
   #early: { outcome: Outcome; result: R } | undefined;
+  readonly #deadlineMs: number | undefined;
+  #deadlineTimer: NodeJS.Timeout | undefined;
 
-  constructor(host: TaskHost, data: D) {
+  constructor(host: TaskHost, data: D, options: NewTaskOptions = {}) {
     this.#host = host;
     this.data = data;
+    if (options.deadline !== undefined) {
+      if (typeof options.deadline !== 'number' || !(options.deadline > 0) || options.deadline > kMaxSeconds) {
+        throw new RangeError(
+          `options.deadline must be a number of seconds > 0 (got ${String(options.deadline)})`,
+        );
+      }
+      this.#deadlineMs = options.deadline * 1000;
+    }
     this.#ended = new Promise((resolve) => {
       this.#resolveEnded = resolve;
     });
@@ -129,6 +149,15 @@ export class Task<D = any, R = any> {
     }
     this.#status = TaskStatus.STARTING;
     this.#host.track(this);
+    if (this.#deadlineMs !== undefined) {
+      const seconds = this.#deadlineMs / 1000;
+      this.#deadlineTimer = setTimeout(() => {
+        this[kEnd](
+          new TaskEndedError(TaskEndCode.DEADLINE_EXCEEDED, `task outlived its deadline of ${seconds} s`),
+        );
+      }, this.#deadlineMs);
+      this.#deadlineTimer.unref();
+    }
     let answer: PeerAnswer;
     try {
       const data = await this.#host.beforeNewTask(this.data);
@@ -177,6 +206,7 @@ export class Task<D = any, R = any> {
   }
 
   #startFailed(error: Error): void {
+    clearTimeout(this.#deadlineTimer);
     this.#status = TaskStatus.START_FAILED;
     this.#error = error;
     this.#host.untrack(this);
@@ -184,6 +214,7 @@ export class Task<D = any, R = any> {
   }
 
   #finish(outcome: Outcome, result: R, error: Error | undefined): void {
+    clearTimeout(this.#deadlineTimer);
     this.#status = outcome === 'complete' ? TaskStatus.COMPLETED : TaskStatus.FAILED;
     this.#result = result;
     this.#error = error;

@@ -4,7 +4,8 @@ import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import { decodeBody, isObject } from '../protocol/codec.ts';
 import type { Answer } from '../protocol/envelope.ts';
-import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
+import { kExtensionsHeader } from '../protocol/extensions.ts';
+import { kAuthHeader } from '../protocol/fleet-secret.ts';
 import { kSlaveAnswers, slaveBodyTooLarge, slaveDataInvalid } from './answers.ts';
 
 /** What the slave's routes need from the slave. Each handler returns the answer to send. */
@@ -17,7 +18,14 @@ export interface SlaveFrontEndHost {
   checkSelfToken(header: string): boolean;
   /** The connected master's token, or undefined while unconnected. */
   readonly masterToken: string | undefined;
-  connect(token: string, body: Record<string, unknown>, masterExtensions: string): Promise<Answer>;
+  connect(
+    token: string,
+    body: Record<string, unknown>,
+    masterExtensions: string,
+    masterProof: string,
+  ): Promise<Answer>;
+  /** Headers for a `/connect` answer (extensions; the slave's fleet-secret proof for this token). */
+  connectHeaders(token: string): Record<string, string>;
   disconnect(body: Record<string, unknown>): Promise<Answer>;
   newTask(body: Record<string, unknown>): Promise<Answer>;
   shutdownRequested(): void;
@@ -25,8 +33,6 @@ export interface SlaveFrontEndHost {
 }
 
 type MasterRoute = 'connect' | 'disconnect' | 'newTask';
-
-const kAnnounce = Object.freeze({ [kExtensionsHeader]: kOurExtensions });
 
 /** The slave's routes, with PROTOCOL.md's checks in order. */
 export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): void {
@@ -49,6 +55,7 @@ export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): vo
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
     const masterExtensions = req.getHeader(kExtensionsHeader);
+    const masterProof = req.getHeader(kAuthHeader);
     const reply = new PendingReply(res, host.replies);
     readBody(res, contentLength, host.maxBodySize, (read) => {
       if (!read.ok) return reply.send(tooLarge, undefined, true);
@@ -58,13 +65,13 @@ export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): vo
       const body = decoded.value;
       const work =
         route === 'connect'
-          ? host.connect(token, body, masterExtensions)
+          ? host.connect(token, body, masterExtensions, masterProof)
           : route === 'disconnect'
             ? host.disconnect(body)
             : host.newTask(body);
       work.then(
         // the /connect answer tells a fleetmaster master what this slave speaks; a DI-engine master ignores it
-        (answer) => reply.send(answer, route === 'connect' ? kAnnounce : undefined),
+        (answer) => reply.send(answer, route === 'connect' ? host.connectHeaders(token) : undefined),
         (err: unknown) => {
           host.warn(`slave route ${route} failed`, err);
           reply.send(slaveDataInvalid(err instanceof Error ? err.message : String(err)));

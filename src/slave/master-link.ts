@@ -5,6 +5,9 @@ import { MasterResultStageBusyError, masterErrorFor } from '../protocol/errors.t
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
 import type { ResolvedSlaveOptions } from './options.ts';
 
+/** How long a probe of the current master may take before the master counts as gone. */
+const kProbeMs = 2000;
+
 export interface LinkCounters {
   /** 503 answers met while reporting results (the master pushed back; the report was sent again). */
   pushedBack: number;
@@ -74,13 +77,31 @@ export class MasterLink {
     const headers = { 'task-id': taskId };
     for (;;) {
       try {
-        await this.#client.request('PUT', `/slave/task/${outcome}`, body, this.#format, headers);
+        await this.#client.request('PUT', `/slave/task/${outcome}`, {
+          body,
+          contentType: this.#format,
+          headers,
+        });
         return;
       } catch (err) {
         if (!(err instanceof MasterResultStageBusyError) || this.#closed) throw err;
         this.#counters.pushedBack++;
         await sleep(retryDelayMs(err.data, err.retryAfter));
       }
+    }
+  }
+
+  /** One heartbeat now, no retry, a short wait: true if the master still answers for this slave. */
+  async probe(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      await this.#client.request('GET', '/slave/heartbeat', {
+        retries: 0,
+        signal: AbortSignal.timeout(kProbeMs),
+      });
+      return true;
+    } catch {
+      return false;
     }
   }
 

@@ -52,6 +52,11 @@ export interface SlaveOptions {
   tls?: TlsOptions;
   /** TLS settings for requests to an `https://` master (e.g. a private CA). */
   masterTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /**
+   * A secret shared with the master (fleetmaster extension; off by default for DI-engine compatibility). With it
+   * the slave accepts `/connect` only from a master that proves the same secret, and proves it in return.
+   */
+  fleetSecret?: string;
   logger?: Logger;
 }
 
@@ -69,6 +74,7 @@ export interface ResolvedSlaveOptions {
   readonly hooks: Readonly<SlaveHooks>;
   readonly tls: TlsOptions | undefined;
   readonly masterTls: SlaveOptions['masterTls'];
+  readonly fleetSecret: string | undefined;
   readonly logger: Logger;
 }
 
@@ -107,6 +113,7 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     hooks: Object.freeze(hooks),
     tls: checkTls('tls', o.tls),
     masterTls: o.masterTls,
+    fleetSecret: o.fleetSecret === undefined ? undefined : checkString('fleetSecret', o.fleetSecret),
     logger: o.logger ?? consoleLogger,
   });
 }

@@ -5,10 +5,13 @@ import { closeApp, closeListening, type Listening, listenExclusive } from '../ht
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
-import { isUuid } from '../protocol/uuid.ts';
+import { SlaveErrorCode } from '../protocol/codes.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
 import { slaveErrorFor } from '../protocol/errors.ts';
+import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
+import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
+import { isUuid } from '../protocol/uuid.ts';
 import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
 import { mountSlaveRoutes, type SlaveFrontEndHost } from './front-end.ts';
@@ -115,7 +118,13 @@ export class Slave implements SlaveFrontEndHost {
 
   /** Stops accepting, stops heartbeating and closes every socket. Idempotent. */
   close(): Promise<void> {
-    this.#closing ??= this.#shutdown();
+    this.#closing ??= this.#shutdown(true);
+    return this.#closing;
+  }
+
+  /** Fast path: like `close()` without waiting for answers still owed. */
+  destroy(): Promise<void> {
+    this.#closing ??= this.#shutdown(false);
     return this.#closing;
   }
 
@@ -182,7 +191,24 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   /** @internal */
-  async connect(token: string, body: Record<string, unknown>, masterExtensions: string): Promise<Answer> {
+  async connect(
+    token: string,
+    body: Record<string, unknown>,
+    masterExtensions: string,
+    masterProof: string,
+  ): Promise<Answer> {
+    const secret = this.options.fleetSecret;
+    if (secret !== undefined && !isFleetProof(secret, 'master', token, masterProof)) {
+      return fail(403, SlaveErrorCode.SLAVE_CONNECTION_REFUSED, 'Connection refused!', {
+        reason: 'this master did not prove the fleet secret',
+      });
+    }
+    // A master that restarted connects again before this slave's next heartbeat shows the old link is dead:
+    // ask the current master now, and stay with it only if it still answers for this slave.
+    const current = this.#link;
+    if (current && !(await current.probe())) {
+      this.#lost(current, new Error('replaced: the master no longer knows this slave'));
+    }
     if (this.#link) return kSlaveAnswers.alreadyConnected;
     const master = body.master;
     const address = isObject(master) ? master.address : undefined;
@@ -199,6 +225,14 @@ export class Slave implements SlaveFrontEndHost {
     // the answer goes out first; the master has already listed the token, so an early beat is welcome
     setImmediate(() => link.start());
     return kSlaveAnswers.connected;
+  }
+
+  /** @internal */
+  connectHeaders(token: string): Record<string, string> {
+    const headers: Record<string, string> = { [kExtensionsHeader]: kOurExtensions };
+    const secret = this.options.fleetSecret;
+    if (secret !== undefined) headers[kAuthHeader] = fleetProof(secret, 'slave', token);
+    return headers;
   }
 
   /** @internal */
@@ -305,7 +339,7 @@ export class Slave implements SlaveFrontEndHost {
     }
   }
 
-  async #shutdown(): Promise<void> {
+  async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
     closeListening(this.#listening);
     this.#listening = undefined;
@@ -313,10 +347,14 @@ export class Slave implements SlaveFrontEndHost {
     this.#link = undefined;
     await link?.close();
     await this.#selfClient?.destroy();
-    await whenDrained(this.replies, 5000);
-    // uWS flushes corked writes made outside its callbacks on its next loop turn: let it, then close
-    await new Promise((resolve) => setImmediate(resolve));
+    if (graceful) {
+      await whenDrained(this.replies, 5000);
+      // uWS flushes corked writes made outside its callbacks on its next loop turn: let it, then close
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     if (this.#app) closeApp(this.#app);
     this.#app = undefined;
+    // uWS finishes closing sockets on its next loop turn; after it the port is free for a new listener
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -1,7 +1,21 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { Master, type MasterOptions, Slave, type SlaveOptions } from '../../src/index.ts';
+
+/**
+ * A port that was free a moment ago, for tests that need a fixed port. (This uWS build sets SO_REUSEADDR only
+ * on fixed ports: a master listening on port 0 that closed connections leaves TIME_WAIT sockets that block a
+ * rebind, so restart tests must use a fixed port, as real masters do.)
+ */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 export const quietLogger = { warn: () => undefined };
 

@@ -3,7 +3,6 @@ import { isUuid } from '../../protocol/uuid.ts';
 
 export type DecodedResult = { ok: true; taskId: string; result: unknown } | { ok: false; message: string };
 
-
 /**
  * Decodes a result body `{"task": {"id": "<uuid>"}, "result": {...}}`. Pure (no I/O, no state), so it runs the
  * same inline or on a pool thread. A missing `result` becomes `{}` (DI-engine's slave sends `result or {}`).
