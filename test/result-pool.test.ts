@@ -91,6 +91,33 @@ describe('result handler on a pool thread', () => {
     }
   });
 
+  test('results handed over together with one that crashes the thread: only that one fails', async () => {
+    const master = await startMaster({ resultHandler: fixture('crashes'), resultThreads: 1 });
+    const slaves = await Promise.all(Array.from({ length: 8 }, () => startSlave({ processTask: (d) => d })));
+    try {
+      const tasks = await Promise.all(
+        slaves.map(async (slave, i) => {
+          const connection = master.newConnection(`c${i}`, '127.0.0.1', slave.port);
+          await connection.connect();
+          return connection.newTask({ i, crash: i === 3 }).start();
+        }),
+      );
+      await Promise.all(tasks.map((t) => t.join()));
+      for (const [i, task] of tasks.entries()) {
+        if (i === 3) {
+          assert.equal(task.status, TaskStatus.FAILED);
+          assert.match(task.error!.message, /crashed its thread/);
+        } else {
+          assert.equal(task.status, TaskStatus.COMPLETED, `task ${i}`);
+          assert.deepEqual(task.result, { i, crash: false });
+        }
+      }
+    } finally {
+      await master.close();
+      await Promise.all(slaves.map((s) => s.close()));
+    }
+  });
+
   test('a large binary value crosses back intact (typed array and Buffer)', async () => {
     const r = await rig('binary');
     try {

@@ -98,7 +98,7 @@ export interface MasterOptions {
    * Without it the threads only decode result bodies.
    */
   resultHandler?: string | URL;
-  /** Threads of the result pool; 0 runs decoding and the handler inline on the main thread. @defaultValue cores */
+  /** Threads of the result pool; 0 runs decoding and the handler inline on the main thread. @defaultValue cores − 1 (min 1) */
   resultThreads?: number;
   /** Results the stage holds at once (queued or on a thread) before it pushes back. @defaultValue 10000 */
   resultQueueLimit?: number;
@@ -148,7 +148,8 @@ export const kMasterDefaults = Object.freeze({
   requestRetryWaiting: 1,
   requestTimeout: 30,
   maxBodySize: 64 * 1024 * 1024,
-  resultThreads: availableParallelism(),
+  // leave a core to the main thread: measured, a pool as wide as the machine delays heartbeats on 2 cores
+  resultThreads: Math.max(1, availableParallelism() - 1),
   resultQueueLimit: 10_000,
   resultQueueBytes: 256 * 1024 * 1024,
   resultTimeLimit: 30,

@@ -1,6 +1,5 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import type { MessagePort } from 'node:worker_threads';
 import { decodeResultBody } from './decode.ts';
 
 /** The contract of a user's result handler module (its default export). */
@@ -34,11 +33,9 @@ export type JobVerdict =
 
 export interface BatchInput {
   jobs: WireJob[];
-  /** Shared progress words: the thread stores job index + 1 in `progress[slot]` as each job starts. */
+  /** Shared progress words: `progress[slot]` = index + 1 of the job running, `progress[slot + 1]` = threadId. */
   progress: Int32Array;
   slot: number;
-  /** Given for batches of more than one job: each verdict is posted as soon as it is known. */
-  port?: MessagePort | undefined;
 }
 
 /**

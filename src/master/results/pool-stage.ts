@@ -1,6 +1,5 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { BatchInput, JobVerdict, WireJob } from './handler.ts';
 import type { ResultJob, ResultStage, ResultVerdict, StageHost } from './stage.ts';
@@ -23,47 +22,52 @@ interface Entry {
   job: ResultJob;
   /** The body's size at submit time (the body itself is detached once transferred). */
   bytes: number;
+  /** Hand-offs of this result that ended with their thread dying. */
+  attempts: number;
   resolve: (verdict: ResultVerdict) => void;
 }
 
 interface Run {
   entries: Entry[];
-  /** Its word in the shared progress array. */
+  /** Its two words in the shared progress array: [job index + 1 now running, the thread's id]. */
   slot: number;
   /** The progress value the watchdog last saw (0: the thread has not started the batch). */
   seen: number;
-  verdicts: (JobVerdict | undefined)[];
-  controller: AbortController;
   /** When the job now on the thread must have finished (or, before it starts, when the thread must have). */
   deadline: number;
-  port: MessagePort | undefined;
   timedOut: boolean;
 }
 
-type MessagePort = import('node:worker_threads').MessagePort;
-
 /** How long a fresh thread may take to start and load the handler before its batch counts as hung. */
 const kStartupAllowanceMs = 60_000;
+/** Bodies up to this size travel packed into one buffer per hand-off; larger ones are transferred alone. */
+const kPackLimit = 64 * 1024;
+/** A result whose hand-off failed this many times (its thread died each time) fails for good. */
+const kMaxAttempts = 3;
 
 // the thread entry sits beside this file, as .ts under tsx and as .js once built
 const kThreadFile = new URL(`./thread${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
 
 /**
  * Runs result handlers on a Piscina pool so the main thread only moves bytes. Results wait in one queue here;
- * a thread that is free takes everything queued (up to `maxBatch`) in one hand-off, so under load the per-
- * result cost of crossing threads shrinks. Bodies are transferred, never cloned. One watchdog timer enforces
- * the per-result time limit; a run that times out or crashes fails only the result it was on, and the results
- * queued behind it in that batch go back to the queue.
+ * a thread that is free takes everything queued (up to `maxBatch`) in one hand-off, so under load the cost of
+ * crossing threads is paid once per batch: small bodies are packed into one transferred buffer, large ones are
+ * transferred, none is cloned, and the verdicts come back in one message.
+ *
+ * Faults: the thread writes into shared memory which job it is on. One watchdog timer terminates a thread
+ * whose job outlives the time limit; when a thread dies (terminated, or crashed by the handler), the job it
+ * was on fails with the reason and the rest of its batch goes back to the queue. Those before it in the batch
+ * had run their handler, but their values died with the thread, so their handler runs again: handlers should
+ * tolerate running twice for a result in that rare case.
  */
 export class PoolResultStage implements ResultStage {
   readonly #host: StageHost;
   readonly #options: PoolStageOptions;
-  readonly #pool: Piscina<BatchInput, JobVerdict[] | number>;
+  readonly #pool: Piscina<BatchInput, JobVerdict[]>;
   readonly #queue: Entry[] = [];
   readonly #runs = new Set<Run>();
   readonly #roomWaiters: (() => void)[] = [];
   readonly #idleWaiters: (() => void)[] = [];
-  /** One word per possible run; a thread writes which job of its batch it is on. */
   readonly #progress: Int32Array;
   readonly #freeSlots: number[];
   #held = 0;
@@ -75,8 +79,8 @@ export class PoolResultStage implements ResultStage {
   constructor(host: StageHost, options: PoolStageOptions) {
     this.#host = host;
     this.#options = options;
-    this.#progress = new Int32Array(new SharedArrayBuffer(4 * options.threads));
-    this.#freeSlots = Array.from({ length: options.threads }, (_, i) => i);
+    this.#progress = new Int32Array(new SharedArrayBuffer(8 * options.threads));
+    this.#freeSlots = Array.from({ length: options.threads }, (_, i) => i * 2);
     this.#pool = new Piscina({
       filename: kThreadFile,
       minThreads: options.threads,
@@ -107,7 +111,7 @@ export class PoolResultStage implements ResultStage {
     this.#held++;
     this.#heldBytes += job.body.byteLength;
     return new Promise((resolve) => {
-      this.#queue.push({ job, bytes: job.body.byteLength, resolve });
+      this.#queue.push({ job, bytes: job.body.byteLength, attempts: 0, resolve });
       this.#scheduleDispatch();
     });
   }
@@ -123,7 +127,6 @@ export class PoolResultStage implements ResultStage {
     this.#stopped = true;
     this.#stopWatchdog();
     for (const entry of this.#queue.splice(0)) this.#settle(entry, { kind: 'shutdown' });
-    for (const run of this.#runs) run.controller.abort();
     await this.#pool.destroy();
   }
 
@@ -147,86 +150,50 @@ export class PoolResultStage implements ResultStage {
   }
 
   #start(entries: Entry[]): void {
-    const jobs: WireJob[] = [];
-    const transferList: ArrayBuffer[] = [];
-    for (const { job } of entries) {
-      const body = ownedBytes(job.body);
-      jobs.push({ outcome: job.outcome, slave: job.connection.name, body, contentType: job.contentType });
-      transferList.push(body.buffer as ArrayBuffer);
-    }
-    let port: MessagePort | undefined;
-    let threadPort: MessagePort | undefined;
-    if (entries.length > 1) {
-      const channel = new MessageChannel();
-      port = channel.port1;
-      threadPort = channel.port2;
-      transferList.push(threadPort as unknown as ArrayBuffer);
-    }
+    const { jobs, transferList } = packJobs(entries);
     const slot = this.#freeSlots.pop()!;
     Atomics.store(this.#progress, slot, 0);
+    Atomics.store(this.#progress, slot + 1, -1);
     const run: Run = {
       entries,
       slot,
       seen: 0,
-      verdicts: new Array(entries.length),
-      controller: new AbortController(),
       // a thread that is still starting gets a generous allowance; the per-result limit applies once it runs
       deadline: performance.now() + Math.max(kStartupAllowanceMs, this.#options.timeLimitMs),
-      port,
       timedOut: false,
     };
     this.#runs.add(run);
     this.#startWatchdog();
-    port?.on('message', (message: [number, JobVerdict]) => this.#onVerdict(run, message));
-    this.#pool
-      .run(
-        { jobs, port: threadPort, progress: this.#progress, slot },
-        { transferList: transferList as never, signal: run.controller.signal },
-      )
-      .then(
-        (result) => {
-          if (Array.isArray(result))
-            for (const [i, verdict] of result.entries()) this.#onVerdict(run, [i, verdict]);
-          else this.#drainPort(run);
-          this.#finish(run, undefined);
-        },
-        (err: unknown) => {
-          this.#drainPort(run);
-          const why = run.timedOut
-            ? `result handler ran past its time limit of ${this.#options.timeLimitMs / 1000} s; its thread was replaced`
-            : `result handler crashed its thread: ${err instanceof Error ? err.message : String(err)}`;
-          this.#finish(run, why);
-        },
-      );
+    this.#pool.run({ jobs, progress: this.#progress, slot }, { transferList: transferList as never }).then(
+      (verdicts) => {
+        for (const [i, verdict] of verdicts.entries()) {
+          const entry = entries[i]!;
+          this.#settle(entry, this.#verdictFor(entry.job, verdict));
+        }
+        this.#finish(run);
+      },
+      (err: unknown) => {
+        const reason = run.timedOut
+          ? `result handler ran past its time limit of ${this.#options.timeLimitMs / 1000} s; its thread was replaced`
+          : `result handler crashed its thread: ${err instanceof Error ? err.message : String(err)}`;
+        // the thread works in order: the job it was on failed; the others go back to the queue
+        const on = Atomics.load(this.#progress, run.slot) - 1;
+        const again: Entry[] = [];
+        for (const [i, entry] of entries.entries()) {
+          entry.attempts++;
+          if (i === on || entry.attempts >= kMaxAttempts) {
+            this.#settle(entry, this.#host.fail(entry.job, entry.job.taskIdHint, reason));
+          } else again.push(entry);
+        }
+        this.#queue.unshift(...again);
+        this.#finish(run);
+      },
+    );
   }
 
-  #onVerdict(run: Run, [i, verdict]: [number, JobVerdict]): void {
-    if (run.verdicts[i] !== undefined) return;
-    run.verdicts[i] = verdict;
-    const entry = run.entries[i]!;
-    this.#settle(entry, this.#verdictFor(entry.job, verdict));
-  }
-
-  /** Verdicts posted before the thread died are already queued on the port: take them synchronously. */
-  #drainPort(run: Run): void {
-    if (!run.port) return;
-    for (let m = receiveMessageOnPort(run.port); m !== undefined; m = receiveMessageOnPort(run.port)) {
-      this.#onVerdict(run, m.message as [number, JobVerdict]);
-    }
-    run.port.close();
-  }
-
-  #finish(run: Run, failure: string | undefined): void {
+  #finish(run: Run): void {
     this.#runs.delete(run);
     this.#freeSlots.push(run.slot);
-    const unfinished = run.entries.filter((_, i) => run.verdicts[i] === undefined);
-    if (unfinished.length > 0) {
-      if (failure === undefined) failure = 'result thread returned without a verdict';
-      // the thread works in order: the first unfinished result is the one it was on; the rest never started
-      const [culprit, ...rest] = unfinished;
-      this.#settle(culprit!, this.#host.fail(culprit!.job, culprit!.job.taskIdHint, failure));
-      this.#queue.unshift(...rest);
-    }
     if (this.#runs.size === 0) this.#stopWatchdog();
     this.#scheduleDispatch();
   }
@@ -264,17 +231,49 @@ export class PoolResultStage implements ResultStage {
         }
         if (!run.timedOut && now > run.deadline) {
           run.timedOut = true;
-          run.controller.abort();
+          this.#terminate(Atomics.load(this.#progress, run.slot + 1));
         }
       }
     }, every);
     this.#watchdog.unref();
   }
 
+  /** Ends the thread a hung job runs on; piscina rejects its run and starts a replacement. */
+  #terminate(threadId: number): void {
+    const thread = this.#pool.threads.find((t) => t.threadId === threadId);
+    void thread?.terminate();
+  }
+
   #stopWatchdog(): void {
     if (this.#watchdog) clearInterval(this.#watchdog);
     this.#watchdog = undefined;
   }
+}
+
+/**
+ * The bodies of a batch as the thread gets them. Small bodies are copied into one fresh buffer (one transfer
+ * instead of one per result: cheaper for small bodies, measured); large ones are transferred as they are.
+ */
+function packJobs(entries: Entry[]): { jobs: WireJob[]; transferList: ArrayBuffer[] } {
+  let packed = 0;
+  for (const { job } of entries) if (job.body.byteLength <= kPackLimit) packed += job.body.byteLength;
+  const pack = new Uint8Array(packed);
+  const transferList: ArrayBuffer[] = packed > 0 ? [pack.buffer] : [];
+  const jobs: WireJob[] = [];
+  let offset = 0;
+  for (const { job } of entries) {
+    let body: Uint8Array;
+    if (job.body.byteLength <= kPackLimit) {
+      pack.set(job.body, offset);
+      body = pack.subarray(offset, offset + job.body.byteLength);
+      offset += job.body.byteLength;
+    } else {
+      body = ownedBytes(job.body);
+      transferList.push(body.buffer as ArrayBuffer);
+    }
+    jobs.push({ outcome: job.outcome, slave: job.connection.name, body, contentType: job.contentType });
+  }
+  return { jobs, transferList };
 }
 
 /** A view that owns its whole ArrayBuffer, so transferring it detaches nothing else. */
