@@ -1,4 +1,4 @@
-import type { HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Answer } from '../protocol/envelope.ts';
 
 const kJson = 'application/json';
@@ -13,6 +13,22 @@ export function sendNow(
   res.writeStatus(answer.status).writeHeader('content-type', kJson);
   if (headers) for (const key in headers) res.writeHeader(key, headers[key]!);
   res.end(answer.body, closeConnection);
+}
+
+/**
+ * The answer for a request no route took. A HEAD answer carries no body (and no Content-Length: this uWS build
+ * aborts the process on `endWithoutBody(length)`). An unread body would be parsed as the next request, so then
+ * the connection closes.
+ */
+export function answerUnrouted(res: HttpResponse, req: HttpRequest, answer: Answer): void {
+  const length = req.getHeader('content-length');
+  const hasBody = (length !== '' && length !== '0') || req.getHeader('transfer-encoding') !== '';
+  if (req.getMethod() === 'head') {
+    res.writeStatus(answer.status).writeHeader('content-type', kJson);
+    res.endWithoutBody();
+    return;
+  }
+  sendNow(res, answer, hasBody);
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { readBody } from '../http/read-body.ts';
-import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
+import { answerUnrouted, PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import type { Answer } from '../protocol/envelope.ts';
 import { Extension, kExtensionsHeader, speaks } from '../protocol/extensions.ts';
@@ -70,9 +70,11 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     // every header is read before the first callback: the request object dies with this function
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
-    const taskIdHint = req.getHeader('task-id').toLowerCase();
+    const extensions = req.getHeader(kExtensionsHeader);
+    // the header counts only from a slave that announced it (it is then checked against the body)
+    const taskIdHint = speaks(extensions, Extension.TASK_ID) ? req.getHeader('task-id').toLowerCase() : '';
     const stage = host.results;
-    if (stage.isFull && speaks(req.getHeader(kExtensionsHeader), Extension.BACKPRESSURE)) {
+    if (stage.isFull && speaks(extensions, Extension.BACKPRESSURE)) {
       // a fleetmaster slave retries after Retry-After; its body is left unread, so the connection closes
       sendNow(res, kAnswers.resultStageBusy, true, kRetryAfter);
       return;
@@ -124,11 +126,7 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     host.shutdownRequested();
   });
 
-  app.any('/*', (res, req) => {
-    // an unread body would be parsed as the next request: close the connection after answering
-    const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '';
-    sendNow(res, kAnswers.routeNotFound, hasBody);
-  });
+  app.any('/*', (res, req) => answerUnrouted(res, req, kAnswers.routeNotFound));
 }
 
 function answerFor(verdict: ResultVerdict): Answer {

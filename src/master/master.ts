@@ -267,6 +267,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
 
   /** @internal */
   deliver(job: ResultJob, taskId: string, value: unknown): ResultVerdict {
+    if (job.taskIdHint !== '' && job.taskIdHint !== taskId) return kHintMismatch;
     const task = this.#tasks.get(taskId);
     if (
       task === undefined ||
@@ -282,6 +283,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
 
   /** @internal */
   fail(job: ResultJob, taskId: string, reason: string): ResultVerdict {
+    if (job.taskIdHint !== '' && taskId !== '' && job.taskIdHint !== taskId) return kHintMismatch;
     // without an id (a DI-engine slave sends no Task-Id), its one running task is the one this result was for
     const task = taskId ? this.#tasks.get(taskId) : job.connection[kOnlyTask]();
     if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
@@ -296,14 +298,8 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
 
   /** @internal */
   submitResult(job: ResultJob): Promise<ResultVerdict> {
-    if (job.taskIdHint !== '') {
-      // the Task-Id header names a task that cannot take a result: acknowledge without paying for a thread
-      const task = this.#tasks.get(job.taskIdHint);
-      if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
-        this.#stats.resultsIgnored++;
-        return Promise.resolve({ kind: 'ignored' });
-      }
-    }
+    // every body is decoded (on a thread) before it is answered, so a bad body is always 400/601, even for a
+    // task that no longer runs
     return this.results.submit(job).then((verdict) => {
       if (verdict.kind === 'invalid') this.#stats.resultsInvalid++;
       return verdict;
@@ -568,6 +564,11 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
+
+const kHintMismatch: ResultVerdict = Object.freeze({
+  kind: 'invalid',
+  message: 'The Task-Id header names another task than the body.',
+});
 
 function disconnectedReason(name: string): TaskEndedError {
   return new TaskEndedError(TaskEndCode.SLAVE_DISCONNECTED, `slave ${name} was deleted before reporting`);

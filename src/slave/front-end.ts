@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
 import { readBody } from '../http/read-body.ts';
-import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
+import { answerUnrouted, PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import { decodeBody, isObject } from '../protocol/codec.ts';
 import type { Answer } from '../protocol/envelope.ts';
@@ -104,8 +104,5 @@ export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): vo
     host.shutdownRequested();
   });
 
-  app.any('/*', (res, req) => {
-    const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '';
-    sendNow(res, kSlaveAnswers.routeNotFound, hasBody);
-  });
+  app.any('/*', (res, req) => answerUnrouted(res, req, kSlaveAnswers.routeNotFound));
 }
