@@ -1,0 +1,177 @@
+/**
+ * A benchmark process of its own, driven by its parent over IPC: the pattern of bench/server-child.ts, made
+ * generic so several kinds of children (a master, a fleet of virtual slaves) share it. The child answers named
+ * requests; the parent waits for `ready` with a deadline, bounds every request in time, and `stop()` never
+ * leaves the process behind (asked, then SIGKILLed). A child whose parent disappears exits by itself.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+
+type ToChild = { type: string; id: number; payload: unknown };
+type FromChild =
+  | { type: 'ready'; value: unknown }
+  | { type: 'failed'; message: string }
+  | { type: 'reply'; id: number; value?: unknown; error?: string };
+
+/** What a child answers: one function per request type. `stop` is built in (calls `close`, then exits). */
+// biome-ignore lint/suspicious/noExplicitAny: payloads are JSON crossing a process boundary
+export type RequestHandlers = Record<string, (payload: any) => unknown>;
+
+const errorText = (err: unknown) => (err instanceof Error ? (err.stack ?? err.message) : String(err));
+
+// ---- child side ----
+
+/**
+ * Call once in the child: runs `setup` (its value is the parent's `ready` value), then answers requests.
+ * `close` runs on `stop`; the process exits when it settles, or after 3 s.
+ */
+export async function serveParent<T>(
+  setup: () => Promise<{ value: T; handlers: RequestHandlers; close: () => Promise<void> }>,
+): Promise<void> {
+  const send = (message: FromChild) => process.send?.(message);
+  // an orphaned child must not outlive the benchmark
+  process.once('disconnect', () => process.exit(0));
+  let served: Awaited<ReturnType<typeof setup>>;
+  try {
+    served = await setup();
+  } catch (err) {
+    send({ type: 'failed', message: errorText(err) });
+    process.exit(1);
+  }
+  const { handlers, close } = served;
+  process.on('message', (message: ToChild) => {
+    if (message.type === 'stop') {
+      const exit = () => process.exit(0);
+      setTimeout(exit, 3000).unref();
+      close().then(exit, exit);
+      return;
+    }
+    const handler = handlers[message.type];
+    Promise.resolve()
+      .then(() => {
+        if (!handler) throw new Error(`no request ${message.type}`);
+        return handler(message.payload);
+      })
+      .then(
+        (value) => send({ type: 'reply', id: message.id, value }),
+        (err: unknown) => send({ type: 'reply', id: message.id, error: errorText(err) }),
+      );
+  });
+  send({ type: 'ready', value: served.value });
+}
+
+// ---- parent side ----
+
+export interface ForkOptions {
+  /** Names the child in errors. */
+  label: string;
+  /** @defaultValue 60 s */
+  readyTimeoutMs?: number;
+  /** Extra node flags for the child (the parent's own, such as tsx's loader, are kept). */
+  execArgv?: string[];
+}
+
+/** The parent's handle on a child. */
+export class IpcChild<Ready = unknown> {
+  readonly label: string;
+  readonly ready: Ready;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, (reply: Extract<FromChild, { type: 'reply' }>) => void>();
+  #nextId = 0;
+
+  private constructor(label: string, child: ChildProcess, ready: Ready) {
+    this.label = label;
+    this.#child = child;
+    this.ready = ready;
+    child.on('message', (message: FromChild) => {
+      if (message.type !== 'reply') return;
+      this.#pending.get(message.id)?.(message);
+      this.#pending.delete(message.id);
+    });
+    child.once('exit', (code, signal) => {
+      // a child that dies fails whatever the parent is waiting for, at once
+      for (const [id, settle] of this.#pending) {
+        settle({ type: 'reply', id, error: `${label} exited (code ${code}, signal ${signal})` });
+      }
+      this.#pending.clear();
+    });
+  }
+
+  /** Forks `file` with `args` and waits for its `ready`; kills it if it fails or takes too long. */
+  static start<Ready>(file: string, args: string[], options: ForkOptions): Promise<IpcChild<Ready>> {
+    const { label, readyTimeoutMs = 60_000 } = options;
+    const child = fork(file, args, {
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...(options.execArgv ?? [])],
+    });
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => fail(new Error(`${label} not ready after ${readyTimeoutMs} ms`)),
+        readyTimeoutMs,
+      );
+      const cleanup = () => {
+        clearTimeout(timer);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+        child.off('error', fail);
+      };
+      function fail(err: Error) {
+        cleanup();
+        child.kill('SIGKILL');
+        reject(err);
+      }
+      function onExit(code: number | null, signal: string | null) {
+        fail(new Error(`${label} exited before ready (code ${code}, signal ${signal})`));
+      }
+      function onMessage(message: FromChild) {
+        if (message.type === 'failed') fail(new Error(`${label} failed to start: ${message.message}`));
+        if (message.type !== 'ready') return;
+        cleanup();
+        resolve(new IpcChild(label, child, message.value as Ready));
+      }
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.once('error', fail);
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  /** One request; rejects with the child's error, or after `timeoutMs`. */
+  request<T = unknown>(type: string, payload: unknown = undefined, timeoutMs = 15_000): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      if (!this.#child.connected) {
+        reject(new Error(`${this.label} is gone`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        reject(new Error(`${this.label} did not answer ${type} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, (reply) => {
+        clearTimeout(timer);
+        if (reply.error !== undefined) reject(new Error(`${this.label}: ${type} failed: ${reply.error}`));
+        else resolve(reply.value as T);
+      });
+      this.#child.send({ type, id, payload } satisfies ToChild);
+    });
+  }
+
+  /** Asks the child to close and exit; kills it after `graceMs`. Never rejects. */
+  stop(graceMs = 5000): Promise<void> {
+    const child = this.#child;
+    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      if (child.connected)
+        child.send({ type: 'stop', id: this.#nextId++, payload: undefined } satisfies ToChild);
+      else child.kill('SIGKILL');
+    });
+  }
+}
