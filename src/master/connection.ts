@@ -5,7 +5,7 @@ import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import { slaveErrorFor } from '../protocol/errors.ts';
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
 import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
-import { kEnd, type NewTaskOptions, Task, TaskEndCode, TaskEndedError } from './task.ts';
+import { kEnd, type NewTaskOptions, Task, TaskEndCode, TaskEndedError, type TaskHost } from './task.ts';
 
 /** What a connection needs from its master (implemented by `Master`; kept narrow on purpose). */
 export interface ConnectionHost {
@@ -61,6 +61,8 @@ export class SlaveConnection {
   readonly token: string;
   readonly #host: ConnectionHost;
   readonly #tasks = new Set<Task>();
+  /** What every task of this connection calls back into: built once, not per task (measured hot). */
+  readonly #taskHost: TaskHost;
   #client: PeerClient | undefined;
   #connected = false;
   readonly #wantMsgpack: boolean;
@@ -82,6 +84,27 @@ export class SlaveConnection {
     this.https = options.https;
     this.#wantMsgpack = options.msgpack;
     this.token = token;
+    this.#taskHost = {
+      logger: host.logger,
+      beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
+      postTask: (id, d) =>
+        this.#request(
+          'POST',
+          '/task/new',
+          { task: { id }, data: d ?? {} },
+          this.usesMsgpack ? kMsgpack : kJson,
+        ),
+      afterNewTask: (answer) => host.hookAfter('afterNewTask', this, answer),
+      errorNewTask: (error) => host.hookError('errorNewTask', this, error),
+      track: (task) => {
+        this.#tasks.add(task);
+        host.trackTask(task);
+      },
+      untrack: (task) => {
+        this.#tasks.delete(task);
+        host.untrackTask(task);
+      },
+    };
   }
 
   /** True when task bodies go out as MessagePack: asked for, and the slave announced it. */
@@ -147,32 +170,7 @@ export class SlaveConnection {
   /** A new, not yet started task. */
   // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
   newTask<D = any, R = any>(data: D, options?: NewTaskOptions): Task<D, R> {
-    const host = this.#host;
-    return new Task<D, R>(
-      {
-        logger: host.logger,
-        beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
-        postTask: (id, d) =>
-          this.#request(
-            'POST',
-            '/task/new',
-            { task: { id }, data: d ?? {} },
-            this.usesMsgpack ? kMsgpack : kJson,
-          ),
-        afterNewTask: (answer) => host.hookAfter('afterNewTask', this, answer),
-        errorNewTask: (error) => host.hookError('errorNewTask', this, error),
-        track: (task) => {
-          this.#tasks.add(task);
-          host.trackTask(task);
-        },
-        untrack: (task) => {
-          this.#tasks.delete(task);
-          host.untrackTask(task);
-        },
-      },
-      data,
-      options,
-    );
+    return new Task<D, R>(this.#taskHost, data, options);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

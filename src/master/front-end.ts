@@ -67,6 +67,9 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
   const resultRoute = (outcome: 'complete' | 'fail') => (res: HttpResponse, req: HttpRequest) => {
     const record = checkSlave(res, req);
     if (record === undefined) return;
+    // a result proves the slave alive as well as a heartbeat does: a busy slave is never evicted because the
+    // master was too busy to read its heartbeats
+    host.registry.touch(record, performance.now());
     // every header is read before the first callback: the request object dies with this function
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');

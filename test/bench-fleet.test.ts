@@ -1,0 +1,272 @@
+// bench/fleet.ts's pure parts: argument parsing, the first-beat spread, the profile window, the targets and the
+// report. Nothing here starts a process or times anything.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { CpuProfile } from '../bench/cpu-profile.ts';
+import { kDefaults, parseArgs } from '../bench/fleet.ts';
+import {
+  checkTargets,
+  countFalseEvictions,
+  type FleetResult,
+  formatMarkdown,
+  profileThreadOf,
+  trimCpuProfile,
+} from '../bench/fleet-report.ts';
+import { firstBeatPhase } from '../bench/fleet-slaves.ts';
+
+describe('parseArgs', () => {
+  test('no arguments gives the defaults', () => {
+    const args = parseArgs([]);
+    assert.deepEqual(args.options, kDefaults);
+    assert.equal(args.write, true);
+    assert.equal(args.help, false);
+    assert.equal(args.options.slaves, 1000);
+  });
+
+  test('reads every flag, as `--flag value` and `--flag=value`', () => {
+    const args = parseArgs([
+      '--slaves=10000',
+      '--duration',
+      '30',
+      '--warmup=1',
+      '--heartbeat-span',
+      '2',
+      '--heartbeat-jitter=0.2',
+      '--heartbeat-tolerance',
+      '10',
+      '--heartbeat-check-span=0.5',
+      '--result-bytes',
+      '1024',
+      '--work-us=50',
+      '--sleep-ms',
+      '5',
+      '--result-threads=0',
+      '--connect-concurrency',
+      '128',
+      '--ports=8',
+      '--sim-connections',
+      '2000',
+      '--baseline-duration=0',
+      '--msgpack',
+      '--profile',
+      '--out',
+      '/tmp/x',
+      '--no-write',
+    ]);
+    assert.deepEqual(args.options, {
+      slaves: 10000,
+      duration: 30,
+      warmup: 1,
+      heartbeatSpan: 2,
+      heartbeatJitter: 0.2,
+      heartbeatTolerance: 10,
+      heartbeatCheckSpan: 0.5,
+      resultBytes: 1024,
+      workUs: 50,
+      sleepMs: 5,
+      resultThreads: 0,
+      connectConcurrency: 128,
+      ports: 8,
+      simConnections: 2000,
+      baselineDuration: 0,
+      msgpack: true,
+      profile: true,
+      profileDir: '/tmp/x',
+    });
+    assert.equal(args.out, '/tmp/x');
+    assert.equal(args.write, false);
+  });
+
+  test('bad values are refused with the flag named', () => {
+    assert.throws(() => parseArgs(['--slaves', '0']), /--slaves must be a number in/);
+    assert.throws(() => parseArgs(['--slaves', '1.5']), /--slaves must be an integer/);
+    assert.throws(() => parseArgs(['--duration']), /--duration must be a number/);
+    assert.throws(() => parseArgs(['--heartbeat-jitter', '0.9']), /--heartbeat-jitter/);
+    assert.throws(() => parseArgs(['--heartbeat-check-span', '0.01']), /--heartbeat-check-span/);
+    assert.throws(() => parseArgs(['--result-threads', '-1']), /--result-threads/);
+    assert.throws(() => parseArgs(['--out']), /--out needs a directory/);
+    assert.throws(() => parseArgs(['--fast']), /unknown argument "--fast"/);
+  });
+
+  test('a tolerance that every slave would miss is refused', () => {
+    assert.throws(
+      () => parseArgs(['--heartbeat-span', '5', '--heartbeat-tolerance', '5']),
+      /--heartbeat-tolerance \(5 s\) must exceed --heartbeat-span/,
+    );
+  });
+
+  test('does not mutate the defaults', () => {
+    parseArgs(['--slaves', '7']);
+    assert.equal(kDefaults.slaves, 1000);
+  });
+});
+
+describe('firstBeatPhase', () => {
+  test('spreads any prefix of the fleet evenly over the span', () => {
+    for (const n of [10, 1000, 10_000]) {
+      const bins = new Array(10).fill(0);
+      for (let seq = 0; seq < n; seq++) {
+        const phase = firstBeatPhase(seq);
+        assert.ok(phase >= 0 && phase < 1);
+        bins[Math.floor(phase * 10)]++;
+      }
+      for (const count of bins) assert.ok(Math.abs(count - n / 10) <= Math.max(1, n / 100), `${n}: ${bins}`);
+    }
+  });
+});
+
+describe('profiles', () => {
+  const frame = (functionName: string) => ({ functionName, url: '', lineNumber: 0, columnNumber: 0 });
+  const profile: CpuProfile = {
+    nodes: [
+      { id: 1, callFrame: frame('(root)') },
+      { id: 2, callFrame: frame('a') },
+      { id: 3, callFrame: frame('b') },
+    ],
+    startTime: 1000,
+    endTime: 1500,
+    // sample timestamps: 1100, 1200, 1300, 1400, 1500
+    samples: [2, 2, 3, 3, 2],
+    timeDeltas: [100, 100, 100, 100, 100],
+  };
+
+  test('trimCpuProfile keeps the samples inside the window, with their spacing', () => {
+    const trimmed = trimCpuProfile(profile, 1150, 1400);
+    assert.deepEqual(trimmed.samples, [2, 3, 3]);
+    assert.deepEqual(trimmed.timeDeltas, [0, 100, 100]);
+    assert.equal(trimmed.startTime, 1150);
+    assert.equal(trimmed.endTime, 1400);
+    assert.deepEqual(
+      trimmed.nodes.map((n) => n.hitCount),
+      [0, 1, 2],
+    );
+  });
+
+  test('a window outside the profile keeps nothing', () => {
+    assert.deepEqual(trimCpuProfile(profile, 0, 999).samples, []);
+  });
+
+  test('profileThreadOf reads the thread from a --cpu-prof file name', () => {
+    assert.equal(profileThreadOf('/x/CPU.20261128.150953.20656.0.001.cpuprofile'), 0);
+    assert.equal(profileThreadOf('CPU.20261128.150954.20656.3.004.cpuprofile'), 3);
+    assert.ok(Number.isNaN(profileThreadOf('master.cpuprofile')));
+  });
+});
+
+describe('targets', () => {
+  test('an eviction and its refused heartbeat count once', () => {
+    assert.equal(countFalseEvictions(0, 0), 0);
+    assert.equal(countFalseEvictions(3, 3), 3);
+    assert.equal(countFalseEvictions(0, 2), 2);
+  });
+
+  test('each target is met or not, with a note when the run is not its shape', () => {
+    const [tasks, evictions, idle, loaded] = checkTargets(
+      { slaves: 1000, heartbeatSpan: 1 },
+      16_000,
+      5,
+      25,
+      0,
+    );
+    assert.equal(tasks?.met, true);
+    assert.equal(tasks?.note, '');
+    assert.equal(evictions?.met, true);
+    assert.equal(idle?.met, true);
+    assert.equal(loaded?.met, false);
+    assert.match(idle?.note ?? '', /10,000 slaves/);
+    const at10k = checkTargets({ slaves: 10_000, heartbeatSpan: 1 }, 100, 5, 5, 1);
+    assert.equal(at10k[0]?.met, false);
+    assert.match(at10k[0]?.note ?? '', /this run: 10,000 slaves/);
+    assert.equal(at10k[1]?.met, false);
+    assert.equal(at10k[2]?.note, '');
+  });
+});
+
+function fakeResult(): FleetResult {
+  const phase = (kind: 'null' | 'idle' | 'loaded', p99Ms: number) => ({
+    kind,
+    seconds: 5,
+    beats: 5000,
+    beatsPerSec: 1000,
+    p50Ms: 0.3,
+    p99Ms,
+    maxMs: 9,
+    refused: 0,
+    errors: 0,
+    serverCpu: 0.03,
+    serverCpuUsPerBeat: kind === 'loaded' ? Number.NaN : 30,
+    serverLoopDelayP99Ms: kind === 'null' ? Number.NaN : 11,
+    serverLoopDelayMaxMs: kind === 'null' ? Number.NaN : 40,
+    simCpu: 0.2,
+  });
+  return {
+    bench: 'fleet',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:01:00.000Z',
+    environment: { node: 'v20', platform: 'linux', cpus: 2, cpuModel: 'cpu', loadAverage: [0.5, 1] },
+    options: { ...kDefaults },
+    master: { resultThreads: 2 },
+    connect: {
+      slaves: 1000,
+      connected: 1000,
+      failed: 0,
+      seconds: 1,
+      perSec: 1000,
+      firstError: undefined,
+      rssBeforeMiB: 100,
+      rssAfterMiB: 130,
+      rssPerSlaveKiB: 30.7,
+      heapPerSlaveKiB: 25,
+    },
+    load: {
+      seconds: 20,
+      tasks: 80_000,
+      tasksPerSec: 4000,
+      failed: 0,
+      startFailed: 0,
+      unfinished: 0,
+      loopsLost: 0,
+      p50Ms: 250,
+      p99Ms: 430,
+      maxMs: 460,
+      meanMs: 250,
+      masterCpu: 0.9,
+      masterElu: 0.99,
+      masterLoopDelayP99Ms: 30,
+      masterLoopDelayMaxMs: 80,
+      masterRssMiB: 300,
+      simCpu: 0.35,
+      simElu: 0.4,
+      simLoopDelayP99Ms: 12,
+      reportP50Ms: 100,
+      reportP99Ms: 400,
+      resultsPushedBack: 0,
+      resultsRefused: 0,
+      resultErrors: 0,
+      tasksRefused: 0,
+      windowUs: [1, 2],
+    },
+    heartbeats: [phase('null', 2), phase('idle', 3), phase('loaded', 40)],
+    ratios: { p50: 1, p99: 1.5, cpuPerBeat: 1.2 },
+    evictions: { master: 0, heartbeatsRefused: 0, falseEvictions: 0 },
+    masterStats: { evictions: 0 },
+    targets: checkTargets({ slaves: 1000, heartbeatSpan: 1 }, 4000, 3, 40, 0),
+    ok: true,
+    problems: [],
+    profile: undefined,
+  };
+}
+
+describe('formatMarkdown', () => {
+  test('shows throughput, the three heartbeat rows with ratios against the null master, and the targets', () => {
+    const text = formatMarkdown(fakeResult());
+    assert.match(text, /### Fleet: 1,000 virtual slaves/);
+    assert.match(text, /\| 4,000 \| 250\.00 \| 430\.00 \|/);
+    assert.match(text, /\| null master \(raw uWS, heartbeats only\) \| 1,000 \|/);
+    // idle p99 3 ms ÷ null 2 ms
+    assert.match(text, /\| master, heartbeats only \|.*\| 1\.50 \| 1\.00 \|/);
+    assert.match(text, /target tasks\/s ≥ 15,000 with 1,000 slaves: \*\*4,000\*\* \(NOT met\)/);
+    assert.match(text, /target false evictions = 0: \*\*0\*\* \(met\)/);
+    assert.doesNotMatch(text, /problem:/);
+  });
+});
