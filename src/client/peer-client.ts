@@ -69,6 +69,8 @@ export class PeerClient {
   readonly origin: string;
   readonly #dispatcher: Dispatcher;
   readonly #headers: Record<string, string>;
+  /** The headers of a request with a JSON body, built once (most requests). */
+  readonly #jsonHeaders: Record<string, string>;
   readonly #retries: number;
   readonly #retryWaitingMs: number;
   readonly #errorFor: PeerClientOptions['errorFor'];
@@ -91,6 +93,7 @@ export class PeerClient {
         ? new Pool(options.origin, { ...common, connections })
         : new Client(options.origin, common);
     this.#headers = options.headers;
+    this.#jsonHeaders = { ...options.headers, 'content-type': 'application/json' };
     this.#retries = options.retries;
     this.#retryWaitingMs = options.retryWaitingMs;
     this.#errorFor = options.errorFor;
@@ -109,7 +112,9 @@ export class PeerClient {
         ? headers
           ? { ...this.#headers, ...headers }
           : this.#headers
-        : { ...this.#headers, 'content-type': contentType, ...headers };
+        : headers === undefined && contentType === 'application/json'
+          ? this.#jsonHeaders
+          : { ...this.#headers, 'content-type': contentType, ...headers };
     let attempt = 0;
     for (;;) {
       attempt++;

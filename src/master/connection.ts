@@ -24,13 +24,14 @@ export interface ConnectionHost {
   disconnected(connection: SlaveConnection, reason: TaskEndedError): void;
   trackTask(task: Task): void;
   untrackTask(task: Task): void;
-  hook(name: 'beforeConnect' | 'beforeDisconnect', connection: SlaveConnection): Promise<unknown>;
-  hook(name: 'beforeNewTask', connection: SlaveConnection, data: unknown): Promise<unknown>;
+  /** Hooks return their value, or a Promise of it (the reference's hooks are synchronous; ours may not be). */
+  hook(name: 'beforeConnect' | 'beforeDisconnect', connection: SlaveConnection): unknown;
+  hook(name: 'beforeNewTask', connection: SlaveConnection, data: unknown): unknown;
   hookAfter(
     name: 'afterConnect' | 'afterDisconnect' | 'afterNewTask',
     connection: SlaveConnection,
     answer: PeerAnswer,
-  ): Promise<unknown>;
+  ): unknown;
   hookError(
     name: 'errorConnect' | 'errorDisconnect' | 'errorNewTask',
     connection: SlaveConnection,

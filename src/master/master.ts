@@ -375,21 +375,21 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
   // ---- ConnectionHost (internal; called by connections) ----
 
   /** @internal */
-  async hook(
+  hook(
     name: 'beforeConnect' | 'beforeDisconnect' | 'beforeNewTask',
     connection: SlaveConnection,
     data?: unknown,
-  ): Promise<unknown> {
+  ): unknown {
     if (name === 'beforeNewTask') return this.beforeNewTask(data, connection);
     return this[name](connection);
   }
 
   /** @internal */
-  async hookAfter(
+  hookAfter(
     name: 'afterConnect' | 'afterDisconnect' | 'afterNewTask',
     connection: SlaveConnection,
     answer: PeerAnswer,
-  ): Promise<unknown> {
+  ): unknown {
     const { envelope } = answer;
     return this[name](
       answer.statusCode,

@@ -160,7 +160,9 @@ export class Task<D = any, R = any> {
     }
     let answer: PeerAnswer;
     try {
-      const data = await this.#host.beforeNewTask(this.data);
+      // hooks are usually synchronous: await only what is a promise (a microtask hop per task saved)
+      const prepared = this.#host.beforeNewTask(this.data);
+      const data = isPromise(prepared) ? await prepared : prepared;
       answer = await this.#host.postTask(this.id, data);
     } catch (err) {
       const error = err instanceof Error ? err : new Error(String(err));
@@ -171,7 +173,8 @@ export class Task<D = any, R = any> {
     }
     if (this.#status !== TaskStatus.STARTING) return this; // ended meanwhile (slave lost, shutdown)
     this.#status = TaskStatus.STARTED;
-    this.#startValue = await this.#host.afterNewTask(answer);
+    const after = this.#host.afterNewTask(answer);
+    this.#startValue = isPromise(after) ? await after : after;
     const early = this.#early;
     if (early && this.#status === TaskStatus.STARTED) {
       this.#early = undefined;
@@ -232,6 +235,10 @@ export class Task<D = any, R = any> {
     }
     this.#resolveEnded(this);
   }
+}
+
+function isPromise(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 export function statusName(status: TaskStatus): string {
