@@ -1,7 +1,11 @@
 // `npx tsx examples/handler-demo.ts`: the result handler contract, end to end.
 import { Master, Slave } from '../src/index.ts';
 
-const slave = await new Slave({ host: '127.0.0.1', port: 0, processTask: (d) => ({ steps: d, reward: 1 }) }).start();
+const slave = await new Slave({
+  host: '127.0.0.1',
+  port: 0,
+  processTask: (d) => ({ steps: d, reward: 1 }),
+}).start();
 const master = await new Master({
   host: '127.0.0.1',
   port: 0,

@@ -22,7 +22,11 @@ async function rig(handler: string, extra: Parameters<typeof startMaster>[0] = {
     const task = await connection.newTask(data).start();
     return task.join();
   };
-  return { master, slave, connection, run, close: async () => (await master.close(), await slave.close()) };
+  const close = async () => {
+    await master.close();
+    await slave.close();
+  };
+  return { master, slave, connection, run, close };
 }
 
 describe('result handler on a pool thread', () => {

@@ -2,7 +2,12 @@
 // Whatever it returns becomes the task's `result` on the main thread (and what onComplete/onFail receive).
 import { createHash } from 'node:crypto';
 
-export default function score({ taskId, outcome, slave, result }: {
+export default function score({
+  taskId,
+  outcome,
+  slave,
+  result,
+}: {
   taskId: string;
   outcome: 'complete' | 'fail';
   slave: string;
