@@ -1,9 +1,9 @@
-import uWS, { type TemplatedApp } from 'uWebSockets.js';
+import type { TemplatedApp } from 'uWebSockets.js';
 import type { PeerAnswer } from '../client/peer-client.ts';
-import { PeerClient } from '../client/peer-client.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
 import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
+import { createApp, SelfClient } from '../http/self.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
@@ -67,7 +67,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
   #port = -1;
-  #selfClient: PeerClient | undefined;
+  readonly #self = new SelfClient();
   readonly #stats = {
     resultsDelivered: 0,
     resultsIgnored: 0,
@@ -141,10 +141,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
   async start(): Promise<this> {
     if (this.#app) throw new Error('Master already started');
     if (this.#closing) throw new Error('Master is closed; create a new one');
-    const { tls } = this.options;
-    const app = tls
-      ? uWS.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile, passphrase: tls.passphrase })
-      : uWS.App();
+    const app = createApp(this.options.tls);
     mountMasterRoutes(app, this);
     this.#app = app;
     this.#results = this.#createStage();
@@ -184,23 +181,8 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
   /** Pings its own front end with the self token: true while it serves. */
   async ping(): Promise<boolean> {
     if (!this.#app || this.#port < 0) return false;
-    const host = isWildcard(this.options.host) ? '127.0.0.1' : this.options.host;
-    this.#selfClient ??= new PeerClient({
-      origin: formatOrigin(this.options.tls ? 'https' : 'http', host, this.#port),
-      headers: { token: this.#selfToken },
-      retries: 0,
-      retryWaitingMs: 0,
-      timeoutMs: 5000,
-      errorFor: masterErrorFor,
-      connections: 1,
-      tls: { rejectUnauthorized: false },
-    });
-    try {
-      const answer = await this.#selfClient.request('GET', '/ping');
-      return answer.envelope.success;
-    } catch {
-      return false;
-    }
+    const { host, tls } = this.options;
+    return this.#self.ping(host, this.#port, tls !== undefined, this.#selfToken, masterErrorFor);
   }
 
   // ---- connections ----
@@ -557,7 +539,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
     // tasks started on connections that were no longer listed (e.g. reused after an eviction)
     for (const task of [...this.#tasks.values()]) task[kEnd](reason);
     for (const connection of connections) await connection[kClose]();
-    await this.#selfClient?.destroy();
+    await this.#self.destroy();
     if (this.#app) closeApp(this.#app);
     this.#app = undefined;
     // uWS finishes closing sockets on its next loop turn; after it the port is free for a new listener

@@ -1,8 +1,7 @@
-import uWS, { type TemplatedApp } from 'uWebSockets.js';
-import { PeerClient } from '../client/peer-client.ts';
-import { formatOrigin, isWildcard } from '../http/address.ts';
+import type { TemplatedApp } from 'uWebSockets.js';
 import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
+import { createApp, SelfClient } from '../http/self.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
 import { SlaveErrorCode } from '../protocol/codes.ts';
@@ -43,7 +42,7 @@ export class Slave implements SlaveFrontEndHost {
   #task: RunningTask | undefined;
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
-  #selfClient: PeerClient | undefined;
+  readonly #self = new SelfClient();
   #tasksDone = 0;
   readonly #counters: LinkCounters = { pushedBack: 0 };
 
@@ -99,10 +98,7 @@ export class Slave implements SlaveFrontEndHost {
   async start(): Promise<this> {
     if (this.#app) throw new Error('Slave already started');
     if (this.#closing) throw new Error('Slave is closed; create a new one');
-    const { tls } = this.options;
-    const app = tls
-      ? uWS.SSLApp({ key_file_name: tls.keyFile, cert_file_name: tls.certFile, passphrase: tls.passphrase })
-      : uWS.App();
+    const app = createApp(this.options.tls);
     mountSlaveRoutes(app, this);
     this.#app = app;
     try {
@@ -134,22 +130,8 @@ export class Slave implements SlaveFrontEndHost {
 
   async ping(): Promise<boolean> {
     if (!this.#app || this.#port < 0) return false;
-    const host = isWildcard(this.options.host) ? '127.0.0.1' : this.options.host;
-    this.#selfClient ??= new PeerClient({
-      origin: formatOrigin(this.options.tls ? 'https' : 'http', host, this.#port),
-      headers: { token: this.#selfToken },
-      retries: 0,
-      retryWaitingMs: 0,
-      timeoutMs: 5000,
-      errorFor: slaveErrorFor,
-      connections: 1,
-      tls: { rejectUnauthorized: false },
-    });
-    try {
-      return (await this.#selfClient.request('GET', '/ping')).envelope.success;
-    } catch {
-      return false;
-    }
+    const { host, tls } = this.options;
+    return this.#self.ping(host, this.#port, tls !== undefined, this.#selfToken, slaveErrorFor);
   }
 
   // ---- task code and hooks: override in a subclass or pass as options ----
@@ -346,7 +328,7 @@ export class Slave implements SlaveFrontEndHost {
     const link = this.#link;
     this.#link = undefined;
     await link?.close();
-    await this.#selfClient?.destroy();
+    await this.#self.destroy();
     if (graceful) {
       await whenDrained(this.replies, 5000);
       // uWS flushes corked writes made outside its callbacks on its next loop turn: let it, then close
