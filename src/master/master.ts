@@ -7,7 +7,7 @@ import { createApp, SelfClient } from '../http/self.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
-import { type ConnectionHost, kClose, kDrop, kOnlyTask, kOwns, SlaveConnection } from './connection.ts';
+import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import {
   type MasterHooks,
@@ -18,8 +18,10 @@ import {
 import { type SlaveRecord, SlaveRegistry } from './registry.ts';
 import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
-import type { ResultJob, ResultStage, ResultVerdict, StageHost } from './results/stage.ts';
-import { kEnd, kSettle, type Task, TaskEndCode, TaskEndedError } from './task.ts';
+import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
+import { startSweep } from './sweep.ts';
+import { type Task, TaskEndCode, TaskEndedError } from './task.ts';
+import { type ResultCounters, TaskTable } from './task-table.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
@@ -32,14 +34,10 @@ export interface NewConnectionOptions {
 }
 
 /** Counters a fleet operator watches. */
-export interface MasterStats {
+export interface MasterStats extends ResultCounters {
   slaves: number;
   runningTasks: number;
-  resultsDelivered: number;
-  resultsIgnored: number;
-  resultsInvalid: number;
-  /** Results whose handler threw, hung or crashed its thread (their tasks failed). */
-  resultsFailed: number;
+  /** Slaves the sweep removed for silence. */
   evictions: number;
 }
 
@@ -49,7 +47,7 @@ export interface MasterStats {
  *
  * Hooks: override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as `options.hooks`.
  */
-export class Master implements ConnectionHost, FrontEndHost, StageHost {
+export class Master implements ConnectionHost, FrontEndHost {
   readonly options: ResolvedMasterOptions;
   readonly registry = new SlaveRegistry<SlaveConnection>();
   #results: ResultStage | undefined;
@@ -58,27 +56,21 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
   readonly #selfToken = randomToken();
   readonly #checkSelf = createTokenCheck(this.#selfToken);
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
-  readonly #tasks = new Map<string, Task>();
+  readonly #tasks: TaskTable;
   readonly #addressCache = new Map<string, Promise<string>>();
   #app: TemplatedApp | undefined;
   #listening: Listening | undefined;
-  #sweepTimer: NodeJS.Timeout | undefined;
-  #lastSweep = 0;
+  #stopSweep: (() => void) | undefined;
+  #evictions = 0;
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
   #port = -1;
   readonly #self = new SelfClient();
-  readonly #stats = {
-    resultsDelivered: 0,
-    resultsIgnored: 0,
-    resultsInvalid: 0,
-    resultsFailed: 0,
-    evictions: 0,
-  };
 
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
     this.#channelCheck = createChannelCheck(this.options.channel);
+    this.#tasks = new TaskTable(this.options.logger);
   }
 
   /** @internal The result stage (the pool, or inline when `resultThreads` is 0); exists once started. */
@@ -155,7 +147,12 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
       throw err;
     }
     this.#port = this.#listening.port;
-    this.#startSweep();
+    this.#stopSweep = startSweep(
+      this.registry,
+      this.options.heartbeatCheckSpan * 1000,
+      this.options.heartbeatTolerance * 1000,
+      (record, now) => this.#evict(record, now),
+    );
     return this;
   }
 
@@ -242,40 +239,8 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
   }
 
   stats(): MasterStats {
-    return { slaves: this.registry.size, runningTasks: this.#tasks.size, ...this.#stats };
-  }
-
-  // ---- StageHost (internal; called by the result stage on the main thread) ----
-
-  /** @internal */
-  deliver(job: ResultJob, taskId: string, value: unknown): ResultVerdict {
-    if (job.taskIdHint !== '' && job.taskIdHint !== taskId) return kHintMismatch;
-    const task = this.#tasks.get(taskId);
-    if (
-      task === undefined ||
-      !job.connection[kOwns](task) ||
-      task[kSettle](job.outcome, value) === 'ignored'
-    ) {
-      this.#stats.resultsIgnored++;
-      return { kind: 'ignored' };
-    }
-    this.#stats.resultsDelivered++;
-    return { kind: 'delivered' };
-  }
-
-  /** @internal */
-  fail(job: ResultJob, taskId: string, reason: string): ResultVerdict {
-    if (job.taskIdHint !== '' && taskId !== '' && job.taskIdHint !== taskId) return kHintMismatch;
-    // without an id (a DI-engine slave sends no Task-Id), its one running task is the one this result was for
-    const task = taskId ? this.#tasks.get(taskId) : job.connection[kOnlyTask]();
-    if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
-      this.options.logger.warn(`a result of ${job.connection.name} could not be processed: ${reason}`);
-      this.#stats.resultsIgnored++;
-      return { kind: 'ignored' };
-    }
-    this.#stats.resultsFailed++;
-    task[kEnd](new TaskEndedError(TaskEndCode.RESULT_HANDLER_FAILED, reason));
-    return { kind: 'delivered' };
+    const { size: slaves } = this.registry;
+    return { slaves, runningTasks: this.#tasks.size, ...this.#tasks.counters, evictions: this.#evictions };
   }
 
   /** @internal */
@@ -283,7 +248,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
     // every body is decoded (on a thread) before it is answered, so a bad body is always 400/601, even for a
     // task that no longer runs
     return this.results.submit(job).then((verdict) => {
-      if (verdict.kind === 'invalid') this.#stats.resultsInvalid++;
+      if (verdict.kind === 'invalid') this.#tasks.counters.resultsInvalid++;
       return verdict;
     });
   }
@@ -440,12 +405,12 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
 
   /** @internal */
   trackTask(task: Task): void {
-    this.#tasks.set(task.id, task);
+    this.#tasks.track(task);
   }
 
   /** @internal */
   untrackTask(task: Task): void {
-    if (this.#tasks.get(task.id) === task) this.#tasks.delete(task.id);
+    this.#tasks.untrack(task);
   }
 
   // ---- FrontEndHost (internal; called by routes) ----
@@ -474,8 +439,8 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
 
   #createStage(): ResultStage {
     const o = this.options;
-    if (o.resultThreads === 0) return new InlineResultStage(this, o.resultHandler);
-    return new PoolResultStage(this, {
+    if (o.resultThreads === 0) return new InlineResultStage(this.#tasks, o.resultHandler);
+    return new PoolResultStage(this.#tasks, {
       handler: o.resultHandler,
       threads: o.resultThreads,
       maxQueue: o.resultQueueLimit,
@@ -485,24 +450,8 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
     });
   }
 
-  #startSweep(): void {
-    const spanMs = this.options.heartbeatCheckSpan * 1000;
-    const toleranceMs = this.options.heartbeatTolerance * 1000;
-    this.#lastSweep = performance.now();
-    this.#sweepTimer = setInterval(() => {
-      const now = performance.now();
-      // If this tick is late, the master itself stalled (GC, a blocked tick) and heartbeats that arrived
-      // meanwhile still wait in socket buffers: extend the deadline by the stall instead of blaming the fleet.
-      const stall = Math.max(0, now - this.#lastSweep - spanMs);
-      this.#lastSweep = now;
-      const expired = this.registry.expire(now - toleranceMs - stall);
-      for (const record of expired) this.#evict(record, now);
-    }, spanMs);
-    this.#sweepTimer.unref();
-  }
-
   #evict(record: SlaveRecord<SlaveConnection>, now: number): void {
-    this.#stats.evictions++;
+    this.#evictions++;
     const silentFor = ((now - record.lastHeartbeat) / 1000).toFixed(1);
     record.connection[kDrop](
       new TaskEndedError(
@@ -519,7 +468,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
 
   async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
-    if (this.#sweepTimer) clearInterval(this.#sweepTimer);
+    this.#stopSweep?.();
     closeListening(this.#listening);
     this.#listening = undefined;
     if (!graceful) await this.#results?.destroy();
@@ -537,7 +486,7 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
       this.#drop(record, reason);
     }
     // tasks started on connections that were no longer listed (e.g. reused after an eviction)
-    for (const task of [...this.#tasks.values()]) task[kEnd](reason);
+    this.#tasks.endAll(reason);
     for (const connection of connections) await connection[kClose]();
     await this.#self.destroy();
     if (this.#app) closeApp(this.#app);
@@ -546,11 +495,6 @@ export class Master implements ConnectionHost, FrontEndHost, StageHost {
     await new Promise((resolve) => setImmediate(resolve));
   }
 }
-
-const kHintMismatch: ResultVerdict = Object.freeze({
-  kind: 'invalid',
-  message: 'The Task-Id header names another task than the body.',
-});
 
 function disconnectedReason(name: string): TaskEndedError {
   return new TaskEndedError(TaskEndCode.SLAVE_DISCONNECTED, `slave ${name} was deleted before reporting`);
