@@ -2,10 +2,10 @@
  * The fleet benchmark's numbers: result types, the targets, a CPU profile cut to the measured window, and the
  * markdown report. Pure except `writeResults`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CpuProfile, ProfileSummary } from './cpu-profile.ts';
 import { thousands } from './front-end-report.ts';
+import { writeResultFiles } from './result-files.ts';
 
 /** The options a result records (see `FleetOptions` in fleet.ts for their meaning). */
 export interface FleetRecordedOptions {
@@ -327,10 +327,6 @@ export function formatMarkdown(result: FleetResult): string {
 }
 
 /** Writes `fleet-<timestamp>.json` and `.md` into `dir`; returns their paths. */
-export async function writeResults(result: FleetResult, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const base = path.join(dir, `fleet-${result.startedAt.replace(/[:.]/g, '-')}`);
-  await writeFile(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  await writeFile(`${base}.md`, formatMarkdown(result));
-  return [`${base}.json`, `${base}.md`];
+export function writeResults(result: FleetResult, dir: string): Promise<string[]> {
+  return writeResultFiles(dir, 'fleet', result.startedAt, result, formatMarkdown(result));
 }

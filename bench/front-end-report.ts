@@ -2,9 +2,8 @@
  * The front-end benchmark's numbers: per-run samples, their medians, the master ÷ baseline ratios, and the
  * markdown table. Pure except `writeResults`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { ProfileSummary } from './cpu-profile.ts';
+import { writeResultFiles } from './result-files.ts';
 import { kServerKinds, kServerLabels, type ServerKind } from './servers.ts';
 
 export type RouteName = 'heartbeat' | 'result';
@@ -234,10 +233,6 @@ export function formatMarkdown(result: FrontEndResult): string {
 }
 
 /** Writes `front-end-<timestamp>.json` and `.md` into `dir`; returns their paths. */
-export async function writeResults(result: FrontEndResult, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const base = path.join(dir, `front-end-${result.startedAt.replace(/[:.]/g, '-')}`);
-  await writeFile(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  await writeFile(`${base}.md`, formatMarkdown(result));
-  return [`${base}.json`, `${base}.md`];
+export function writeResults(result: FrontEndResult, dir: string): Promise<string[]> {
+  return writeResultFiles(dir, 'front-end', result.startedAt, result, formatMarkdown(result));
 }

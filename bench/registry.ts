@@ -6,7 +6,6 @@
  *
  *   npx tsx bench/registry.ts [--sizes 10000,100000] [--time MS]
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -15,6 +14,7 @@ import vm from 'node:vm';
 import { Bench } from 'tinybench';
 import { SlaveRegistry } from '../src/master/registry.ts';
 import { thousands } from './front-end-report.ts';
+import { writeResultFiles } from './result-files.ts';
 
 export type Operation = 'heartbeat' | 'sweep';
 export type Implementation = 'registry' | 'naive';
@@ -521,12 +521,8 @@ export function formatMarkdown(result: RegistryResult): string {
   return lines.join('\n') + '\n';
 }
 
-export async function writeResults(result: RegistryResult, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const base = path.join(dir, `registry-${result.startedAt.replace(/[:.]/g, '-')}`);
-  await writeFile(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  await writeFile(`${base}.md`, formatMarkdown(result));
-  return [`${base}.json`, `${base}.md`];
+export function writeResults(result: RegistryResult, dir: string): Promise<string[]> {
+  return writeResultFiles(dir, 'registry', result.startedAt, result, formatMarkdown(result));
 }
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -2,11 +2,10 @@
  * The result-pool benchmark's numbers: what each phase and cell records, the verdict against issue 3's target,
  * and the markdown tables. Pure except `writeResults`.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { Histogram } from 'node:perf_hooks';
 import type { ProfileSummary } from './cpu-profile.ts';
 import { thousands } from './front-end-report.ts';
+import { writeResultFiles } from './result-files.ts';
 import { formatSize, type ResultFormat } from './result-payloads.ts';
 import type { ResultWindow } from './result-senders.ts';
 
@@ -387,10 +386,6 @@ export function formatMarkdown(result: ResultPoolResult): string {
 }
 
 /** Writes `result-pool-<timestamp>.json` and `.md` into `dir`; returns their paths. */
-export async function writeResults(result: ResultPoolResult, dir: string): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const base = path.join(dir, `result-pool-${result.startedAt.replace(/[:.]/g, '-')}`);
-  await writeFile(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-  await writeFile(`${base}.md`, formatMarkdown(result));
-  return [`${base}.json`, `${base}.md`];
+export function writeResults(result: ResultPoolResult, dir: string): Promise<string[]> {
+  return writeResultFiles(dir, 'result-pool', result.startedAt, result, formatMarkdown(result));
 }

@@ -6,11 +6,11 @@
  *   npm run bench [-- --only fleet,registry] [-- --quick] [-- --no-write]
  */
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { formatValue, type Headline, headlinesOf } from './headlines.ts';
+import { writeResultFiles } from './result-files.ts';
 
 export const kBenchNames = ['front-end', 'registry', 'fleet', 'result-pool'] as const;
 export type BenchName = (typeof kBenchNames)[number];
@@ -241,11 +241,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const summary = formatSummary(result);
   console.log(summary);
   if (args.write) {
-    await mkdir(args.out, { recursive: true });
-    const base = path.join(args.out, `suite-${result.startedAt.replace(/[:.]/g, '-')}`);
-    await writeFile(`${base}.json`, JSON.stringify(result, null, 2) + '\n');
-    await writeFile(`${base}.md`, summary);
-    console.error(`wrote ${path.relative(process.cwd(), base)}.{json,md}`);
+    const files = await writeResultFiles(args.out, 'suite', result.startedAt, result, summary);
+    for (const file of files) console.error(`wrote ${path.relative(process.cwd(), file)}`);
   }
   return result.entries.some((e) => e.status === 'failed' || e.status === 'problems') ? 1 : 0;
 }

@@ -93,36 +93,25 @@ async function importModule(specifier: string): Promise<{ default?: unknown }> {
 }
 
 /**
- * Collects what can be moved instead of copied: ArrayBuffers that a typed array or Buffer fully covers.
- * A view of part of a larger buffer (msgpackr decodes binary fields as views of the body) is replaced by a
- * copy of its own first, so the copy is moved and the body is not cloned whole for each field.
+ * Gives every binary view in a handler's value a buffer of its own. msgpackr decodes binary fields as views of
+ * the whole body, and a structured clone copies a view's entire underlying buffer: without this, every binary
+ * field would carry the whole body back to the main thread.
  */
-export function collectTransferables(value: unknown, out: ArrayBuffer[] = [], depth = 0): unknown {
+export function ownBinaryViews(value: unknown, depth = 0): unknown {
   if (depth > 6 || typeof value !== 'object' || value === null) return value;
   if (ArrayBuffer.isView(value)) {
     if (value.buffer instanceof SharedArrayBuffer) return value;
-    if (value.byteOffset !== 0 || value.byteLength !== value.buffer.byteLength) {
-      const copy = new Uint8Array(value.byteLength);
-      copy.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-      const Ctor = (
-        Buffer.isBuffer(value)
-          ? Buffer.from(copy.buffer)
-          : new (value.constructor as new (b: ArrayBuffer) => ArrayBufferView)(copy.buffer)
-      ) as ArrayBufferView;
-      if (!out.includes(copy.buffer)) out.push(copy.buffer);
-      return Ctor;
-    }
-    if (!out.includes(value.buffer as ArrayBuffer)) out.push(value.buffer as ArrayBuffer);
-    return value;
-  }
-  if (value instanceof ArrayBuffer) {
-    if (!out.includes(value)) out.push(value);
-    return value;
+    if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) return value;
+    const copy = new Uint8Array(value.byteLength);
+    copy.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    return Buffer.isBuffer(value)
+      ? Buffer.from(copy.buffer)
+      : new (value.constructor as new (b: ArrayBuffer) => ArrayBufferView)(copy.buffer);
   }
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
       const v = value[i];
-      if (typeof v === 'object' && v !== null) value[i] = collectTransferables(v, out, depth + 1);
+      if (typeof v === 'object' && v !== null) value[i] = ownBinaryViews(v, depth + 1);
     }
     return value;
   }
@@ -131,7 +120,7 @@ export function collectTransferables(value: unknown, out: ArrayBuffer[] = [], de
   const record = value as Record<string, unknown>;
   for (const key in record) {
     const v = record[key];
-    if (typeof v === 'object' && v !== null) record[key] = collectTransferables(v, out, depth + 1);
+    if (typeof v === 'object' && v !== null) record[key] = ownBinaryViews(v, depth + 1);
   }
   return value;
 }

@@ -1,7 +1,7 @@
 // The pool thread's entry: tiny on purpose. Decode each result, run the user's handler, answer with verdicts.
 // No top-level await: under tsx on Node 20 a worker can only load this file through require().
 import { threadId, workerData } from 'node:worker_threads';
-import { type BatchInput, collectTransferables, type JobVerdict, loadHandler, runJob } from './handler.ts';
+import { type BatchInput, type JobVerdict, loadHandler, ownBinaryViews, runJob } from './handler.ts';
 
 const handlerUrl = (workerData as { handler?: string } | undefined)?.handler;
 
@@ -15,8 +15,7 @@ export default async function runBatch({ jobs, progress, slot }: BatchInput): Pr
     // loading the handler), and if the thread dies the main thread knows which job it was on
     Atomics.store(progress, slot, i + 1);
     const verdict = await runJob(jobs[i]!, handler);
-    // views into the body become buffers of their own, so the answer never clones the whole body
-    if (verdict.kind === 'result') verdict.value = collectTransferables(verdict.value);
+    if (verdict.kind === 'result') verdict.value = ownBinaryViews(verdict.value);
     verdicts.push(verdict);
   }
   return verdicts;
