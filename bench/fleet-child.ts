@@ -110,7 +110,7 @@ async function serve(knobs: FleetMasterKnobs): Promise<void> {
   const { Master, TaskStatus } = await import('../src/index.ts');
   let warnings = 0;
   const logger = {
-    warn(message: string, error?: unknown) {
+    warn(error: object, message?: string) {
       // a fleet of thousands can warn thousands of times: the first few are enough
       if (++warnings <= 5) console.error(`[master] ${message}`, error ?? '');
     },

@@ -10,7 +10,7 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { Logger, MasterStats } from '../src/index.ts';
+import type { LoggerLike, MasterStats } from '../src/index.ts';
 import { kRoundsEnv } from './handlers/burn.ts';
 import { kThreadNiceEnv } from './handlers/nice.ts';
 import { IpcChild, serveParent } from './ipc-child.ts';
@@ -82,8 +82,8 @@ async function serveMaster(config: MasterConfig): Promise<void> {
   const batches = countBatches((await import('piscina')).Piscina);
   const { Master } = await import('../src/index.ts');
   let warnings = 0;
-  const logger: Logger = {
-    warn: (message, error) => {
+  const logger: LoggerLike = {
+    warn: (error, message) => {
       // a result for an unknown task is the expected path here; anything else is worth seeing, once or twice
       if (++warnings <= 3) console.error(`master warning: ${message}`, error ?? '');
     },

@@ -6,7 +6,7 @@ export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
 export type { NewTaskOptions, TaskCallback } from './master/task.ts';
 export { Task, TaskEndCode, TaskEndedError, TaskStatus } from './master/task.ts';
-export type { Logger, TlsOptions } from './options.ts';
+export type { Logger, LoggerLike, TlsOptions } from './options.ts';
 export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
 export type { Envelope } from './protocol/envelope.ts';
 export {
@@ -16,6 +16,7 @@ export {
   MasterChannelNotGivenError,
   MasterMasterTokenInvalidError,
   MasterMasterTokenNotGivenError,
+  MasterMetricsFailedError,
   MasterRequestBodyTooLargeError,
   MasterResponseError,
   MasterResultStageBusyError,

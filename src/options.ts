@@ -37,6 +37,12 @@ export function checkString(name: string, value: unknown): string {
   return value;
 }
 
+export function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean')
+    throw new TypeError(`options.${name} must be true or false (got ${String(value)})`);
+  return value;
+}
+
 export function checkFunction<F>(name: string, value: unknown): F | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'function') throw new TypeError(`options.${name} must be a function`);
@@ -62,17 +68,48 @@ export function checkTls(name: string, value: unknown): TlsOptions | undefined {
   return Object.freeze({ ...v });
 }
 
-/** The protocol's logger: fleetmaster never writes to the console unless told to. */
+/**
+ * A pino-compatible logger: structured fields first, then the message (`logger.warn({ slave }, 'evicted')`).
+ * A pino logger (or a child of one) fits as is. fleetmaster logs nothing unless given one.
+ */
 export interface Logger {
-  warn(message: string, error?: unknown): void;
+  error(fields: object, message?: string): void;
+  warn(fields: object, message?: string): void;
+  info(fields: object, message?: string): void;
+  debug(fields: object, message?: string): void;
 }
 
-export const consoleLogger: Logger = {
-  warn(message, error) {
-    if (error === undefined) console.warn(`[fleetmaster] ${message}`);
-    else console.warn(`[fleetmaster] ${message}`, error);
-  },
-};
+/** What the options accept: any subset of the levels (the missing ones stay silent). */
+export type LoggerLike = Partial<Logger>;
+
+const kLevels = ['error', 'warn', 'info', 'debug'] as const;
+
+/**
+ * A logger whose every level exists. Methods are called on the given object, never detached from it: pino
+ * swaps its methods when its level changes, and needs its `this`.
+ */
+export function toLogger(given: LoggerLike | undefined): Logger {
+  if (given === undefined) return kSilentLogger;
+  if (typeof given !== 'object' || given === null) throw new TypeError('options.logger must be an object');
+  const logger = {} as Logger;
+  for (const level of kLevels) {
+    const method = given[level];
+    if (method !== undefined && typeof method !== 'function') {
+      throw new TypeError(`options.logger.${level} must be a function`);
+    }
+    logger[level] = (fields, message) =>
+      (given[level] as Logger[typeof level] | undefined)?.call(given, fields, message);
+  }
+  return Object.freeze(logger);
+}
+
+const noop = () => undefined;
+export const kSilentLogger: Logger = Object.freeze({ error: noop, warn: noop, info: noop, debug: noop });
+
+/** The fields pino serialises an error from (`err`), for any thrown value. */
+export function errorFields(err: unknown): { err: unknown } {
+  return { err: err instanceof Error ? err : new Error(String(err)) };
+}
 
 export function stripUndefined<T extends object>(value: T): Partial<T> {
   const out: Partial<T> = {};

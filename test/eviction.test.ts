@@ -86,7 +86,7 @@ test('a frozen slave (SIGSTOP: socket open, no heartbeats) is swept; once thawed
 
 test('a callback that throws does not block the next task or other callbacks', async () => {
   const warnings: string[] = [];
-  const master = await startMaster({ logger: { warn: (m) => warnings.push(m) } });
+  const master = await startMaster({ logger: { warn: (_, m) => warnings.push(m ?? '') } });
   const slave = await startSlave({ processTask: (d) => d });
   try {
     const connection = master.newConnection('cb', '127.0.0.1', slave.port);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { PeerAnswer } from '../client/peer-client.ts';
-import { kMaxSeconds, type Logger } from '../options.ts';
+import { errorFields, kMaxSeconds, type Logger } from '../options.ts';
 
 /** The reference's task statuses, with its values. */
 export const TaskStatus = {
@@ -85,6 +85,7 @@ export class Task<D = any, R = any> {
   #early: { outcome: Outcome; result: R } | undefined;
   readonly #deadlineMs: number | undefined;
   #deadlineTimer: NodeJS.Timeout | undefined;
+  #startedAt = 0;
 
   constructor(host: TaskHost, data: D, options: NewTaskOptions = {}) {
     this.#host = host;
@@ -114,6 +115,11 @@ export class Task<D = any, R = any> {
   /** Why the task failed to start or was ended by the master; undefined for results reported by the slave. */
   get error(): Error | undefined {
     return this.#error;
+  }
+
+  /** `performance.now()` when `start()` was called (0 before). */
+  get startedAt(): number {
+    return this.#startedAt;
   }
 
   /** What the `afterNewTask` hook returned. */
@@ -148,6 +154,7 @@ export class Task<D = any, R = any> {
       throw new Error(`Only an IDLE task can be started, but this one is ${statusName(this.#status)}`);
     }
     this.#status = TaskStatus.STARTING;
+    this.#startedAt = performance.now();
     this.#host.track(this);
     if (this.#deadlineMs !== undefined) {
       const seconds = this.#deadlineMs / 1000;
@@ -227,10 +234,12 @@ export class Task<D = any, R = any> {
       try {
         const value = callback(this.data, result);
         if (value instanceof Promise) {
-          value.catch((err: unknown) => this.#host.logger.warn(`task ${this.id}: a callback rejected`, err));
+          value.catch((err: unknown) =>
+            this.#host.logger.warn({ taskId: this.id, ...errorFields(err) }, 'a task callback rejected'),
+          );
         }
       } catch (err) {
-        this.#host.logger.warn(`task ${this.id}: a callback threw`, err);
+        this.#host.logger.warn({ taskId: this.id, ...errorFields(err) }, 'a task callback threw');
       }
     }
     this.#resolveEnded(this);

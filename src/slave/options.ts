@@ -4,11 +4,12 @@ import {
   checkNumber,
   checkString,
   checkTls,
-  consoleLogger,
   kMaxSeconds,
   type Logger,
+  type LoggerLike,
   stripUndefined,
   type TlsOptions,
+  toLogger,
 } from '../options.ts';
 
 /** The reference slave's hooks. Each may return a Promise. */
@@ -57,7 +58,8 @@ export interface SlaveOptions {
    * the slave accepts `/connect` only from a master that proves the same secret, and proves it in return.
    */
   fleetSecret?: string;
-  logger?: Logger;
+  /** A pino-compatible logger (master links, lost connections, reporting failures). @defaultValue silent */
+  logger?: LoggerLike;
 }
 
 export interface ResolvedSlaveOptions {
@@ -114,7 +116,7 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     tls: checkTls('tls', o.tls),
     masterTls: o.masterTls,
     fleetSecret: o.fleetSecret === undefined ? undefined : checkString('fleetSecret', o.fleetSecret),
-    logger: o.logger ?? consoleLogger,
+    logger: toLogger(o.logger),
   });
 }
 

@@ -2,6 +2,7 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createApp, SelfClient } from '../http/self.ts';
+import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
 import { SlaveErrorCode } from '../protocol/codes.ts';
@@ -109,6 +110,10 @@ export class Slave implements SlaveFrontEndHost {
       throw err;
     }
     this.#port = this.#listening.port;
+    this.options.logger.info(
+      { host: this.options.host, port: this.#port, channel: this.options.channel },
+      'slave listening',
+    );
     return this;
   }
 
@@ -156,7 +161,7 @@ export class Slave implements SlaveFrontEndHost {
   lostConnection(masterAddress: string, error: Error): unknown {
     const hook = this.options.hooks.lostConnection;
     if (hook) return hook(masterAddress, error);
-    this.options.logger.warn(`lost connection to master ${masterAddress}: ${error.message}`);
+    this.options.logger.warn({ master: masterAddress, reason: error.message }, 'lost connection to master');
     return undefined;
   }
 
@@ -204,6 +209,7 @@ export class Slave implements SlaveFrontEndHost {
       this.#lost(l, err),
     );
     this.#link = link;
+    this.options.logger.info({ master: address }, 'connected to master');
     // the answer goes out first; the master has already listed the token, so an early beat is welcome
     setImmediate(() => link.start());
     return kSlaveAnswers.connected;
@@ -225,6 +231,7 @@ export class Slave implements SlaveFrontEndHost {
     const link = this.#link;
     this.#link = undefined;
     void link?.close();
+    this.options.logger.info({ master: link?.address }, 'disconnected by master');
     return kSlaveAnswers.disconnected;
   }
 
@@ -261,7 +268,7 @@ export class Slave implements SlaveFrontEndHost {
 
   /** @internal */
   warn(message: string, error: unknown): void {
-    this.options.logger.warn(message, error);
+    this.options.logger.warn(errorFields(error), message);
   }
 
   // ---- private ----
@@ -273,7 +280,7 @@ export class Slave implements SlaveFrontEndHost {
       return undefined;
     } catch (err) {
       if (err instanceof SlaveRefusal) return fail(err.statusCode, err.code, err.message, err.data);
-      this.options.logger.warn('a slave hook threw', err);
+      this.options.logger.warn(errorFields(err), 'a slave hook threw');
       return slaveDataInvalid(err instanceof Error ? err.message : String(err));
     }
   }
@@ -298,13 +305,16 @@ export class Slave implements SlaveFrontEndHost {
     this.#task = undefined;
     this.#tasksDone++;
     if (!link.isOpen) {
-      this.options.logger.warn(`task ${task.id} finished after its master link closed; result not reported`);
+      this.options.logger.warn(
+        { taskId: task.id },
+        'task finished after its master link closed; result not reported',
+      );
       return;
     }
     try {
       await link.report(outcome, task.id, result);
     } catch (err) {
-      this.options.logger.warn(`task ${task.id}: result could not be reported`, err);
+      this.options.logger.warn({ taskId: task.id, ...errorFields(err) }, 'result could not be reported');
     }
   }
 
@@ -315,14 +325,17 @@ export class Slave implements SlaveFrontEndHost {
     try {
       const value = this.lostConnection(link.address, error);
       if (value instanceof Promise)
-        value.catch((err: unknown) => this.options.logger.warn('lostConnection hook rejected', err));
+        value.catch((err: unknown) =>
+          this.options.logger.warn(errorFields(err), 'lostConnection hook rejected'),
+        );
     } catch (err) {
-      this.options.logger.warn('lostConnection hook threw', err);
+      this.options.logger.warn(errorFields(err), 'lostConnection hook threw');
     }
   }
 
   async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
+    this.options.logger.info({ graceful, tasksDone: this.#tasksDone }, 'slave shutting down');
     closeListening(this.#listening);
     this.#listening = undefined;
     const link = this.#link;
