@@ -65,6 +65,16 @@ export class PendingReply {
     });
   }
 
+  /** Answers once with a body that is not an envelope (e.g. Prometheus text). */
+  sendText(body: string, contentType: string): void {
+    if (this.#done) return;
+    this.#settle();
+    this.#res.cork(() => {
+      this.#res.writeHeader('content-type', contentType);
+      this.#res.end(body);
+    });
+  }
+
   /** Drops the connection without an answer (used on shutdown for requests that can no longer finish). */
   close(): void {
     if (this.#done) return;

@@ -11,6 +11,8 @@ export const kAnswers = Object.freeze({
   selfTokenNotGiven: fail(400, C.SELF_TOKEN_NOT_GIVEN, 'Master token not found.'),
   selfTokenInvalid: fail(403, C.SELF_TOKEN_INVALID, 'Master token not match with this endpoint.'),
   routeNotFound: fail(404, C.ROUTE_NOT_FOUND, 'No such route on this master.'),
+  metricsOff: fail(404, C.ROUTE_NOT_FOUND, 'Metrics are off on this master (options.metrics).'),
+  metricsFailed: fail(500, C.METRICS_FAILED, 'Metrics could not be collected.'),
   pong: ok('PONG!'),
   shutdown: ok('Shutdown request received, this server will be down later.'),
   heartbeat: ok('Received!'),

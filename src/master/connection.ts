@@ -19,7 +19,7 @@ export interface ConnectionHost {
   addressFor(connection: SlaveConnection): Promise<string>;
   /** Lists the token before `POST /connect`, so a heartbeat that beats the answer is not refused. */
   connecting(connection: SlaveConnection): void;
-  connectFailed(connection: SlaveConnection): void;
+  connectFailed(connection: SlaveConnection, error: Error): void;
   connected(connection: SlaveConnection): void;
   disconnected(connection: SlaveConnection, reason: TaskEndedError): void;
   trackTask(task: Task): void;
@@ -136,17 +136,17 @@ export class SlaveConnection {
     try {
       answer = await this.#request('POST', '/connect', { master: { address }, data: data ?? {} });
     } catch (err) {
-      this.#host.connectFailed(this);
+      this.#host.connectFailed(this, toError(err));
       return this.#host.hookError('errorConnect', this, toError(err));
     }
     const secret = this.#host.fleetSecret;
     if (secret !== undefined && !isFleetProof(secret, 'slave', this.token, headerOf(answer, kAuthHeader))) {
       // it accepted us but cannot prove the fleet's secret: not one of ours. Undo its side, refuse ours.
-      this.#host.connectFailed(this);
-      await this.#request('DELETE', '/disconnect', { data: {} }).catch(() => undefined);
       const error = new FleetSecretError(
         `slave ${this.name} at ${this.origin} did not prove the fleet secret`,
       );
+      this.#host.connectFailed(this, error);
+      await this.#request('DELETE', '/disconnect', { data: {} }).catch(() => undefined);
       return this.#host.hookError('errorConnect', this, error);
     }
     this.#slaveExtensions = headerOf(answer, kExtensionsHeader);

@@ -4,14 +4,18 @@ import { answerUnrouted, PendingReply, type ReplyTracker, sendNow } from '../htt
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import type { Answer } from '../protocol/envelope.ts';
 import { Extension, kExtensionsHeader, speaks } from '../protocol/extensions.ts';
+import { type AdminHost, mountAdminRoutes } from './admin.ts';
 import { bodyTooLarge, kAnswers, taskDataInvalid } from './answers.ts';
 import type { SlaveConnection } from './connection.ts';
+import type { FleetCounters } from './counters.ts';
 import type { SlaveRecord, SlaveRegistry } from './registry.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 
 /** What the routes need from the master. */
-export interface FrontEndHost {
+export interface FrontEndHost extends AdminHost {
   readonly isShuttingDown: boolean;
+  /** Heartbeats and error answers are counted here (plain integers, read at scrape time). */
+  readonly counters: FleetCounters;
   readonly registry: SlaveRegistry<SlaveConnection>;
   readonly results: ResultStage;
   /** Hands a result to the stage (or acknowledges at once one that cannot reach a running task). */
@@ -33,25 +37,48 @@ export interface FrontEndHost {
  */
 export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
   const tooLarge = bodyTooLarge(host.maxBodySize);
+  const { counters } = host;
+
+  /** Every error answer is counted by its code (the metrics' request errors). */
+  const refuse = (res: HttpResponse, answer: Answer, close?: boolean, headers?: Record<string, string>) => {
+    counters.error(answer.code);
+    sendNow(res, answer, close, headers);
+  };
+  const reply = (pending: PendingReply, answer: Answer, close?: boolean) => {
+    if (answer.code !== 0) counters.error(answer.code);
+    pending.send(answer, undefined, close);
+  };
 
   /** Shutdown, channel and slave token checks; answers and returns undefined when one fails. */
   const checkSlave = (res: HttpResponse, req: HttpRequest): SlaveRecord<SlaveConnection> | undefined => {
-    if (host.isShuttingDown) return void sendNow(res, kAnswers.shuttingDown);
+    if (host.isShuttingDown) return void refuse(res, kAnswers.shuttingDown);
     const channel = host.checkChannel(req.getHeader('channel'));
     if (channel !== 'ok') {
-      return void sendNow(res, channel === 'missing' ? kAnswers.channelNotGiven : kAnswers.channelInvalid);
+      return void refuse(res, channel === 'missing' ? kAnswers.channelNotGiven : kAnswers.channelInvalid);
     }
     const token = req.getHeader('token');
-    if (token === '') return void sendNow(res, kAnswers.slaveTokenNotGiven);
+    if (token === '') return void refuse(res, kAnswers.slaveTokenNotGiven);
     const record = host.registry.byToken(token);
-    if (record === undefined) return void sendNow(res, kAnswers.slaveTokenInvalid);
+    if (record === undefined) return void refuse(res, kAnswers.slaveTokenInvalid);
     return record;
   };
 
-  /** Shutdown and self-token checks of the management routes: the failing answer, or undefined. */
+  /**
+   * Shutdown and self-token checks of the management routes: the failing answer (counted), or undefined. The
+   * token comes as the `Token` header (the protocol's) or `Authorization: Bearer` (what scrapers send).
+   */
   const refuseSelf = (req: HttpRequest): Answer | undefined => {
+    const refused = selfRefusal(req);
+    if (refused) counters.error(refused.code);
+    return refused;
+  };
+  const selfRefusal = (req: HttpRequest): Answer | undefined => {
     if (host.isShuttingDown) return kAnswers.shuttingDown;
-    const token = req.getHeader('token');
+    let token = req.getHeader('token');
+    if (token === '') {
+      const authorization = req.getHeader('authorization');
+      if (authorization.startsWith('Bearer ')) token = authorization.slice(7).trim();
+    }
     if (token === '') return kAnswers.selfTokenNotGiven;
     if (!host.checkSelfToken(token)) return kAnswers.selfTokenInvalid;
     return undefined;
@@ -61,6 +88,7 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     const record = checkSlave(res, req);
     if (record === undefined) return;
     host.registry.touch(record, performance.now());
+    counters.heartbeats++;
     sendNow(res, kAnswers.heartbeat);
   });
 
@@ -79,21 +107,21 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     const stage = host.results;
     if (stage.isFull && speaks(extensions, Extension.BACKPRESSURE)) {
       // a fleetmaster slave retries after Retry-After; its body is left unread, so the connection closes
-      sendNow(res, kAnswers.resultStageBusy, true, kRetryAfter);
+      refuse(res, kAnswers.resultStageBusy, true, kRetryAfter);
       return;
     }
-    const reply = new PendingReply(res, host.replies);
+    const pending = new PendingReply(res, host.replies);
     // a DI-engine slave dies on any error answer to a result: hold it instead, reading nothing more from its
     // socket until the stage has room (the kernel's socket buffer holds the rest of its body)
     const hold = stage.isFull;
     if (hold) {
       res.pause();
-      void stage.whenRoom().then(() => reply.isOpen && res.resume());
+      void stage.whenRoom().then(() => pending.isOpen && res.resume());
     }
     readBody(res, contentLength, host.maxBodySize, (read) => {
       if (!read.ok) {
         // the rest of the body is still on the wire: answer, then close the connection
-        reply.send(tooLarge, undefined, true);
+        reply(pending, tooLarge, true);
         return;
       }
       const job: ResultJob = {
@@ -105,10 +133,10 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
       };
       const submit = () =>
         host.submitResult(job).then(
-          (verdict) => reply.send(answerFor(verdict)),
+          (verdict) => reply(pending, answerFor(verdict)),
           (err: unknown) => {
             host.warn('result stage failed', err);
-            reply.send(taskDataInvalid('Result could not be processed.'));
+            reply(pending, taskDataInvalid('Result could not be processed.'));
           },
         );
       if (stage.isFull) void stage.whenRoom().then(submit);
@@ -129,7 +157,12 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     host.shutdownRequested();
   });
 
-  app.any('/*', (res, req) => answerUnrouted(res, req, kAnswers.routeNotFound));
+  mountAdminRoutes(app, host, refuseSelf);
+
+  app.any('/*', (res, req) => {
+    counters.error(kAnswers.routeNotFound.code);
+    answerUnrouted(res, req, kAnswers.routeNotFound);
+  });
 }
 
 function answerFor(verdict: ResultVerdict): Answer {

@@ -2,13 +2,18 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
 import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
-import { type ReplyTracker, whenDrained } from '../http/reply.ts';
+import { answerUnrouted, type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createApp, SelfClient } from '../http/self.ts';
+import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
+import { mountAdminRoutes } from './admin.ts';
+import { kAnswers } from './answers.ts';
 import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
+import { FleetCounters, type RemovalReason, type TaskEnd } from './counters.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
+import { MasterMetrics } from './metrics.ts';
 import {
   type MasterHooks,
   type MasterOptions,
@@ -20,7 +25,7 @@ import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { startSweep } from './sweep.ts';
-import { type Task, TaskEndCode, TaskEndedError } from './task.ts';
+import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
 import { type ResultCounters, TaskTable } from './task-table.ts';
 
 export interface NewConnectionOptions {
@@ -39,6 +44,28 @@ export interface MasterStats extends ResultCounters {
   runningTasks: number;
   /** Slaves the sweep removed for silence. */
   evictions: number;
+  heartbeats: number;
+  tasksCompleted: number;
+  /** Tasks that ended FAILED or START_FAILED, whatever the reason. */
+  tasksFailed: number;
+}
+
+/** One slave in `master.status()`. */
+export interface SlaveStatus {
+  name: string;
+  /** The slave's own address, as the master reaches it. */
+  address: string;
+  state: 'pending' | 'connected';
+  /** Seconds since its last heartbeat (or result, or connect). */
+  lastHeartbeatAge: number;
+  tasksInFlight: number;
+}
+
+/** The fleet as `GET /status` shows it. */
+export interface FleetStatus {
+  master: { host: string; port: number; channel: number; uptime: number; shuttingDown: boolean };
+  stats: MasterStats;
+  slaves: SlaveStatus[];
 }
 
 /**
@@ -53,15 +80,19 @@ export class Master implements ConnectionHost, FrontEndHost {
   #results: ResultStage | undefined;
   /** @internal */
   readonly replies: ReplyTracker = { open: 0 };
-  readonly #selfToken = randomToken();
-  readonly #checkSelf = createTokenCheck(this.#selfToken);
+  /** Plain counters (heartbeats, error answers, removals, task ends); metrics and stats read them. */
+  readonly counters = new FleetCounters();
+  readonly #selfToken: string;
+  readonly #checkSelf: (token: string) => boolean;
+  readonly #metrics: MasterMetrics | undefined;
+  #admin: { app: TemplatedApp; listening: Listening } | undefined;
+  #startedAt = 0;
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
   readonly #tasks: TaskTable;
   readonly #addressCache = new Map<string, Promise<string>>();
   #app: TemplatedApp | undefined;
   #listening: Listening | undefined;
   #stopSweep: (() => void) | undefined;
-  #evictions = 0;
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
   #port = -1;
@@ -69,8 +100,21 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
+    this.#selfToken = this.options.selfToken ?? randomToken();
+    this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
     this.#tasks = new TaskTable(this.options.logger);
+    if (this.options.metrics || this.options.adminPort !== undefined) {
+      const metrics = new MasterMetrics({
+        counters: this.counters,
+        slaveCounts: () => this.#slaveCounts(),
+        runningTasks: () => this.#tasks.size,
+        resultCounters: () => this.#tasks.counters,
+        stageLoad: () => this.#results?.load(),
+      });
+      this.#tasks.observeHandler = (ms) => metrics.handled(ms);
+      this.#metrics = metrics;
+    }
   }
 
   /** @internal The result stage (the pool, or inline when `resultThreads` is 0); exists once started. */
@@ -81,9 +125,17 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   // ---- lifecycle ----
 
-  /** The private token of the management routes (`GET /ping`, `DELETE /shutdown`); share it only with your own tools. */
+  /**
+   * The private token of the management routes (`GET /ping`, `DELETE /shutdown`, `GET /status`, `GET /metrics`);
+   * share it only with your own tools.
+   */
   get selfToken(): string {
     return this.#selfToken;
+  }
+
+  /** The admin listener's bound port after `start()` when `adminPort` is set, else -1. */
+  get adminPort(): number {
+    return this.#admin?.listening.port ?? -1;
   }
 
   /** The bound port after `start()` (useful with `port: 0`), else -1. */
@@ -137,16 +189,33 @@ export class Master implements ConnectionHost, FrontEndHost {
     mountMasterRoutes(app, this);
     this.#app = app;
     this.#results = this.#createStage();
+    const { adminHost, adminPort } = this.options;
+    let admin: TemplatedApp | undefined;
     try {
       this.#listening = await listenExclusive(app, this.options.host, this.options.port, 'Master');
+      if (adminPort !== undefined) {
+        admin = createApp(undefined);
+        mountAdminRoutes(admin, this, () => undefined);
+        admin.any('/*', (res, req) => answerUnrouted(res, req, kAnswers.routeNotFound));
+        const listening = await listenExclusive(admin, adminHost, adminPort, 'Master admin');
+        this.#admin = { app: admin, listening };
+      }
     } catch (err) {
       this.#app = undefined;
+      closeListening(this.#listening);
+      this.#listening = undefined;
       closeApp(app);
+      if (admin) closeApp(admin);
       await this.#results.destroy();
       this.#results = undefined;
       throw err;
     }
     this.#port = this.#listening.port;
+    this.#startedAt = performance.now();
+    this.logger.info(
+      { host: this.options.host, port: this.#port, channel: this.options.channel, adminPort: this.adminPort },
+      'master listening',
+    );
     this.#stopSweep = startSweep(
       this.registry,
       this.options.heartbeatCheckSpan * 1000,
@@ -234,13 +303,64 @@ export class Master implements ConnectionHost, FrontEndHost {
       await connection.disconnect();
     } finally {
       const record = this.registry.byName(name);
-      if (record?.connection === connection) this.#drop(record, disconnectedReason(name));
+      if (record?.connection === connection) this.#drop(record, disconnectedReason(name), 'disconnected');
     }
   }
 
   stats(): MasterStats {
     const { size: slaves } = this.registry;
-    return { slaves, runningTasks: this.#tasks.size, ...this.#tasks.counters, evictions: this.#evictions };
+    const ended = this.counters.tasksEnded;
+    let tasksFailed = 0;
+    for (const [end, n] of ended) if (end !== 'completed') tasksFailed += n;
+    return {
+      slaves,
+      runningTasks: this.#tasks.size,
+      ...this.#tasks.counters,
+      evictions: this.counters.removals.heartbeat_timeout,
+      heartbeats: this.counters.heartbeats,
+      tasksCompleted: ended.get('completed') ?? 0,
+      tasksFailed,
+    };
+  }
+
+  /** The fleet now: every slave's address, last heartbeat age and tasks in flight (what `GET /status` shows). */
+  status(): FleetStatus {
+    const now = performance.now();
+    const slaves: SlaveStatus[] = [];
+    for (const record of this.registry.records()) {
+      const { connection } = record;
+      slaves.push({
+        name: record.name,
+        address: connection.origin,
+        state: record.state,
+        lastHeartbeatAge: Math.round(now - record.lastHeartbeat) / 1000,
+        tasksInFlight: connection.runningTasks,
+      });
+    }
+    // the registry keeps heartbeat order; names read better
+    slaves.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const { host, channel } = this.options;
+    return {
+      master: {
+        host,
+        port: this.#port,
+        channel,
+        uptime: this.#startedAt === 0 ? 0 : Math.round(now - this.#startedAt) / 1000,
+        shuttingDown: this.#shuttingDown,
+      },
+      stats: this.stats(),
+      slaves,
+    };
+  }
+
+  /** The Prometheus exposition text, or undefined when metrics are off (`metrics`, `adminPort`). */
+  metrics(): Promise<string> | undefined {
+    return this.#metrics?.text();
+  }
+
+  /** @internal */
+  get metricsContentType(): string {
+    return this.#metrics?.contentType ?? 'text/plain';
   }
 
   /** @internal */
@@ -386,20 +506,28 @@ export class Master implements ConnectionHost, FrontEndHost {
   }
 
   /** @internal */
-  connectFailed(connection: SlaveConnection): void {
+  connectFailed(connection: SlaveConnection, error: Error): void {
     const record = this.registry.byToken(connection.token);
     if (record?.state === 'pending') this.registry.remove(record);
+    this.logger.warn(
+      { slave: connection.name, address: connection.origin, reason: error.message },
+      'slave connect failed',
+    );
   }
 
   /** @internal */
   connected(connection: SlaveConnection): void {
     this.registry.add(connection.name, connection.token, connection, 'connected', performance.now());
+    this.logger.info(
+      { slave: connection.name, address: connection.origin, msgpack: connection.usesMsgpack },
+      'slave connected',
+    );
   }
 
   /** @internal */
   disconnected(connection: SlaveConnection, reason: TaskEndedError): void {
     const record = this.registry.byToken(connection.token);
-    if (record) this.#drop(record, reason);
+    if (record) this.#drop(record, reason, 'disconnected');
     else connection[kDrop](reason);
   }
 
@@ -411,6 +539,25 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** @internal */
   untrackTask(task: Task): void {
     this.#tasks.untrack(task);
+    // a task leaves the table once, when it ends: count it here
+    const { status, error } = task;
+    let end: TaskEnd;
+    if (status === TaskStatus.COMPLETED) end = 'completed';
+    else if (status === TaskStatus.START_FAILED) end = 'start_failed';
+    else if (error instanceof TaskEndedError) end = error.code.toLowerCase() as TaskEnd;
+    else end = 'reported_failure';
+    this.counters.taskEnded(end);
+    if (status !== TaskStatus.COMPLETED) {
+      const fields = { taskId: task.id, end, reason: error?.message };
+      if (end === 'reported_failure') this.logger.debug(fields, 'task failed (reported by its slave)');
+      else this.logger.warn(fields, 'task failed');
+    }
+    if (this.#metrics && status !== TaskStatus.START_FAILED) {
+      this.#metrics.taskEnded(
+        status === TaskStatus.COMPLETED ? 'completed' : 'failed',
+        (performance.now() - task.startedAt) / 1000,
+      );
+    }
   }
 
   // ---- FrontEndHost (internal; called by routes) ----
@@ -432,7 +579,7 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   /** @internal */
   warn(message: string, error: unknown): void {
-    this.options.logger.warn(message, error);
+    this.options.logger.warn(errorFields(error), message);
   }
 
   // ---- private ----
@@ -451,8 +598,19 @@ export class Master implements ConnectionHost, FrontEndHost {
   }
 
   #evict(record: SlaveRecord<SlaveConnection>, now: number): void {
-    this.#evictions++;
+    this.counters.removals.heartbeat_timeout++;
     const silentFor = ((now - record.lastHeartbeat) / 1000).toFixed(1);
+    this.logger.warn(
+      {
+        slave: record.name,
+        address: record.connection.origin,
+        reason: 'heartbeat_timeout',
+        silentFor: Number(silentFor),
+        tolerance: this.options.heartbeatTolerance,
+        tasksLost: record.connection.runningTasks,
+      },
+      'slave evicted',
+    );
     record.connection[kDrop](
       new TaskEndedError(
         TaskEndCode.SLAVE_LOST,
@@ -461,16 +619,38 @@ export class Master implements ConnectionHost, FrontEndHost {
     );
   }
 
-  #drop(record: SlaveRecord<SlaveConnection>, reason: TaskEndedError): void {
+  #drop(record: SlaveRecord<SlaveConnection>, reason: TaskEndedError, why: RemovalReason): void {
     this.registry.remove(record);
+    this.counters.removals[why]++;
+    if (why === 'disconnected') {
+      this.logger.info(
+        { slave: record.name, address: record.connection.origin, tasksEnded: record.connection.runningTasks },
+        'slave disconnected',
+      );
+    }
     record.connection[kDrop](reason);
+  }
+
+  #slaveCounts(): { connected: number; pending: number } {
+    let connected = 0;
+    for (const record of this.registry.records()) if (record.state === 'connected') connected++;
+    return { connected, pending: this.registry.size - connected };
   }
 
   async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
+    this.logger.info(
+      { graceful, slaves: this.registry.size, runningTasks: this.#tasks.size },
+      'master shutting down',
+    );
     this.#stopSweep?.();
     closeListening(this.#listening);
     this.#listening = undefined;
+    if (this.#admin) {
+      closeListening(this.#admin.listening);
+      closeApp(this.#admin.app);
+      this.#admin = undefined;
+    }
     if (!graceful) await this.#results?.destroy();
     else {
       // results already read are finished by the stage, then their answers are written before sockets close
@@ -483,7 +663,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     const connections = new Set<SlaveConnection>();
     for (const record of [...this.registry.records()]) {
       connections.add(record.connection);
-      this.#drop(record, reason);
+      this.#drop(record, reason, 'shutdown');
     }
     // tasks started on connections that were no longer listed (e.g. reused after an eviction)
     this.#tasks.endAll(reason);
@@ -493,6 +673,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#app = undefined;
     // uWS finishes closing sockets on its next loop turn; after it the port is free for a new listener
     await new Promise((resolve) => setImmediate(resolve));
+    this.logger.info({ stats: this.stats() }, 'master closed');
   }
 }
 

@@ -3,16 +3,18 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  checkBoolean,
   checkFunction,
   checkInteger,
   checkNumber,
   checkString,
   checkTls,
-  consoleLogger,
   kMaxSeconds,
   type Logger,
+  type LoggerLike,
   stripUndefined,
   type TlsOptions,
+  toLogger,
 } from '../options.ts';
 import type { SlaveConnection } from './connection.ts';
 
@@ -108,10 +110,31 @@ export interface MasterOptions {
   resultTimeLimit?: number;
   /** Most results handed to a thread at once. @defaultValue 64 */
   resultBatch?: number;
+  /**
+   * The token of the management routes (`/ping`, `/shutdown`, `/status`, `/metrics`), given as the `Token` header
+   * or `Authorization: Bearer`. Give one (at least 16 characters) when tools such as a Prometheus scraper must
+   * know it in advance. @defaultValue random, read it from `master.selfToken`
+   */
+  selfToken?: string;
+  /**
+   * Serve Prometheus metrics at `GET /metrics` on the front end, behind the self token (the collectors read
+   * plain counters at scrape time: the heartbeat path pays one integer add). @defaultValue false
+   */
+  metrics?: boolean;
+  /**
+   * A separate admin listener for `GET /metrics` and `GET /status` without a token (for a scraper on a private
+   * network); it turns metrics on. @defaultValue none
+   */
+  adminPort?: number;
+  /** Address of the admin listener. @defaultValue `'127.0.0.1'` */
+  adminHost?: string;
   /** Connection and task hooks (a subclass may override the methods of the same names instead). */
   hooks?: MasterHooks;
-  /** Where warnings go (a callback that threw, a result for an unknown task). @defaultValue console */
-  logger?: Logger;
+  /**
+   * A pino-compatible logger (connects, disconnects, evictions with reasons, failures, shutdown; warnings such as
+   * a callback that threw). @defaultValue silent
+   */
+  logger?: LoggerLike;
 }
 
 export interface ResolvedMasterOptions {
@@ -134,6 +157,10 @@ export interface ResolvedMasterOptions {
   readonly resultQueueBytes: number;
   readonly resultTimeLimit: number;
   readonly resultBatch: number;
+  readonly selfToken: string | undefined;
+  readonly metrics: boolean;
+  readonly adminPort: number | undefined;
+  readonly adminHost: string;
   readonly hooks: Readonly<MasterHooks>;
   readonly logger: Logger;
 }
@@ -154,6 +181,8 @@ export const kMasterDefaults = Object.freeze({
   resultQueueBytes: 256 * 1024 * 1024,
   resultTimeLimit: 30,
   resultBatch: 64,
+  metrics: false,
+  adminHost: '127.0.0.1',
 });
 
 const kHookNames = [
@@ -201,9 +230,20 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     resultQueueBytes: checkInteger('resultQueueBytes', o.resultQueueBytes, 1),
     resultTimeLimit: checkNumber('resultTimeLimit', o.resultTimeLimit, 0.01, kMaxSeconds),
     resultBatch: checkInteger('resultBatch', o.resultBatch, 1, 10_000),
+    selfToken: o.selfToken === undefined ? undefined : checkSelfToken(o.selfToken),
+    metrics: checkBoolean('metrics', o.metrics),
+    adminPort: o.adminPort === undefined ? undefined : checkInteger('adminPort', o.adminPort, 0, 65535),
+    adminHost: checkString('adminHost', o.adminHost),
     hooks: Object.freeze(hooks),
-    logger: o.logger ?? consoleLogger,
+    logger: toLogger(o.logger),
   });
+}
+
+function checkSelfToken(value: unknown): string {
+  if (typeof value !== 'string' || value.length < 16 || /[\s]/.test(value)) {
+    throw new TypeError('options.selfToken must be a string of at least 16 characters without spaces');
+  }
+  return value;
 }
 
 /** A module path or URL, as an absolute URL string that `import()` accepts from any thread. */

@@ -34,8 +34,15 @@ export class TaskTable implements StageHost {
     resultsFailed: 0,
   };
 
+  /** Called with each result's decode-and-handler time, wherever it ran (the master's metrics, when on). */
+  observeHandler: ((ms: number) => void) | undefined;
+
   constructor(logger: Logger) {
     this.#logger = logger;
+  }
+
+  handled(ms: number): void {
+    this.observeHandler?.(ms);
   }
 
   get size(): number {
@@ -70,7 +77,7 @@ export class TaskTable implements StageHost {
     // without an id (a DI-engine slave sends no Task-Id), its one running task is the one this result was for
     const task = taskId ? this.#tasks.get(taskId) : job.connection[kOnlyTask]();
     if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
-      this.#logger.warn(`a result of ${job.connection.name} could not be processed: ${reason}`);
+      this.#logger.warn({ slave: job.connection.name, taskId, reason }, 'a result could not be processed');
       this.counters.resultsIgnored++;
       return { kind: 'ignored' };
     }

@@ -21,6 +21,8 @@ export const MasterErrorCode = {
   RESULT_STAGE_BUSY: 902,
   /** fleetmaster: no route for this method and path (HTTP 404). */
   ROUTE_NOT_FOUND: 903,
+  /** fleetmaster: `GET /metrics` could not collect (HTTP 500). */
+  METRICS_FAILED: 905,
 } as const;
 export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorCode];
 

@@ -17,6 +17,8 @@ export function failureEnvelope(code: number, message = 'Failed.', data: unknown
 /** A prepared answer: status line and body computed once, written many times. */
 export interface Answer {
   readonly status: string;
+  /** The envelope's code (0 for success), kept for counting. */
+  readonly code: number;
   readonly body: string;
 }
 
@@ -35,12 +37,12 @@ export function statusLine(status: number): string {
   return kStatusText[status] ?? `${status} Status`;
 }
 
-export function answer(status: number, body: string): Answer {
-  return Object.freeze({ status: statusLine(status), body });
+export function answer(status: number, body: string, code = 0): Answer {
+  return Object.freeze({ status: statusLine(status), code, body });
 }
 
 export function fail(status: number, code: number, message: string, data: unknown = null): Answer {
-  return answer(status, failureEnvelope(code, message, data));
+  return answer(status, failureEnvelope(code, message, data), code);
 }
 
 export function ok(message: string, data: unknown = null): Answer {

@@ -82,6 +82,7 @@ export const MasterTaskDataInvalidError = define(MasterResponseError, 'Master', 
 export const MasterRequestBodyTooLargeError = define(MasterResponseError, 'Master', 'REQUEST_BODY_TOO_LARGE');
 export const MasterResultStageBusyError = define(MasterResponseError, 'Master', 'RESULT_STAGE_BUSY');
 export const MasterRouteNotFoundError = define(MasterResponseError, 'Master', 'ROUTE_NOT_FOUND');
+export const MasterMetricsFailedError = define(MasterResponseError, 'Master', 'METRICS_FAILED');
 
 const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>([
   [SlaveErrorCode.SYSTEM_SHUTTING_DOWN, SlaveSystemShuttingDownError],
@@ -116,6 +117,7 @@ const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([
   [MasterErrorCode.REQUEST_BODY_TOO_LARGE, MasterRequestBodyTooLargeError],
   [MasterErrorCode.RESULT_STAGE_BUSY, MasterResultStageBusyError],
   [MasterErrorCode.ROUTE_NOT_FOUND, MasterRouteNotFoundError],
+  [MasterErrorCode.METRICS_FAILED, MasterMetricsFailedError],
 ]);
 
 /** The typed error for a slave's error answer; an unknown code still gives a `SlaveResponseError`. */

@@ -27,8 +27,9 @@ export interface WireJob {
 
 /** What a thread says about one job. */
 export type JobVerdict =
-  | { kind: 'result'; taskId: string; value: unknown }
-  | { kind: 'handler-error'; taskId: string; message: string }
+  /** `ms`: time spent on this result (decode and handler), measured where it ran. */
+  | { kind: 'result'; taskId: string; value: unknown; ms: number }
+  | { kind: 'handler-error'; taskId: string; message: string; ms: number }
   | { kind: 'invalid'; message: string };
 
 export interface BatchInput {
@@ -43,9 +44,12 @@ export interface BatchInput {
  * the same. A handler's throw becomes a verdict; only a crash or a hang escapes.
  */
 export async function runJob(job: WireJob, handler: ResultHandler | undefined): Promise<JobVerdict> {
+  const started = performance.now();
   const decoded = decodeResultBody(job.body, job.contentType);
   if (!decoded.ok) return { kind: 'invalid', message: decoded.message };
-  if (handler === undefined) return { kind: 'result', taskId: decoded.taskId, value: decoded.result };
+  if (handler === undefined) {
+    return { kind: 'result', taskId: decoded.taskId, value: decoded.result, ms: performance.now() - started };
+  }
   try {
     const value = await handler({
       taskId: decoded.taskId,
@@ -53,10 +57,10 @@ export async function runJob(job: WireJob, handler: ResultHandler | undefined): 
       slave: job.slave,
       result: decoded.result,
     });
-    return { kind: 'result', taskId: decoded.taskId, value };
+    return { kind: 'result', taskId: decoded.taskId, value, ms: performance.now() - started };
   } catch (err) {
     const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-    return { kind: 'handler-error', taskId: decoded.taskId, message };
+    return { kind: 'handler-error', taskId: decoded.taskId, message, ms: performance.now() - started };
   }
 }
 

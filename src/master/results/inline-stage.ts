@@ -1,5 +1,5 @@
 import { loadHandler, type ResultHandler, runJob } from './handler.ts';
-import type { ResultJob, ResultStage, ResultVerdict, StageHost } from './stage.ts';
+import type { ResultJob, ResultStage, ResultVerdict, StageHost, StageLoad } from './stage.ts';
 
 /**
  * Decodes and runs the handler on the main thread (`resultThreads: 0`). Cheapest per small result, but a
@@ -9,6 +9,7 @@ import type { ResultJob, ResultStage, ResultVerdict, StageHost } from './stage.t
 export class InlineResultStage implements ResultStage {
   readonly #host: StageHost;
   readonly #handler: Promise<ResultHandler> | undefined;
+  #held = 0;
 
   constructor(host: StageHost, handler: string | undefined) {
     this.#host = host;
@@ -20,11 +21,24 @@ export class InlineResultStage implements ResultStage {
     return false;
   }
 
+  load(): StageLoad {
+    return { held: this.#held, queued: 0, threads: 0, busyThreads: 0, busyMs: 0 };
+  }
+
   whenRoom(): Promise<void> {
     return Promise.resolve();
   }
 
   async submit(job: ResultJob): Promise<ResultVerdict> {
+    this.#held++;
+    try {
+      return await this.#run(job);
+    } finally {
+      this.#held--;
+    }
+  }
+
+  async #run(job: ResultJob): Promise<ResultVerdict> {
     try {
       const handler = this.#handler ? await this.#handler : undefined;
       const verdict = await runJob(
@@ -35,8 +49,10 @@ export class InlineResultStage implements ResultStage {
         case 'invalid':
           return verdict;
         case 'result':
+          this.#host.handled(verdict.ms);
           return this.#host.deliver(job, verdict.taskId, verdict.value);
         case 'handler-error':
+          this.#host.handled(verdict.ms);
           return this.#host.fail(job, verdict.taskId, `result handler failed: ${verdict.message}`);
       }
     } catch (err) {

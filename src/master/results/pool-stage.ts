@@ -2,7 +2,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { BatchInput, JobVerdict, WireJob } from './handler.ts';
-import type { ResultJob, ResultStage, ResultVerdict, StageHost } from './stage.ts';
+import type { ResultJob, ResultStage, ResultVerdict, StageHost, StageLoad } from './stage.ts';
 
 export interface PoolStageOptions {
   /** Path or URL of the handler module; undefined: the threads only decode. */
@@ -36,6 +36,8 @@ interface Run {
   /** When the job now on the thread must have finished (or, before it starts, when the thread must have). */
   deadline: number;
   timedOut: boolean;
+  /** When it was handed to the pool (for the busy time). */
+  started: number;
 }
 
 /** How long a fresh thread may take to start and load the handler before its batch counts as hung. */
@@ -75,6 +77,8 @@ export class PoolResultStage implements ResultStage {
   #dispatchScheduled = false;
   #watchdog: NodeJS.Timeout | undefined;
   #stopped = false;
+  /** Thread time of finished batches. */
+  #busyMs = 0;
 
   constructor(host: StageHost, options: PoolStageOptions) {
     this.#host = host;
@@ -99,6 +103,16 @@ export class PoolResultStage implements ResultStage {
   /** Results held (queued or on a thread). */
   get held(): number {
     return this.#held;
+  }
+
+  load(): StageLoad {
+    return {
+      held: this.#held,
+      queued: this.#queue.length,
+      threads: this.#options.threads,
+      busyThreads: this.#runs.size,
+      busyMs: this.#busyMs + this.#runningMs(),
+    };
   }
 
   whenRoom(): Promise<void> {
@@ -161,6 +175,7 @@ export class PoolResultStage implements ResultStage {
       // a thread that is still starting gets a generous allowance; the per-result limit applies once it runs
       deadline: performance.now() + Math.max(kStartupAllowanceMs, this.#options.timeLimitMs),
       timedOut: false,
+      started: performance.now(),
     };
     this.#runs.add(run);
     this.#startWatchdog();
@@ -191,7 +206,15 @@ export class PoolResultStage implements ResultStage {
     );
   }
 
+  #runningMs(): number {
+    const now = performance.now();
+    let ms = 0;
+    for (const run of this.#runs) ms += now - run.started;
+    return ms;
+  }
+
   #finish(run: Run): void {
+    this.#busyMs += performance.now() - run.started;
     this.#runs.delete(run);
     this.#freeSlots.push(run.slot);
     if (this.#runs.size === 0) this.#stopWatchdog();
@@ -203,8 +226,10 @@ export class PoolResultStage implements ResultStage {
       case 'invalid':
         return verdict;
       case 'result':
+        this.#host.handled(verdict.ms);
         return this.#host.deliver(job, verdict.taskId, verdict.value);
       case 'handler-error':
+        this.#host.handled(verdict.ms);
         return this.#host.fail(job, verdict.taskId, `result handler failed: ${verdict.message}`);
     }
   }

@@ -25,6 +25,21 @@ export interface StageHost {
   deliver(job: ResultJob, taskId: string, value: unknown): ResultVerdict;
   /** The handler threw, hung or crashed its thread: fail the task (`taskId` may be '' when unknown). */
   fail(job: ResultJob, taskId: string, reason: string): ResultVerdict;
+  /** One result was decoded and handled in `ms` (wherever it ran); feeds the handler latency metric. */
+  handled(ms: number): void;
+}
+
+/** How busy a stage is, read at scrape time. */
+export interface StageLoad {
+  /** Results held: waiting in the queue or on a thread. */
+  held: number;
+  /** Of those, waiting for a thread. */
+  queued: number;
+  threads: number;
+  /** Threads running a batch now. */
+  busyThreads: number;
+  /** Thread time spent on batches since the stage started, in ms (its rate over `threads` is the utilisation). */
+  busyMs: number;
 }
 
 /**
@@ -36,6 +51,8 @@ export interface ResultStage {
   submit(job: ResultJob): Promise<ResultVerdict>;
   /** True when the stage holds as many results (or bytes) as it may; the front end then pushes back. */
   readonly isFull: boolean;
+  /** How busy the stage is now. */
+  load(): StageLoad;
   /** Resolves when there is room again (immediately if there is). */
   whenRoom(): Promise<void>;
   /** Finishes the jobs already submitted, then stops. */

@@ -1,0 +1,45 @@
+import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
+import { PendingReply, sendNow } from '../http/reply.ts';
+import { type Answer, ok } from '../protocol/envelope.ts';
+import { kAnswers } from './answers.ts';
+import type { FleetStatus } from './master.ts';
+
+/** What the operator routes read from the master. */
+export interface AdminHost {
+  status(): FleetStatus;
+  /** The exposition text, or undefined when metrics are off. */
+  metrics(): Promise<string> | undefined;
+  readonly metricsContentType: string;
+  warn(message: string, error: unknown): void;
+}
+
+/**
+ * `GET /status` (the fleet as JSON, in the protocol's envelope) and `GET /metrics` (Prometheus text). On the
+ * front end `refuse` checks the self token; on the admin listener it lets everything through.
+ */
+export function mountAdminRoutes(
+  app: TemplatedApp,
+  host: AdminHost,
+  refuse: (req: HttpRequest) => Answer | undefined,
+): void {
+  app.get('/status', (res, req) => {
+    const refused = refuse(req);
+    if (refused) return sendNow(res, refused);
+    sendNow(res, ok('Fleet status.', host.status()));
+  });
+
+  app.get('/metrics', (res, req) => {
+    const refused = refuse(req);
+    if (refused) return sendNow(res, refused);
+    const text = host.metrics();
+    if (text === undefined) return sendNow(res, kAnswers.metricsOff);
+    const reply = new PendingReply(res);
+    text.then(
+      (body) => reply.sendText(body, host.metricsContentType),
+      (err: unknown) => {
+        host.warn('metrics collection failed', err);
+        reply.send(kAnswers.metricsFailed);
+      },
+    );
+  });
+}
