@@ -1,21 +1,38 @@
-// The command line: a pure parseArgs, and one real run of `fleetmaster slave` + `fleetmaster master --tasks`.
+// The command line: configuration resolution (pure), the reference in the README, and real runs of every command.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseArgs, parseTarget } from '../src/cli/args.ts';
+import { ConfigError, configReference, kFields, parseTarget, resolveConfig } from '../src/cli/config.ts';
+import { type Command, parseCommand } from '../src/cli/program.ts';
+import { resolveMasterOptions } from '../src/master/options.ts';
+import { resolveSlaveOptions } from '../src/slave/options.ts';
 
 const kMain = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+const kSumTask = fileURLToPath(new URL('./fixtures/sum-task.ts', import.meta.url));
 
-function cli(args: string[]): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', kMain, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+function cli(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, ['--import', 'tsx', kMain, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
 }
 
-/** Resolves with the first stderr line matching `pattern`. */
+/** Everything a child writes to one stream, as it comes. */
+function collect(stream: NodeJS.ReadableStream | null): { text: string } {
+  const sink = { text: '' };
+  stream?.on('data', (c: Buffer) => {
+    sink.text += c.toString();
+  });
+  return sink;
+}
+
+/** Resolves with the first stderr match of `pattern` (the CLI logs JSON lines there). */
 function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
     let buffer = '';
@@ -32,129 +49,301 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecAr
   });
 }
 
-describe('parseArgs', () => {
-  test('help, version and unknown commands', () => {
-    assert.deepEqual(parseArgs([]), { kind: 'help' });
-    assert.deepEqual(parseArgs(['--help']), { kind: 'help' });
-    assert.deepEqual(parseArgs(['--version']), { kind: 'version' });
-    assert.throws(() => parseArgs(['serve']), /unknown command "serve"/);
-  });
+async function exitOf(child: ChildProcess): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return code;
+}
 
-  test('master: options, repeated --slave, tasks', () => {
-    const command = parseArgs([
-      'master',
-      '--port',
-      '0',
-      '--channel',
-      '233',
-      '--heartbeat-tolerance',
-      '5',
-      '--result-threads',
-      '0',
-      '--slave',
-      'a=127.0.0.1:7236',
-      '--slave',
-      'b=[::1]:7237',
-      '--tasks',
-      'jobs.jsonl',
-      '--deadline',
-      '30',
-      '--msgpack',
-    ]);
+const silent = { out: () => undefined, err: () => undefined };
+const parse = (argv: string[], env: Record<string, string> = {}): Command => parseCommand(argv, env, silent);
+
+describe('configuration', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'fleetmaster-config-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('a config file, then the environment, then flags: each overrides the one before', async () => {
+    const file = join(dir, 'master.json');
+    await writeFile(file, JSON.stringify({ port: 1000, channel: 7, heartbeatTolerance: 9 }));
+    const env = { FLEETMASTER_PORT: '2000', FLEETMASTER_CHANNEL: '8' };
+    const all = resolveConfig('master', {
+      file: { path: file, values: JSON.parse(readFileSync(file, 'utf8')) },
+      env,
+      flags: { port: '3000' },
+    });
+    assert.deepEqual(all.values, { port: 3000, channel: 8, heartbeatTolerance: 9 });
+    assert.deepEqual(all.sources, {
+      port: '--port',
+      channel: 'FLEETMASTER_CHANNEL',
+      heartbeatTolerance: `config file ${file}`,
+    });
+    // the same through the command line, with the file named by the environment
+    const command = parse(['master', '--port', '3000'], { ...env, FLEETMASTER_CONFIG: file });
     assert.equal(command.kind, 'master');
     if (command.kind !== 'master') return;
-    assert.equal(command.options.port, 0);
-    assert.equal(command.options.channel, 233);
-    assert.equal(command.options.heartbeatTolerance, 5);
-    assert.equal(command.options.resultThreads, 0);
-    assert.equal(command.options.host, undefined, 'unset options keep the library defaults');
+    assert.equal(command.options.port, 3000);
+    assert.equal(command.options.channel, 8);
+    assert.equal(command.options.heartbeatTolerance, 9);
+    assert.equal(command.options.host, undefined, 'fields not given keep the library defaults');
+    const fromEnv = parse(['master', '--config', file], env);
+    assert.equal(fromEnv.kind === 'master' && fromEnv.options.port, 2000);
+    const fromFile = parse(['master', '--config', file]);
+    assert.equal(fromFile.kind === 'master' && fromFile.options.port, 1000);
+  });
+
+  test('every bad value names its field and where it came from', async () => {
+    assert.throws(
+      () => parse(['master', '--port', 'abc']),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        err.message === 'port: expected an integer between 0 and 65535 (got "abc" from --port)',
+    );
+    assert.throws(
+      () => parse(['master'], { FLEETMASTER_HEARTBEAT_TOLERANCE: '0.1' }),
+      /^ConfigError: heartbeatTolerance: expected a number >= 0.2 \(got "0.1" from FLEETMASTER_HEARTBEAT_TOLERANCE\)$/,
+    );
+    const typo = join(dir, 'typo.json');
+    await writeFile(typo, JSON.stringify({ heartbeatTolerence: 5 }));
+    assert.throws(
+      () => parse(['master', '--config', typo]),
+      new RegExp(
+        `config file ${typo}: unknown field "heartbeatTolerence" for master \\(did you mean "heartbeatTolerance"\\?\\)`,
+      ),
+    );
+    const broken = join(dir, 'broken.json');
+    await writeFile(broken, '{ "port": ');
+    assert.throws(() => parse(['master', '--config', broken]), /config file .*broken\.json: not valid JSON/);
+    assert.throws(() => parse(['master', '--config', join(dir, 'none.json')]), /cannot be read \(ENOENT\)/);
+    // the library's own checks, given the field's source
+    const address = join(dir, 'address.json');
+    await writeFile(address, JSON.stringify({ myAddress: 'nope' }));
+    assert.throws(
+      () => parse(['master', '--config', address]),
+      new RegExp(
+        `^ConfigError: myAddress \\(from config file ${address}\\): must look like http://host:port`,
+      ),
+    );
+    // a secret is never echoed
+    assert.throws(
+      () => parse(['master', '--self-token', 'short']),
+      (err: Error) =>
+        /selfToken \(from --self-token\): must be a string of at least 16/.test(err.message) &&
+        !/short/.test(err.message),
+    );
+    assert.throws(
+      () => parse(['master', '--tls-key', 'k.pem']),
+      /tlsKey \(from --tls-key\): tlsKey and tlsCert go together/,
+    );
+    assert.throws(() => parse(['slave']), /^ConfigError: module: required/);
+    assert.throws(
+      () => parse(['slave', '--module', 'm.js', '--format', 'xml']),
+      /format: expected one of json, msgpack \(got "xml" from --format\)/,
+    );
+    assert.throws(() => parse(['master', '--bogus']), /unknown option '--bogus'/);
+    assert.throws(() => parse(['serve']), /unknown command 'serve'/);
+    assert.throws(
+      () => parse(['master', '--slave', 'a=host']),
+      /slave: expected NAME=HOST:PORT \(got "a=host" from --slave\)/,
+    );
+  });
+
+  test('lists, switches and the demo defaults', () => {
+    const command = parse(
+      ['master', '--slave', 'a=127.0.0.1:7236', '--slave', 'b=[::1]:7237', '--no-metrics', '--msgpack'],
+      { FLEETMASTER_METRICS: 'true' },
+    );
+    assert.equal(command.kind, 'master');
+    if (command.kind !== 'master') return;
     assert.deepEqual(command.slaves, [
       { name: 'a', host: '127.0.0.1', port: 7236 },
       { name: 'b', host: '::1', port: 7237 },
     ]);
-    assert.equal(command.tasks, 'jobs.jsonl');
-    assert.equal(command.deadline, 30);
+    assert.equal(command.options.metrics, false, '--no-metrics beats the environment');
     assert.equal(command.msgpack, true);
-  });
-
-  test('slave: --module is required; --format is checked; numbers are numbers', () => {
-    assert.throws(() => parseArgs(['slave']), /--module/);
-    assert.throws(
-      () => parseArgs(['slave', '--module', 'm.js', '--format', 'xml']),
-      /--format must be json or msgpack/,
-    );
-    assert.throws(() => parseArgs(['slave', '--module', 'm.js', '--port', 'abc']), /--port must be a number/);
-    assert.throws(() => parseArgs(['master', '--bogus']), /Unknown option '--bogus'/);
-    const command = parseArgs(['slave', '--module', 'm.js', '--port', '0', '--heartbeat-span', '0.5']);
-    assert.deepEqual(command.kind === 'slave' && command.options.heartbeatSpan, 0.5);
-  });
-
-  test('parseTarget refuses what is not NAME=HOST:PORT', () => {
-    assert.throws(() => parseTarget('a=host'), /NAME=HOST:PORT/);
+    const fromEnv = parse(['master'], { FLEETMASTER_SLAVE: 'a=h:1, b=h:2', FLEETMASTER_METRICS: 'yes' });
+    assert.deepEqual(fromEnv.kind === 'master' && fromEnv.slaves.map((s) => s.name), ['a', 'b']);
+    assert.equal(fromEnv.kind === 'master' && fromEnv.options.metrics, true);
+    assert.deepEqual(parse(['demo']), {
+      kind: 'demo',
+      slaves: 8,
+      tasks: 400,
+      samples: 500_000,
+      resultThreads: undefined,
+      showMetrics: false,
+      logLevel: 'warn',
+    });
     assert.throws(() => parseTarget('127.0.0.1:7236'), /NAME=HOST:PORT/);
+  });
+
+  test('--help and --version print and stop; with no command the overview is shown', () => {
+    for (const argv of [
+      ['--help'],
+      ['master', '--help'],
+      ['slave', '--help'],
+      ['demo', '--help'],
+      ['--version'],
+      [],
+    ]) {
+      const printed: string[] = [];
+      const command = parseCommand(argv, {}, { out: (t) => printed.push(t), err: () => undefined }, '9.9.9');
+      const out = printed.join('');
+      assert.deepEqual(command, { kind: 'done' }, argv.join(' '));
+      assert.ok(out.length > 0, `${argv.join(' ')} printed`);
+    }
+    const printed: string[] = [];
+    parseCommand(['master', '--help'], {}, { out: (t) => printed.push(t), err: () => undefined });
+    const help = printed.join('');
+    for (const field of kFields.master)
+      assert.ok(help.includes(field.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)));
+    assert.match(help, /Exit codes:/);
+    assert.match(help, /env FLEETMASTER_HEARTBEAT_TOLERANCE/);
+  });
+
+  test("the README's reference is generated from these fields, and they cover the library's options", () => {
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('<!-- config-reference:start -->');
+    const end = readme.indexOf('<!-- config-reference:end -->');
+    assert.ok(start >= 0 && end > start, 'README has the reference markers');
+    const section = readme.slice(start, end).split('\n').slice(1).join('\n').trim();
+    assert.equal(section, configReference().trim(), 'run `npm run docs:config` to regenerate it');
+    // every option the library resolves has a field, unless it only makes sense in code
+    const covered = (command: 'master' | 'slave', keys: string[], codeOnly: string[]) => {
+      const fields = new Set(kFields[command].map((f) => f.key));
+      for (const key of keys) {
+        if (codeOnly.includes(key)) continue;
+        if (key === 'tls') assert.ok(fields.has('tlsKey') && fields.has('tlsCert'));
+        else assert.ok(fields.has(key), `${command}: option ${key} has a CLI field`);
+      }
+    };
+    covered('master', Object.keys(resolveMasterOptions({})), ['hooks', 'logger', 'slaveTls']);
+    covered('slave', Object.keys(resolveSlaveOptions({})), ['hooks', 'logger', 'masterTls', 'processTask']);
   });
 });
 
-test('a slave and a master from the CLI run a JSON-lines task file; SIGTERM closes the slave cleanly', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'fleetmaster-cli-'));
-  const tasks = join(dir, 'tasks.jsonl');
-  await writeFile(tasks, ['{"a":1,"b":2}', '{"a":-1,"b":0}', '', '{"a":20,"b":22}'].join('\n'));
-  const module = fileURLToPath(new URL('./fixtures/sum-task.ts', import.meta.url));
-  const slave = cli([
-    'slave',
-    '--module',
-    module,
-    '--host',
-    '127.0.0.1',
-    '--port',
-    '0',
-    '--heartbeat-span',
-    '0.5',
-  ]);
-  try {
-    const [, port] = await waitForLine(slave, /slave listening on 127\.0\.0\.1:(\d+)/);
-    const master = cli([
-      'master',
-      '--host',
-      '127.0.0.1',
-      '--port',
-      '0',
-      '--slave',
-      `s1=127.0.0.1:${port}`,
-      '--tasks',
-      tasks,
-    ]);
-    let stdout = '';
-    master.stdout?.on('data', (c: Buffer) => {
-      stdout += c.toString();
+describe('commands, as processes', () => {
+  test('demo runs a fleet to the end, prints its summary and metrics, and exits 0', async () => {
+    const child = cli(['demo', '--slaves', '3', '--tasks', '30', '--samples', '20000', '--show-metrics']);
+    const stdout = collect(child.stdout);
+    const stderr = collect(child.stderr);
+    const code = await exitOf(child);
+    assert.equal(code, 0, stderr.text);
+    assert.match(stdout.text, /tasks +29 completed, 1 failed of 30/);
+    assert.match(stdout.text, /slaves 3\/3 connected · tasks 30\/30 done, 1 failed/);
+    assert.match(stdout.text, /^fleetmaster_tasks_total\{status="completed",reason="reported"\} 29$/m);
+    assert.match(stdout.text, /^fleetmaster_results_total\{verdict="delivered"\} 30$/m);
+  });
+
+  test('a slave and a master process run a JSON-lines task file; exit 3 names the failure; SIGTERM closes the slave', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetmaster-cli-'));
+    const tasks = join(dir, 'tasks.jsonl');
+    await writeFile(tasks, ['{"a":1,"b":2}', '{"a":-1,"b":0}', '', '{"a":20,"b":22}'].join('\n'));
+    const slave = cli(['slave', '--module', kSumTask, '--host', '127.0.0.1', '--port', '0'], {
+      FLEETMASTER_HEARTBEAT_SPAN: '0.5',
     });
-    const summary = waitForLine(master, /(\d+) tasks completed, (\d+) failed/);
-    const [code] = (await once(master, 'exit')) as [number];
-    const [, completed, failed] = await summary;
-    assert.equal(code, 0);
-    assert.equal(completed, '2');
-    assert.equal(failed, '1');
-    const lines = stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
-    assert.equal(lines.length, 3);
-    assert.deepEqual(lines[0], {
-      slave: 's1',
-      data: { a: 1, b: 2 },
-      status: 'completed',
-      result: { sum: 3 },
-    });
-    assert.equal(lines[1].status, 'failed');
-    assert.deepEqual(lines[1].result, { error: 'Error', message: 'negative' });
-    assert.deepEqual(lines[2].result, { sum: 42 });
-    const closed = waitForLine(slave, /SIGTERM: closing gracefully/);
-    slave.kill('SIGTERM');
-    await closed;
-    const [slaveCode] = (await once(slave, 'exit')) as [number];
-    assert.equal(slaveCode, 0);
-  } finally {
-    slave.kill('SIGKILL');
-    await rm(dir, { recursive: true, force: true });
-  }
+    try {
+      const [, port] = await waitForLine(slave, /"port":(\d+),[^\n]*"msg":"slave listening"/);
+      const master = cli([
+        'master',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--slave',
+        `s1=127.0.0.1:${port}`,
+        '--tasks',
+        tasks,
+      ]);
+      const stdout = collect(master.stdout);
+      const summary = waitForLine(master, /"completed":(\d+),"failed":(\d+)/);
+      const code = await exitOf(master);
+      const [, completed, failed] = await summary;
+      assert.equal(code, 3, 'a task failed');
+      assert.equal(completed, '2');
+      assert.equal(failed, '1');
+      const lines = stdout.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.equal(lines.length, 3);
+      assert.deepEqual(lines[0], {
+        slave: 's1',
+        data: { a: 1, b: 2 },
+        status: 'completed',
+        result: { sum: 3 },
+      });
+      assert.equal(lines[1].status, 'failed');
+      assert.deepEqual(lines[1].result, { error: 'Error', message: 'negative' });
+      assert.deepEqual(lines[2].result, { sum: 42 });
+      const closed = waitForLine(slave, /"msg":"slave shutting down"/);
+      slave.kill('SIGTERM');
+      await closed;
+      assert.equal(await exitOf(slave), 0);
+    } finally {
+      slave.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a serving master shows its fleet on /status and /metrics, logs connects, and closes on SIGTERM', async () => {
+    const token = 'operator-token-0123456789';
+    const slave = cli(['slave', '--module', kSumTask, '--host', '127.0.0.1', '--port', '0']);
+    try {
+      const [, port] = await waitForLine(slave, /"port":(\d+),[^\n]*"msg":"slave listening"/);
+      const serving = cli(
+        ['master', '--host', '127.0.0.1', '--port', '0', '--metrics', '--slave', `s1=127.0.0.1:${port}`],
+        {
+          FLEETMASTER_SELF_TOKEN: token,
+        },
+      );
+      try {
+        const [, masterPort] = await waitForLine(serving, /"port":(\d+),[^\n]*"msg":"master listening"/);
+        await waitForLine(serving, /"slave":"s1"[^\n]*"msg":"slave connected"/);
+        const status = await fetch(`http://127.0.0.1:${masterPort}/status`, { headers: { token } });
+        assert.equal(status.status, 200);
+        const body = (await status.json()) as { data: { slaves: { name: string; state: string }[] } };
+        assert.deepEqual(
+          body.data.slaves.map((s) => [s.name, s.state]),
+          [['s1', 'connected']],
+        );
+        const metrics = await fetch(`http://127.0.0.1:${masterPort}/metrics`, {
+          headers: { authorization: `Bearer ${token}` },
+        });
+        assert.equal(metrics.status, 200);
+        assert.match(await metrics.text(), /^fleetmaster_slaves\{state="connected"\} 1$/m);
+        const closed = waitForLine(serving, /"msg":"master closed"/);
+        serving.kill('SIGTERM');
+        await closed;
+        assert.equal(await exitOf(serving), 0);
+      } finally {
+        serving.kill('SIGKILL');
+      }
+      slave.kill('SIGTERM');
+      assert.equal(await exitOf(slave), 0);
+    } finally {
+      slave.kill('SIGKILL');
+    }
+  });
+
+  test('a bad configuration exits 2 with the message; a port in use exits 1', async () => {
+    const bad = cli(['master', '--port', '70000']);
+    const stderr = collect(bad.stderr);
+    assert.equal(await exitOf(bad), 2);
+    assert.match(
+      stderr.text,
+      /fleetmaster: port: expected an integer between 0 and 65535 \(got "70000" from --port\)/,
+    );
+    const first = cli(['slave', '--module', kSumTask, '--host', '127.0.0.1', '--port', '0']);
+    try {
+      const [, port] = await waitForLine(first, /"port":(\d+),[^\n]*"msg":"slave listening"/);
+      const second = cli(['master', '--host', '127.0.0.1', '--port', String(port)]);
+      const err = collect(second.stderr);
+      assert.equal(await exitOf(second), 1);
+      assert.match(err.text, new RegExp(`127\\.0\\.0\\.1:${port}`));
+    } finally {
+      first.kill('SIGKILL');
+    }
+  });
 });

@@ -1,27 +1,40 @@
 #!/usr/bin/env node
-// The command line: `fleetmaster master …` and `fleetmaster slave …` (see --help).
+// The command line: `fleetmaster master|slave|demo` (see --help; exit codes in program.ts).
 import { createReadStream, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
+import { destination, type Logger as Pino, pino } from 'pino';
 import { Master } from '../master/master.ts';
 import { TaskStatus } from '../master/task.ts';
 import { Slave } from '../slave/slave.ts';
-import { type Command, kUsage, parseArgs } from './args.ts';
+import { ConfigError } from './config.ts';
+import { runDemo } from './demo.ts';
+import { type Command, parseCommand } from './program.ts';
 
-const log = (message: string) => process.stderr.write(`[fleetmaster] ${message}\n`);
+type Run<K extends Command['kind']> = Extract<Command, { kind: K }>;
 
-/** Closes gracefully on the first SIGTERM/SIGINT; a second one exits at once. */
-function onSignals(close: () => Promise<void>): void {
+/** JSON lines on stderr (stdout carries results), written synchronously so nothing is lost at exit. */
+function createLogger(level: string, role: string): Pino {
+  return pino({ level, base: { role, pid: process.pid } }, destination({ fd: 2, sync: true }));
+}
+
+const kSignalNumbers: Record<string, number> = { SIGINT: 2, SIGTERM: 15 };
+
+/** The first SIGTERM/SIGINT closes gracefully; a second one exits at once with 128 + the signal's number. */
+function onSignals(log: Pino, close: (signal: string) => Promise<unknown>): void {
   let closing = false;
-  const handler = (signal: string) => {
-    if (closing) process.exit(130);
+  const handler = (signal: NodeJS.Signals) => {
+    if (closing) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(128 + (kSignalNumbers[signal] ?? 0));
+    }
     closing = true;
-    log(`${signal}: closing gracefully`);
-    close().then(
-      () => process.exit(0),
+    log.info({ signal }, 'closing gracefully (again to force)');
+    close(signal).then(
+      () => process.exit(process.exitCode ?? 0),
       (err: unknown) => {
-        log(`close failed: ${String(err)}`);
+        log.error({ err }, 'close failed');
         process.exit(1);
       },
     );
@@ -30,41 +43,54 @@ function onSignals(close: () => Promise<void>): void {
   process.on('SIGINT', handler);
 }
 
-async function runSlave(command: Extract<Command, { kind: 'slave' }>): Promise<void> {
-  const mod = (await import(pathToFileURL(resolve(command.module)).href)) as { default?: unknown };
-  if (typeof mod.default !== 'function') throw new Error(`${command.module} has no default export function`);
-  const slave = await new Slave({
-    ...command.options,
-    processTask: mod.default as (d: unknown) => unknown,
-  }).start();
-  log(`slave listening on ${slave.options.host}:${slave.port}`);
-  onSignals(() => slave.close());
+async function importDefault(file: string, what: string): Promise<(data: unknown) => unknown> {
+  const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
+  if (typeof mod.default !== 'function') throw new Error(`${what} ${file} has no default export function`);
+  return mod.default as (data: unknown) => unknown;
 }
 
-async function runMaster(command: Extract<Command, { kind: 'master' }>): Promise<void> {
-  const master = await new Master({
-    ...command.options,
-    logger: { warn: (m, e) => log(e ? `${m}: ${String(e)}` : m) },
-  }).start();
-  log(`master listening on ${master.options.host}:${master.port}`);
-  onSignals(() => master.close());
+async function runSlave(command: Run<'slave'>): Promise<void> {
+  const log = createLogger(command.logLevel, 'slave');
+  const processTask = await importDefault(command.module, '--module');
+  const slave = await new Slave({ ...command.options, processTask, logger: log }).start();
+  onSignals(log, () => slave.close());
+}
+
+async function runMaster(command: Run<'master'>): Promise<void> {
+  const log = createLogger(command.logLevel, 'master');
+  const master = await new Master({ ...command.options, logger: log }).start();
+  if (command.options.selfToken === undefined && (command.options.metrics || command.tasks === undefined)) {
+    // random unless configured: an operator needs it for /status, /metrics and /shutdown
+    log.info({ selfToken: master.selfToken }, 'self token of the management routes');
+  }
+  onSignals(log, () => master.close());
   const connections = [];
   for (const target of command.slaves) {
     const connection = master.newConnection(target.name, target.host, target.port, {
       msgpack: command.msgpack,
     });
     await connection.connect();
-    log(`connected ${target.name} at ${target.host}:${target.port}`);
     connections.push(connection);
   }
   if (command.tasks === undefined) return; // serve until a signal
-  if (connections.length === 0) throw new Error('--tasks needs at least one --slave');
+  if (connections.length === 0) throw new ConfigError('tasks: needs at least one slave (--slave)');
   const lines = createInterface({
     input: createReadStream(command.tasks),
     crlfDelay: Number.POSITIVE_INFINITY,
   });
   const queue: unknown[] = [];
-  for await (const line of lines) if (line.trim() !== '') queue.push(JSON.parse(line));
+  let lineNumber = 0;
+  for await (const line of lines) {
+    lineNumber++;
+    if (line.trim() === '') continue;
+    try {
+      queue.push(JSON.parse(line));
+    } catch (err) {
+      throw new ConfigError(
+        `tasks: ${command.tasks} line ${lineNumber} is not JSON (${(err as Error).message})`,
+      );
+    }
+  }
   let done = 0;
   let failed = 0;
   // every slave takes the next line as soon as its previous task ended
@@ -83,8 +109,40 @@ async function runMaster(command: Extract<Command, { kind: 'master' }>): Promise
       }
     }),
   );
-  log(`${done} tasks completed, ${failed} failed`);
+  log.info({ completed: done, failed }, `${done} tasks completed, ${failed} failed`);
+  if (failed > 0) process.exitCode = 3;
   await master.close();
+}
+
+async function runDemoCommand(command: Run<'demo'>): Promise<void> {
+  const log = createLogger(command.logLevel, 'demo');
+  const abort = new AbortController();
+  onSignals(log, async () => abort.abort());
+  let metricsText: string | undefined;
+  const summary = await runDemo({
+    slaves: command.slaves,
+    tasks: command.tasks,
+    samples: command.samples,
+    resultThreads: command.resultThreads,
+    out: process.stdout,
+    masterOptions: { logger: log, metrics: true },
+    signal: abort.signal,
+    // scraped over HTTP with the self token, as Prometheus would, before the fleet is taken down
+    afterWork: command.showMetrics
+      ? async (master) => {
+          const res = await fetch(`http://127.0.0.1:${master.port}/metrics`, {
+            headers: { authorization: `Bearer ${master.selfToken}` },
+          });
+          metricsText = await res.text();
+        }
+      : undefined,
+  });
+  if (metricsText !== undefined) {
+    // the fleet's own series; histogram buckets left out (their _sum and _count stay)
+    const ours = metricsText.split('\n').filter((l) => /^fleetmaster_/.test(l) && !/_bucket\{/.test(l));
+    process.stdout.write(`\nGET /metrics (fleetmaster_* series, buckets omitted):\n${ours.join('\n')}\n`);
+  }
+  if (summary.aborted) process.exitCode = 130;
 }
 
 /** The package's version, from src/cli (under tsx) or dist/src/cli (built). */
@@ -103,23 +161,27 @@ function version(): string {
   return 'unknown';
 }
 
+// a reader that went away (`fleetmaster master --help | head`) is not an error
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 async function main(): Promise<void> {
-  let command: Command;
-  try {
-    command = parseArgs(process.argv.slice(2));
-  } catch (err) {
-    log(err instanceof Error ? err.message : String(err));
-    process.exitCode = 2;
-    return;
-  }
-  if (command.kind === 'help') process.stdout.write(kUsage);
-  else if (command.kind === 'version') {
-    process.stdout.write(`${version()}\n`);
-  } else if (command.kind === 'slave') await runSlave(command);
-  else await runMaster(command);
+  const io = { out: (t: string) => process.stdout.write(t), err: (t: string) => process.stderr.write(t) };
+  const command = parseCommand(process.argv.slice(2), process.env, io, version());
+  if (command.kind === 'slave') await runSlave(command);
+  else if (command.kind === 'master') await runMaster(command);
+  else if (command.kind === 'demo') await runDemoCommand(command);
 }
 
 main().catch((err: unknown) => {
-  log(err instanceof Error ? err.message : String(err));
+  if (err instanceof ConfigError) {
+    process.stderr.write(`fleetmaster: ${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`fleetmaster: ${err instanceof Error ? err.message : String(err)}\n`);
   process.exit(1);
 });

@@ -1,0 +1,274 @@
+import { readFileSync } from 'node:fs';
+import { Command as Commander, CommanderError, Option } from 'commander';
+import { type MasterOptions, resolveMasterOptions } from '../master/options.ts';
+import type { TlsOptions } from '../options.ts';
+import { resolveSlaveOptions, type SlaveOptions } from '../slave/options.ts';
+import {
+  type CommandName,
+  ConfigError,
+  envOf,
+  type Field,
+  flagOf,
+  kEnvPrefix,
+  kFields,
+  parseTarget,
+  type Resolved,
+  resolveConfig,
+  type SlaveTarget,
+} from './config.ts';
+
+export type Command =
+  | {
+      kind: 'master';
+      options: MasterOptions;
+      slaves: SlaveTarget[];
+      tasks: string | undefined;
+      deadline: number | undefined;
+      msgpack: boolean;
+      logLevel: string;
+    }
+  | { kind: 'slave'; options: SlaveOptions; module: string; logLevel: string }
+  | {
+      kind: 'demo';
+      slaves: number;
+      tasks: number;
+      samples: number;
+      resultThreads: number | undefined;
+      showMetrics: boolean;
+      logLevel: string;
+    }
+  /** `--help` or `--version` was printed. */
+  | { kind: 'done' };
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const kExitCodes = `Exit codes:
+  0    done: closed after SIGINT/SIGTERM, or every task of --tasks (and the demo) ran
+  1    a runtime failure (port taken, module not loadable, a slave not connectable, …)
+  2    bad usage or configuration (the message names the field and where its value came from)
+  3    master --tasks: at least one task did not complete (each line of stdout says how it ended)
+  130  a second SIGINT forced the exit (143 for SIGTERM)`;
+
+const kPrecedence = `Configuration: a JSON config file (--config or ${kEnvPrefix}CONFIG; keys as in the table of the README),
+then environment variables (${kEnvPrefix}…), then flags; each overrides the one before.`;
+
+/**
+ * Parses the command line (without `node` and the script) and resolves the configuration. Pure but for reading
+ * the config file: throws ConfigError (exit 2) with a message naming the bad field.
+ */
+export function parseCommand(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: Io,
+  version = 'unknown',
+): Command {
+  let parsed: Command | undefined;
+  const program = new Commander('fleetmaster')
+    .description("A master (and slave) for fleets speaking DI-engine's interaction protocol.")
+    .version(version, '-v, --version')
+    .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .exitOverride()
+    .showHelpAfterError('(see --help)')
+    .addHelpText('after', `\n${kPrecedence}\n\n${kExitCodes}\n`);
+
+  const command = (name: CommandName, description: string) => {
+    const sub = program
+      .command(name)
+      .description(description)
+      .option('--config <file>', `JSON config file (env ${kEnvPrefix}CONFIG)`)
+      .configureOutput({ writeOut: io.out, writeErr: io.err })
+      .exitOverride()
+      .showHelpAfterError('(see --help)')
+      .addHelpText('after', `\n${kPrecedence}\n\n${kExitCodes}\n`);
+    for (const field of kFields[name]) for (const option of optionsOf(field)) sub.addOption(option);
+    return sub;
+  };
+
+  command('master', 'Run a master: serve slaves, optionally connect some and run a file of tasks.').action(
+    (flags: Record<string, unknown>) => {
+      parsed = toMaster(resolve('master', flags, env));
+    },
+  );
+  command('slave', 'Run a slave whose task code is the default export of --module.').action(
+    (flags: Record<string, unknown>) => {
+      parsed = toSlave(resolve('slave', flags, env));
+    },
+  );
+  command(
+    'demo',
+    'A master, a local fleet and a real workload through the result pool, with live progress; exits when done.',
+  ).action((flags: Record<string, unknown>) => {
+    parsed = toDemo(resolve('demo', flags, env));
+  });
+
+  if (argv.length === 0) {
+    // no command: the overview, on stdout (commander would treat it as an error)
+    io.out(program.helpInformation());
+    return { kind: 'done' };
+  }
+  try {
+    program.parse(argv as string[], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help asked for (or shown because no command was given), or the version
+      if (err.exitCode === 0 || err.code === 'commander.help') return { kind: 'done' };
+      // commander printed its message already
+      throw new ConfigError(err.message.replace(/^error: /, ''));
+    }
+    throw err;
+  }
+  if (parsed === undefined) throw new ConfigError('no command given (master, slave or demo; see --help)');
+  return parsed;
+}
+
+function optionsOf(field: Field): Option[] {
+  const env = `env ${envOf(field)}`;
+  const notes = [field.default !== undefined ? `default ${field.default}` : '', env]
+    .filter(Boolean)
+    .join('; ');
+  const help = `${field.help}${field.choices ? ` (${field.choices.join(', ')})` : ''} [${notes}]`;
+  if (field.type === 'boolean') {
+    return [new Option(flagOf(field), help), new Option(`--no-${flagOf(field).slice(2)}`).hideHelp()];
+  }
+  const option = new Option(`${flagOf(field)} <${field.arg ?? 'value'}>`, help);
+  if (field.type === 'list') {
+    option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+  }
+  return [option];
+}
+
+function resolve(
+  command: CommandName,
+  flags: Record<string, unknown>,
+  env: Readonly<Record<string, string | undefined>>,
+): Resolved {
+  const configPath = (flags.config as string | undefined) ?? (env[`${kEnvPrefix}CONFIG`] || undefined);
+  const { config: _, ...fieldFlags } = flags;
+  return resolveConfig(command, {
+    file: configPath === undefined ? undefined : { path: configPath, values: readConfigFile(configPath) },
+    env,
+    flags: fieldFlags,
+  });
+}
+
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `config file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(`config file ${path}: not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function toMaster({ values: v, sources }: Resolved): Command {
+  const options: MasterOptions = {
+    host: v.host as string | undefined,
+    port: v.port as number | undefined,
+    channel: v.channel as number | undefined,
+    heartbeatTolerance: v.heartbeatTolerance as number | undefined,
+    heartbeatCheckSpan: v.heartbeatCheckSpan as number | undefined,
+    requestRetries: v.requestRetries as number | undefined,
+    requestRetryWaiting: v.requestRetryWaiting as number | undefined,
+    requestTimeout: v.requestTimeout as number | undefined,
+    myAddress: v.myAddress as string | undefined,
+    maxBodySize: v.maxBodySize as number | undefined,
+    resultHandler: v.resultHandler as string | undefined,
+    resultThreads: v.resultThreads as number | undefined,
+    resultQueueLimit: v.resultQueueLimit as number | undefined,
+    resultQueueBytes: v.resultQueueBytes as number | undefined,
+    resultTimeLimit: v.resultTimeLimit as number | undefined,
+    resultBatch: v.resultBatch as number | undefined,
+    tls: tlsOf(v, sources),
+    fleetSecret: v.fleetSecret as string | undefined,
+    selfToken: v.selfToken as string | undefined,
+    metrics: v.metrics as boolean | undefined,
+    adminPort: v.adminPort as number | undefined,
+    adminHost: v.adminHost as string | undefined,
+  };
+  validate(() => resolveMasterOptions(options), sources);
+  return {
+    kind: 'master',
+    options,
+    slaves: ((v.slave as string[] | undefined) ?? []).map((t) => parseTarget(t, sources.slave)),
+    tasks: v.tasks as string | undefined,
+    deadline: v.deadline as number | undefined,
+    msgpack: (v.msgpack as boolean | undefined) ?? false,
+    logLevel: (v.logLevel as string | undefined) ?? 'info',
+  };
+}
+
+function toSlave({ values: v, sources }: Resolved): Command {
+  if (v.module === undefined) {
+    throw new ConfigError(`module: required (--module, ${kEnvPrefix}MODULE or the config file)`);
+  }
+  const options: SlaveOptions = {
+    host: v.host as string | undefined,
+    port: v.port as number | undefined,
+    channel: v.channel as number | undefined,
+    heartbeatSpan: v.heartbeatSpan as number | undefined,
+    requestRetries: v.requestRetries as number | undefined,
+    requestRetryWaiting: v.requestRetryWaiting as number | undefined,
+    requestTimeout: v.requestTimeout as number | undefined,
+    maxBodySize: v.maxBodySize as number | undefined,
+    format: v.format as 'json' | 'msgpack' | undefined,
+    tls: tlsOf(v, sources),
+    fleetSecret: v.fleetSecret as string | undefined,
+  };
+  validate(() => resolveSlaveOptions(options), sources);
+  return {
+    kind: 'slave',
+    options,
+    module: v.module as string,
+    logLevel: (v.logLevel as string | undefined) ?? 'info',
+  };
+}
+
+function toDemo({ values: v }: Resolved): Command {
+  return {
+    kind: 'demo',
+    slaves: (v.slaves as number | undefined) ?? 8,
+    tasks: (v.tasks as number | undefined) ?? 400,
+    samples: (v.samples as number | undefined) ?? 500_000,
+    resultThreads: v.resultThreads as number | undefined,
+    showMetrics: (v.showMetrics as boolean | undefined) ?? false,
+    logLevel: (v.logLevel as string | undefined) ?? 'warn',
+  };
+}
+
+function tlsOf(v: Record<string, unknown>, sources: Record<string, string>): TlsOptions | undefined {
+  if (v.tlsKey === undefined && v.tlsCert === undefined) return undefined;
+  if (v.tlsKey === undefined || v.tlsCert === undefined) {
+    const given = v.tlsKey === undefined ? 'tlsCert' : 'tlsKey';
+    throw new ConfigError(`${given} (from ${sources[given]}): tlsKey and tlsCert go together`);
+  }
+  return {
+    keyFile: v.tlsKey as string,
+    certFile: v.tlsCert as string,
+    passphrase: v.tlsPassphrase as string | undefined,
+  };
+}
+
+/** Runs the library's own checks; its message (`options.x must …`) is given the field's source. */
+function validate(check: () => unknown, sources: Record<string, string>): void {
+  try {
+    check();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    const match = /^options\.([\w.]+)\s+(.*)$/s.exec(message);
+    if (!match) throw new ConfigError(message);
+    const [, path, rest] = match as unknown as [string, string, string];
+    const key = path === 'tls.keyFile' ? 'tlsKey' : path === 'tls.certFile' ? 'tlsCert' : path;
+    const source = sources[key];
+    throw new ConfigError(`${key}${source ? ` (from ${source})` : ''}: ${rest}`);
+  }
+}
