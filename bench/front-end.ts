@@ -60,6 +60,8 @@ export interface FrontEndOptions extends RecordedOptions {
    * master's own default (a thread pool as wide as the machine)
    */
   resultThreads: number | undefined;
+  /** Run the master with `metrics: true` (to measure what the counters cost the heartbeat). @defaultValue false */
+  metrics: boolean;
   /** Where `profile` writes the `.cpuprofile`. @defaultValue bench/results */
   profileDir: string;
   /** Progress lines. @defaultValue none */
@@ -78,6 +80,7 @@ export const kDefaults: Readonly<Omit<FrontEndOptions, 'log'>> = Object.freeze({
   profile: false,
   pin: false,
   resultThreads: undefined,
+  metrics: false,
   profileDir: kResultsDir,
 });
 
@@ -106,6 +109,7 @@ export const kUsage = `usage: npx tsx bench/front-end.ts [options]
   --profile           CPU-profile the master over the measured rounds and summarise it
   --pin               taskset: servers on the last CPU, autocannon on the others
   --result-threads N  the master's resultThreads (0 = inline; default: the master's default)
+  --metrics           run the master with metrics on (GET /metrics; the counters' cost on each route)
   --out DIR           results directory (default bench/results)
   --no-write          print only`;
 
@@ -168,6 +172,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         break;
       case '--result-threads':
         options.resultThreads = numberArg('result-threads', value(), 0, 256, true);
+        break;
+      case '--metrics':
+        options.metrics = true;
         break;
       case '--out': {
         const dir = value();
@@ -392,7 +399,10 @@ export async function run(input: Partial<FrontEndOptions> = {}): Promise<FrontEn
   let watchdog: NodeJS.Timeout | undefined;
   let unpin = () => {};
   try {
-    const knobs = options.resultThreads === undefined ? {} : { resultThreads: options.resultThreads };
+    const knobs = {
+      ...(options.resultThreads === undefined ? {} : { resultThreads: options.resultThreads }),
+      ...(options.metrics ? { metrics: true } : {}),
+    };
     for (const kind of kServerKinds) children.push(await ServerChild.start(kind, knobs));
     if (options.pin) unpin = pinAll(children, options.log);
     const overrun = new Promise<never>((_, reject) => {

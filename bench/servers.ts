@@ -29,6 +29,8 @@ export interface RunningServer {
 export interface MasterKnobs {
   /** `MasterOptions.resultThreads`: 0 decodes results inline on the main thread. */
   resultThreads?: number;
+  /** `MasterOptions.metrics`. */
+  metrics?: boolean;
 }
 
 /** The envelopes the baselines answer: byte for byte what the master answers on the same routes. */
@@ -61,7 +63,7 @@ async function startMaster(knobs: MasterKnobs): Promise<RunningServer> {
     return {
       port: master.port,
       token: connection.token,
-      notes: { resultThreads: master.options.resultThreads },
+      notes: { resultThreads: master.options.resultThreads, metrics: String(master.options.metrics) },
       async close() {
         await master.destroy();
         await slave.close();

@@ -1,7 +1,8 @@
 // The public surface, picked by hand. Internals stay reachable only through these names.
 
 export { FleetSecretError, SlaveConnection } from './master/connection.ts';
-export type { MasterStats, NewConnectionOptions } from './master/master.ts';
+export type { FleetStatus, MasterStats, NewConnectionOptions, SlaveStatus } from './master/master.ts';
+export type { ResultHandler, ResultHandlerInput } from './master/results/handler.ts';
 export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
 export type { NewTaskOptions, TaskCallback } from './master/task.ts';
