@@ -327,6 +327,23 @@ describe('commands, as processes', () => {
     }
   });
 
+  test('the first SIGINT stops the demo gracefully (exit 0); a second one forces the exit (130)', async () => {
+    const graceful = cli(['demo', '--slaves', '2', '--tasks', '50', '--samples', '2000000']);
+    const out = collect(graceful.stdout);
+    await new Promise<void>((resolve) => graceful.stdout?.once('data', () => resolve()));
+    graceful.kill('SIGINT');
+    assert.equal(await exitOf(graceful), 0);
+    assert.match(out.text, /not run \(aborted\) of 50/);
+
+    // tasks of 20M samples: the in-process fleet needs seconds to finish what runs, so the second signal lands first
+    const forced = cli(['demo', '--slaves', '8', '--tasks', '50', '--samples', '20000000']);
+    await new Promise<void>((resolve) => forced.stdout?.once('data', () => resolve()));
+    forced.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    forced.kill('SIGINT');
+    assert.equal(await exitOf(forced), 130);
+  });
+
   test('a bad configuration exits 2 with the message; a port in use exits 1', async () => {
     const bad = cli(['master', '--port', '70000']);
     const stderr = collect(bad.stderr);

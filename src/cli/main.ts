@@ -117,9 +117,8 @@ async function runMaster(command: Run<'master'>): Promise<void> {
 async function runDemoCommand(command: Run<'demo'>): Promise<void> {
   const log = createLogger(command.logLevel, 'demo');
   const abort = new AbortController();
-  onSignals(log, async () => abort.abort());
   let metricsText: string | undefined;
-  const summary = await runDemo({
+  const demo = runDemo({
     slaves: command.slaves,
     tasks: command.tasks,
     samples: command.samples,
@@ -137,12 +136,21 @@ async function runDemoCommand(command: Run<'demo'>): Promise<void> {
         }
       : undefined,
   });
-  if (metricsText !== undefined) {
+  const printMetrics = () => {
+    if (metricsText === undefined) return;
     // the fleet's own series; histogram buckets left out (their _sum and _count stay)
     const ours = metricsText.split('\n').filter((l) => /^fleetmaster_/.test(l) && !/_bucket\{/.test(l));
     process.stdout.write(`\nGET /metrics (fleetmaster_* series, buckets omitted):\n${ours.join('\n')}\n`);
-  }
-  if (summary.aborted) process.exitCode = 130;
+    metricsText = undefined;
+  };
+  // a signal stops handing out tasks; the demo ends what runs, takes the fleet down and prints its summary
+  onSignals(log, async () => {
+    abort.abort();
+    await demo;
+    printMetrics();
+  });
+  await demo;
+  printMetrics();
 }
 
 /** The package's version, from src/cli (under tsx) or dist/src/cli (built). */
