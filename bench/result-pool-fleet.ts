@@ -265,6 +265,10 @@ export class SlaveFleet {
     return new SlaveFleet(child);
   }
 
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
   /** The port the master connects its slaves to (on 127.0.0.1). */
   get port(): number {
     return this.#child.ready.port;

@@ -14,6 +14,7 @@ import type { LoggerLike, MasterStats } from '../src/index.ts';
 import { kRoundsEnv } from './handlers/burn.ts';
 import { kThreadNiceEnv } from './handlers/nice.ts';
 import { IpcChild, serveParent } from './ipc-child.ts';
+import { kThreadCpuEnv, pinProcess } from './pin.ts';
 import { type HistogramSummary, kLoopResolutionMs, summariseHistogram } from './result-pool-report.ts';
 
 export interface MasterConfig {
@@ -25,6 +26,8 @@ export interface MasterConfig {
   handlerRounds: number;
   /** Nice value the handlers give their pool thread (0: untouched); see bench/handlers/nice.ts. */
   threadNice: number;
+  /** `--pin`: the master's threads on CPU 0, its pool threads on CPU 1 (undefined: unpinned). */
+  pin?: { main: string; pool: string } | undefined;
   /** `heartbeatTolerance`, seconds. */
   tolerance: number;
   slaves: number;
@@ -79,6 +82,11 @@ function countBatches(piscina: { prototype: object }): { batches: number; batche
 async function serveMaster(config: MasterConfig): Promise<void> {
   process.env[kRoundsEnv] = String(config.handlerRounds);
   process.env[kThreadNiceEnv] = String(config.threadNice);
+  if (config.pin) {
+    // before the pool exists: its threads start on the main CPU, then each moves itself when it loads the handler
+    pinProcess(process.pid, config.pin.main);
+    process.env[kThreadCpuEnv] = config.pin.pool;
+  }
   const batches = countBatches((await import('piscina')).Piscina);
   const { Master } = await import('../src/index.ts');
   let warnings = 0;

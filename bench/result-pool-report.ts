@@ -154,6 +154,7 @@ export interface RecordedOptions {
   threads: readonly number[];
   handlerMs: number;
   threadNice: number;
+  pin: boolean;
   sizes: readonly number[];
   formats: readonly ResultFormat[];
   loadSize: number;
@@ -275,6 +276,9 @@ export function formatHeartbeatTable(result: ResultPoolResult): string[] {
       `${result.loadPayload.values} values), no Task-Id; ${o.duration} s per phase after ${o.warmup} s warm-up; ` +
       `late = answered after ${o.lateMs} ms; missed = error, timeout or refusal.` +
       (o.threadNice > 0 ? ` **Experiment: pool threads run at nice ${o.threadNice}.**` : '') +
+      (o.pin
+        ? ' **Pinned: master main thread + heartbeat fleet on CPU 0, pool threads + result senders on CPU 1.**'
+        : '') +
       ` ${environmentLine(result)}` +
       (o.profile
         ? ' **Master profiled during the loaded phases: its figures are depressed by the profiler.**'
@@ -330,6 +334,9 @@ export function formatThroughputTable(result: ResultPoolResult): string[] {
       `after ${o.warmup} s warm-up. Sizes are body bytes on the wire; \`values\` = float32 numbers in ` +
       '`result.values` (MessagePack: a Float32Array; JSON: an array of JSON numbers).' +
       (o.threadNice > 0 ? ` **Experiment: pool threads run at nice ${o.threadNice}.**` : '') +
+      (o.pin
+        ? ' **Pinned: master main thread + heartbeat fleet on CPU 0, pool threads + result senders on CPU 1.**'
+        : '') +
       ` ${environmentLine(result)}` +
       (o.profile || o.cpuProf ? ' **Master profiled: its figures are depressed by the profiler.**' : ''),
     '',

@@ -23,6 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type CpuProfile, summariseCpuProfile } from './cpu-profile.ts';
 import { calibrate } from './handlers/burn.ts';
+import { pinProcess } from './pin.ts';
 import {
   buildResultPayload,
   formatSize,
@@ -78,6 +79,12 @@ export interface ResultPoolOptions extends RecordedOptions {
    * wins a busy machine's cores. 0 leaves the threads as the master makes them. @defaultValue 0
    */
   threadNice: number;
+  /**
+   * Pin as a deployment would place things: the master's main thread and the heartbeating fleet on CPU 0, the pool
+   * threads and the result senders on CPU 1 (the slaves sending results are other machines in production).
+   * @defaultValue false
+   */
+  pin: boolean;
   /** Result body sizes for the throughput table, in bytes. @defaultValue 1 KB, 64 KB, 1 MB */
   sizes: readonly number[];
   /** Formats for the throughput table. @defaultValue json, msgpack */
@@ -119,6 +126,7 @@ export const kDefaults: Readonly<Omit<ResultPoolOptions, 'log'>> = Object.freeze
   threads: [1],
   handlerMs: 3,
   threadNice: 0,
+  pin: false,
   sizes: [1024, 64 * 1024, 1024 * 1024],
   formats: kResultFormats,
   loadSize: 1024,
@@ -156,6 +164,7 @@ export const kUsage = `usage: npx tsx bench/result-pool.ts [options]
   --senders N         result requests in flight (default ${kDefaults.senders})
   --threads LIST      pool sizes to measure, e.g. 1,2; the inline baseline always runs (default ${kDefaults.threads.join(',')})
   --handler-ms MS     CPU per result of the heavy handler, calibrated here (default ${kDefaults.handlerMs})
+  --pin               master main thread + heartbeat fleet on CPU 0, pool threads + result senders on CPU 1
   --thread-nice N     experiment: pool threads lower their own priority to nice N (1-19; default 0, untouched)
   --sizes LIST        throughput result sizes (default 1k,64k,1m)
   --formats LIST      throughput formats: json,msgpack (default both)
@@ -253,6 +262,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         break;
       case '--handler-ms':
         options.handlerMs = numberArg('handler-ms', value(), 0.05, 1000, false);
+        break;
+      case '--pin':
+        options.pin = true;
         break;
       case '--thread-nice':
         options.threadNice = numberArg('thread-nice', value(), 0, 19, true);
@@ -370,6 +382,7 @@ async function withMaster<T>(
     handler,
     handlerRounds: rig.handlerRounds,
     threadNice: o.threadNice,
+    pin: o.pin ? { main: '0', pool: '1' } : undefined,
     tolerance: o.tolerance,
     slaves: o.slaves,
     fleetPort: rig.fleet.port,
@@ -594,6 +607,8 @@ export async function run(input: Partial<ResultPoolOptions> = {}): Promise<Resul
   }
   const loadPayload = buildResultPayload(options.loadSize, options.loadFormat, kTaskId);
 
+  // read before any pinning: once pinned, availableParallelism() counts only the CPUs this process may use
+  const machineCpus = os.availableParallelism();
   let fleet: SlaveFleet | undefined;
   let watchdog: NodeJS.Timeout | undefined;
   const profiles: ResultPoolResult['profiles'] = [];
@@ -605,6 +620,15 @@ export async function run(input: Partial<ResultPoolOptions> = {}): Promise<Resul
       timeoutMs: options.tolerance * 1000,
       lateMs: options.lateMs,
     });
+    if (options.pin) {
+      const cpus = machineCpus;
+      const pinned =
+        cpus >= 2 && fleet.pid !== undefined && pinProcess(fleet.pid, '0') && pinProcess(process.pid, '1');
+      if (!pinned) throw new Error('--pin needs taskset and 2 CPUs');
+      options.log(
+        'pinned: master main thread and heartbeat fleet on CPU 0; pool threads and result senders on CPU 1',
+      );
+    }
     const rig: Rig = { options, fleet, handlerRounds: handler.rounds, stamp, live, profiles };
     const overrun = new Promise<never>((_, reject) => {
       const boundMs = plannedMs + kRunSlackMs + options.slaves * 10 * modes.length;
@@ -635,7 +659,7 @@ export async function run(input: Partial<ResultPoolOptions> = {}): Promise<Resul
       environment: {
         node: process.version,
         platform: `${process.platform} ${os.release()}`,
-        cpus: os.availableParallelism(),
+        cpus: machineCpus,
         cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
         loadAverage: [loadBefore, os.loadavg()[0] ?? Number.NaN],
       },
@@ -652,6 +676,7 @@ export async function run(input: Partial<ResultPoolOptions> = {}): Promise<Resul
     clearTimeout(watchdog);
     await Promise.all([...live].map((stop) => stop().catch(() => undefined)));
     await fleet?.stop();
+    if (options.pin) pinProcess(process.pid, `0-${machineCpus - 1}`);
   }
 }
 

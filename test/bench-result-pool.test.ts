@@ -46,6 +46,7 @@ describe('parseArgs', () => {
       '--handler-ms',
       '5',
       '--thread-nice=10',
+      '--pin',
       '--sizes',
       '1k,64K,1m',
       '--formats=msgpack',
@@ -71,6 +72,7 @@ describe('parseArgs', () => {
     assert.deepEqual(o.threads, [1, 2]);
     assert.equal(o.handlerMs, 5);
     assert.equal(o.threadNice, 10);
+    assert.equal(o.pin, true);
     assert.deepEqual(o.sizes, [1024, 65536, 1048576]);
     assert.deepEqual(o.formats, ['msgpack']);
     assert.equal(o.loadSize, 65536);

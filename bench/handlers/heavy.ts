@@ -1,10 +1,12 @@
 // A CPU-heavy result handler: a few milliseconds of real work per result (calibrated rounds of SHA-256, see
 // burn.ts), whatever the result's size. Returns a small value, so moving it back costs next to nothing.
 import type { ResultHandlerInput } from '../../src/master/results/handler.ts';
+import { applyThreadPin } from '../pin.ts';
 import { burn, kRoundsEnv } from './burn.ts';
 import { applyThreadNice } from './nice.ts';
 
 applyThreadNice();
+applyThreadPin();
 
 const rounds = Number(process.env[kRoundsEnv]);
 if (!Number.isInteger(rounds) || rounds < 1) {

@@ -30,13 +30,14 @@ const kHandlerBuckets = [0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
  * histograms are observed as things happen (once per ended task, once per handled result).
  */
 export class MasterMetrics {
-  readonly registry = new Registry();
+  /** This master's series, and the process's (shared by every master of the process). */
+  readonly registry: Registry;
   readonly #taskDuration: Histogram<'outcome'>;
   readonly #handlerDuration: Histogram;
 
   constructor(source: MetricsSource) {
-    const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
+    const own = new Registry();
+    const registers = [own];
     new Gauge({
       name: 'fleetmaster_slaves',
       help: 'Slaves in the registry, by state (pending: POST /connect in flight).',
@@ -146,6 +147,7 @@ export class MasterMetrics {
       registers,
       (c) => c.inc((source.stageLoad()?.busyMs ?? 0) / 1000),
     );
+    this.registry = Registry.merge([processRegistry(), own]);
   }
 
   get contentType(): string {
@@ -164,6 +166,20 @@ export class MasterMetrics {
   text(): Promise<string> {
     return this.registry.metrics();
   }
+}
+
+let processMetrics: Registry | undefined;
+
+/**
+ * prom-client's process metrics (CPU, memory, event-loop lag, GC), collected once per process: their collectors
+ * (a GC observer, an event-loop histogram) live as long as the process, so each master must not start its own.
+ */
+function processRegistry(): Registry {
+  if (processMetrics === undefined) {
+    processMetrics = new Registry();
+    collectDefaultMetrics({ register: processMetrics });
+  }
+  return processMetrics;
 }
 
 /** A counter whose value is read from elsewhere when scraped. */
