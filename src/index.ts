@@ -1,10 +1,11 @@
 // The public surface, picked by hand. Internals stay reachable only through these names.
 
 export { FleetSecretError, SlaveConnection } from './master/connection.ts';
-export type { FleetStatus, MasterStats, NewConnectionOptions, SlaveStatus } from './master/master.ts';
-export type { ResultHandler, ResultHandlerInput } from './master/results/handler.ts';
+export type { NewConnectionOptions } from './master/master.ts';
 export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
+export type { ResultHandler, ResultHandlerInput } from './master/results/handler.ts';
+export type { FleetStatus, MasterStats, SlaveStatus } from './master/status.ts';
 export type { NewTaskOptions, TaskCallback } from './master/task.ts';
 export { Task, TaskEndCode, TaskEndedError, TaskStatus } from './master/task.ts';
 export type { Logger, LoggerLike, TlsOptions } from './options.ts';

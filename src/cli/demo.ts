@@ -5,8 +5,9 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SlaveConnection } from '../master/connection.ts';
-import { Master, type MasterStats } from '../master/master.ts';
+import { Master } from '../master/master.ts';
 import type { MasterOptions } from '../master/options.ts';
+import type { MasterStats } from '../master/status.ts';
 import { type Task, TaskStatus } from '../master/task.ts';
 import { TaskFail } from '../slave/actions.ts';
 import { Slave } from '../slave/slave.ts';

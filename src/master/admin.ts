@@ -2,7 +2,7 @@ import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
 import { PendingReply, sendNow } from '../http/reply.ts';
 import { type Answer, ok } from '../protocol/envelope.ts';
 import { kAnswers } from './answers.ts';
-import type { FleetStatus } from './master.ts';
+import type { FleetStatus } from './status.ts';
 
 /** What the operator routes read from the master. */
 export interface AdminHost {

@@ -1,4 +1,4 @@
-import type { TaskEndCode } from './task.ts';
+import { type Task, type TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
 
 /** Why a slave left the registry. */
 export type RemovalReason = 'heartbeat_timeout' | 'disconnected' | 'shutdown';
@@ -24,4 +24,13 @@ export class FleetCounters {
   taskEnded(end: TaskEnd): void {
     this.tasksEnded.set(end, (this.tasksEnded.get(end) ?? 0) + 1);
   }
+}
+
+/** How an ended task ended. */
+export function taskEndOf(task: Task): TaskEnd {
+  const { status, error } = task;
+  if (status === TaskStatus.COMPLETED) return 'completed';
+  if (status === TaskStatus.START_FAILED) return 'start_failed';
+  if (error instanceof TaskEndedError) return error.code.toLowerCase() as TaskEnd;
+  return 'reported_failure';
 }

@@ -11,7 +11,7 @@ import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminRoutes } from './admin.ts';
 import { kAnswers } from './answers.ts';
 import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
-import { FleetCounters, type RemovalReason, type TaskEnd } from './counters.ts';
+import { FleetCounters, type RemovalReason, taskEndOf } from './counters.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import { MasterMetrics } from './metrics.ts';
 import {
@@ -24,9 +24,10 @@ import { type SlaveRecord, SlaveRegistry } from './registry.ts';
 import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
+import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
 import { startSweep } from './sweep.ts';
 import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
-import { type ResultCounters, TaskTable } from './task-table.ts';
+import { TaskTable } from './task-table.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
@@ -36,36 +37,6 @@ export interface NewConnectionOptions {
    * keeps getting JSON). Typed arrays and Buffers then cross without base64. @defaultValue false
    */
   msgpack?: boolean;
-}
-
-/** Counters a fleet operator watches. */
-export interface MasterStats extends ResultCounters {
-  slaves: number;
-  runningTasks: number;
-  /** Slaves the sweep removed for silence. */
-  evictions: number;
-  heartbeats: number;
-  tasksCompleted: number;
-  /** Tasks that ended FAILED or START_FAILED, whatever the reason. */
-  tasksFailed: number;
-}
-
-/** One slave in `master.status()`. */
-export interface SlaveStatus {
-  name: string;
-  /** The slave's own address, as the master reaches it. */
-  address: string;
-  state: 'pending' | 'connected';
-  /** Seconds since its last heartbeat (or result, or connect). */
-  lastHeartbeatAge: number;
-  tasksInFlight: number;
-}
-
-/** The fleet as `GET /status` shows it. */
-export interface FleetStatus {
-  master: { host: string; port: number; channel: number; uptime: number; shuttingDown: boolean };
-  stats: MasterStats;
-  slaves: SlaveStatus[];
 }
 
 /**
@@ -326,19 +297,6 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** The fleet now: every slave's address, last heartbeat age and tasks in flight (what `GET /status` shows). */
   status(): FleetStatus {
     const now = performance.now();
-    const slaves: SlaveStatus[] = [];
-    for (const record of this.registry.records()) {
-      const { connection } = record;
-      slaves.push({
-        name: record.name,
-        address: connection.origin,
-        state: record.state,
-        lastHeartbeatAge: Math.round(now - record.lastHeartbeat) / 1000,
-        tasksInFlight: connection.runningTasks,
-      });
-    }
-    // the registry keeps heartbeat order; names read better
-    slaves.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const { host, channel } = this.options;
     return {
       master: {
@@ -349,7 +307,7 @@ export class Master implements ConnectionHost, FrontEndHost {
         shuttingDown: this.#shuttingDown,
       },
       stats: this.stats(),
-      slaves,
+      slaves: slaveStatuses(this.registry, now),
     };
   }
 
@@ -541,11 +499,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#tasks.untrack(task);
     // a task leaves the table once, when it ends: count it here
     const { status, error } = task;
-    let end: TaskEnd;
-    if (status === TaskStatus.COMPLETED) end = 'completed';
-    else if (status === TaskStatus.START_FAILED) end = 'start_failed';
-    else if (error instanceof TaskEndedError) end = error.code.toLowerCase() as TaskEnd;
-    else end = 'reported_failure';
+    const end = taskEndOf(task);
     this.counters.taskEnded(end);
     if (status !== TaskStatus.COMPLETED) {
       const fields = { taskId: task.id, end, reason: error?.message };
