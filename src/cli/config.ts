@@ -172,7 +172,7 @@ const kObservability: Field[] = [
     key: 'selfToken',
     type: 'string',
     arg: 'token',
-    help: 'token of /ping, /shutdown, /status, /metrics (≥ 16 chars; default: random, logged at start)',
+    help: 'token of /ping, /shutdown, /status, /metrics (≥ 16 chars; default: random, never logged)',
     secret: true,
   },
   {

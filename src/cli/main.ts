@@ -59,9 +59,16 @@ async function runSlave(command: Run<'slave'>): Promise<void> {
 async function runMaster(command: Run<'master'>): Promise<void> {
   const log = createLogger(command.logLevel, 'master');
   const master = await new Master({ ...command.options, logger: log }).start();
-  if (command.options.selfToken === undefined && (command.options.metrics || command.tasks === undefined)) {
-    // random unless configured: an operator needs it for /status, /metrics and /shutdown
-    log.info({ selfToken: master.selfToken }, 'self token of the management routes');
+  if (
+    command.options.selfToken === undefined &&
+    command.options.metrics &&
+    command.options.adminPort === undefined
+  ) {
+    // a secret is never logged: without one given, /metrics answers only a token nobody knows
+    log.warn(
+      {},
+      'metrics are on but no self token was given: set --self-token (FLEETMASTER_SELF_TOKEN) or --admin-port to scrape',
+    );
   }
   onSignals(log, () => master.close());
   const connections = [];
