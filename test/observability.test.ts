@@ -1,9 +1,11 @@
 // Operating a fleet: /metrics (Prometheus text, parsed) and /status, on the front end behind the self token and
 // on the admin listener; logs through a pino-compatible logger. Real master, real slaves, real pool.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type Master, type Slave, TaskFail, TaskStatus } from '../src/index.ts';
-import { startMaster, startSlave } from './helpers/fleet.ts';
+import { startMaster, startSlave, waitFor } from './helpers/fleet.ts';
 
 /** Prometheus text → `name{labels}` → value (comments dropped). */
 function parseExposition(text: string): Map<string, number> {
@@ -189,6 +191,44 @@ describe('metrics and status', () => {
     const m = parseExposition(await (await fetch(`${admin}/metrics`)).text());
     assert.equal(value(m, 'fleetmaster_request_errors_total{code="401"}'), 1);
     assert.equal(value(m, 'fleetmaster_request_errors_total{code="402"}'), 1);
+  });
+});
+
+describe('a result upload cut mid-body', () => {
+  test('is counted (results_total{verdict="aborted"}, stats) and logged with its task id', async () => {
+    const warnings: { fields: Record<string, unknown>; message: string | undefined }[] = [];
+    const master = await startMaster({
+      metrics: true,
+      logger: {
+        warn: (fields: Record<string, unknown>, message?: string) => warnings.push({ fields, message }),
+      },
+    });
+    const slave = await startSlave({ processTask: () => new Promise(() => undefined) });
+    try {
+      const connection = master.newConnection('slow', '127.0.0.1', slave.port);
+      await connection.connect();
+      const task = await connection.newTask({}).start();
+      // the head and a tenth of the body, then the link dies
+      const socket = net.connect(master.port, '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(
+        'PUT /slave/task/complete HTTP/1.1\r\nHost: x\r\nChannel: 0\r\n' +
+          `Token: ${connection.token}\r\nTask-Id: ${task.id}\r\nFleet-Extensions: task-id\r\n` +
+          'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"task":{"id":',
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      socket.destroy();
+      await waitFor('the abort to be seen', () => master.stats().resultsAborted === 1);
+      const cut = warnings.find((w) => w.message === 'a result upload was cut before its body was complete');
+      assert.equal(cut?.fields.slave, 'slow');
+      assert.equal(cut?.fields.taskId, task.id);
+      const m = parseExposition((await master.metrics()) ?? '');
+      assert.equal(value(m, 'fleetmaster_results_total{verdict="aborted"}'), 1);
+      assert.equal(task.isEnded, false, 'nothing reached the task: the slave may still send its result');
+    } finally {
+      await master.close();
+      await slave.destroy();
+    }
   });
 });
 

@@ -43,11 +43,16 @@ export class PendingReply {
   readonly #tracker: ReplyTracker | undefined;
   #done = false;
 
-  constructor(res: HttpResponse, tracker?: ReplyTracker) {
+  /** `onAborted`: the client went away before the answer (called once, never after `send`). */
+  constructor(res: HttpResponse, tracker?: ReplyTracker, onAborted?: () => void) {
     this.#res = res;
     this.#tracker = tracker;
     if (tracker) tracker.open++;
-    res.onAborted(() => this.#settle());
+    res.onAborted(() => {
+      if (this.#done) return;
+      this.#settle();
+      onAborted?.();
+    });
   }
 
   get isOpen(): boolean {

@@ -12,6 +12,8 @@ export type TaskEnd = 'completed' | 'reported_failure' | 'start_failed' | Lowerc
  */
 export class FleetCounters {
   heartbeats = 0;
+  /** Result uploads cut before their body was complete. */
+  resultsAborted = 0;
   /** Error answers of the front end, by protocol code. */
   readonly errors = new Map<number, number>();
   readonly removals: Record<RemovalReason, number> = { heartbeat_timeout: 0, disconnected: 0, shutdown: 0 };

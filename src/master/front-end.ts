@@ -27,6 +27,8 @@ export interface FrontEndHost extends AdminHost {
   checkSelfToken(header: string): boolean;
   /** `DELETE /shutdown` was accepted (the answer is already written). */
   shutdownRequested(): void;
+  /** A result upload was cut before its body was complete (the slave may send it again; nothing reached a task). */
+  resultAborted(connection: SlaveConnection, taskIdHint: string): void;
   /** A result route failed in a way that must not reach the slave as a crash. */
   warn(message: string, error: unknown): void;
 }
@@ -110,7 +112,10 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
       refuse(res, kAnswers.resultStageBusy, true, kRetryAfter);
       return;
     }
-    const pending = new PendingReply(res, host.replies);
+    let bodyRead = false;
+    const pending = new PendingReply(res, host.replies, () => {
+      if (!bodyRead) host.resultAborted(record.connection, taskIdHint);
+    });
     // a DI-engine slave dies on any error answer to a result: hold it instead, reading nothing more from its
     // socket until the stage has room (the kernel's socket buffer holds the rest of its body)
     const hold = stage.isFull;
@@ -119,6 +124,7 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
       void stage.whenRoom().then(() => pending.isOpen && res.resume());
     }
     readBody(res, contentLength, host.maxBodySize, (read) => {
+      bodyRead = true;
       if (!read.ok) {
         // the rest of the body is still on the wire: answer, then close the connection
         reply(pending, tooLarge, true);

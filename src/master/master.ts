@@ -289,6 +289,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       ...this.#tasks.counters,
       evictions: this.counters.removals.heartbeat_timeout,
       heartbeats: this.counters.heartbeats,
+      resultsAborted: this.counters.resultsAborted,
       tasksCompleted: ended.get('completed') ?? 0,
       tasksFailed,
     };
@@ -529,6 +530,17 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** @internal */
   shutdownRequested(): void {
     setImmediate(() => void this.close());
+  }
+
+  /** @internal */
+  resultAborted(connection: SlaveConnection, taskIdHint: string): void {
+    this.counters.resultsAborted++;
+    // a slow link (uWS cuts uploads slower than ~16 KB/s at its idle timeout) loses the result unless the slave
+    // sends it again: a task without a deadline would then wait for ever, so say it
+    this.logger.warn(
+      { slave: connection.name, taskId: taskIdHint || undefined, tasksInFlight: connection.runningTasks },
+      'a result upload was cut before its body was complete',
+    );
   }
 
   /** @internal */

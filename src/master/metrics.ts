@@ -80,7 +80,7 @@ export class MasterMetrics {
     );
     counter(
       'fleetmaster_results_total',
-      'Result requests by verdict (delivered, ignored: unknown or ended task, invalid body, failed: handler).',
+      'Result requests by verdict (delivered; ignored: unknown or ended task; invalid body; failed: handler; aborted: upload cut).',
       ['verdict'],
       registers,
       (c) => {
@@ -89,6 +89,7 @@ export class MasterMetrics {
         c.inc({ verdict: 'ignored' }, r.resultsIgnored);
         c.inc({ verdict: 'invalid' }, r.resultsInvalid);
         c.inc({ verdict: 'failed' }, r.resultsFailed);
+        c.inc({ verdict: 'aborted' }, source.counters.resultsAborted);
       },
     );
     counter(

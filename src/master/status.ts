@@ -9,6 +9,8 @@ export interface MasterStats extends ResultCounters {
   /** Slaves the sweep removed for silence. */
   evictions: number;
   heartbeats: number;
+  /** Result uploads cut before their body was complete (the slave's to resend; nothing reached a task). */
+  resultsAborted: number;
   tasksCompleted: number;
   /** Tasks that ended FAILED or START_FAILED, whatever the reason. */
   tasksFailed: number;
