@@ -150,6 +150,16 @@ describe('configuration', () => {
     );
   });
 
+  test("the README's sample config files resolve", () => {
+    const master = parse(['master', '--config', 'examples/config/master.json']);
+    assert.equal(master.kind === 'master' && master.options.adminPort, 9464);
+    assert.deepEqual(master.kind === 'master' && master.slaves, [
+      { name: 's1', host: '127.0.0.1', port: 7236 },
+    ]);
+    const slave = parse(['slave', '--config', 'examples/config/slave.json']);
+    assert.equal(slave.kind === 'slave' && slave.options.format, 'msgpack');
+  });
+
   test('lists, switches and the demo defaults', () => {
     const command = parse(
       ['master', '--slave', 'a=127.0.0.1:7236', '--slave', 'b=[::1]:7237', '--no-metrics', '--msgpack'],
