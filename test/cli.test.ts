@@ -230,6 +230,27 @@ describe('configuration', () => {
     };
     covered('master', Object.keys(resolveMasterOptions({})), ['hooks', 'logger', 'slaveTls']);
     covered('slave', Object.keys(resolveSlaveOptions({})), ['hooks', 'logger', 'masterTls', 'processTask']);
+    // and the other way: every field is an option of the library, or the command's own
+    const commandOnly = [
+      'slave',
+      'tasks',
+      'deadline',
+      'msgpack',
+      'logLevel',
+      'module',
+      'tlsKey',
+      'tlsCert',
+      'tlsPassphrase',
+    ];
+    for (const [command, keys] of [
+      ['master', Object.keys(resolveMasterOptions({}))],
+      ['slave', Object.keys(resolveSlaveOptions({}))],
+    ] as const) {
+      for (const field of kFields[command]) {
+        if (!commandOnly.includes(field.key))
+          assert.ok(keys.includes(field.key), `${command}: field ${field.key} is an option`);
+      }
+    }
   });
 });
 

@@ -170,31 +170,27 @@ export function readConfigFile(path: string): unknown {
   }
 }
 
-function toMaster({ values: v, sources }: Resolved): Command {
-  const options: MasterOptions = {
-    host: v.host as string | undefined,
-    port: v.port as number | undefined,
-    channel: v.channel as number | undefined,
-    heartbeatTolerance: v.heartbeatTolerance as number | undefined,
-    heartbeatCheckSpan: v.heartbeatCheckSpan as number | undefined,
-    requestRetries: v.requestRetries as number | undefined,
-    requestRetryWaiting: v.requestRetryWaiting as number | undefined,
-    requestTimeout: v.requestTimeout as number | undefined,
-    myAddress: v.myAddress as string | undefined,
-    maxBodySize: v.maxBodySize as number | undefined,
-    resultHandler: v.resultHandler as string | undefined,
-    resultThreads: v.resultThreads as number | undefined,
-    resultQueueLimit: v.resultQueueLimit as number | undefined,
-    resultQueueBytes: v.resultQueueBytes as number | undefined,
-    resultTimeLimit: v.resultTimeLimit as number | undefined,
-    resultBatch: v.resultBatch as number | undefined,
-    tls: tlsOf(v, sources),
-    fleetSecret: v.fleetSecret as string | undefined,
-    selfToken: v.selfToken as string | undefined,
-    metrics: v.metrics as boolean | undefined,
-    adminPort: v.adminPort as number | undefined,
-    adminHost: v.adminHost as string | undefined,
-  };
+/**
+ * Fields that belong to the command, not to the library's options; every other field is the option of the same
+ * name, so a field added to the table reaches the library without more wiring.
+ */
+const kCommandOnly = new Set(['slave', 'tasks', 'deadline', 'msgpack', 'logLevel', 'module']);
+const kTlsFields = new Set(['tlsKey', 'tlsCert', 'tlsPassphrase']);
+
+/** The library options among the resolved values (TLS files gathered into `tls`). */
+function libraryOptions({ values, sources }: Resolved): Record<string, unknown> {
+  const options: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    if (!kCommandOnly.has(key) && !kTlsFields.has(key)) options[key] = value;
+  }
+  const tls = tlsOf(values, sources);
+  if (tls) options.tls = tls;
+  return options;
+}
+
+function toMaster(resolved: Resolved): Command {
+  const { values: v, sources } = resolved;
+  const options = libraryOptions(resolved) as MasterOptions;
   validate(() => resolveMasterOptions(options), sources);
   return {
     kind: 'master',
@@ -207,23 +203,12 @@ function toMaster({ values: v, sources }: Resolved): Command {
   };
 }
 
-function toSlave({ values: v, sources }: Resolved): Command {
+function toSlave(resolved: Resolved): Command {
+  const { values: v, sources } = resolved;
   if (v.module === undefined) {
     throw new ConfigError(`module: required (--module, ${kEnvPrefix}MODULE or the config file)`);
   }
-  const options: SlaveOptions = {
-    host: v.host as string | undefined,
-    port: v.port as number | undefined,
-    channel: v.channel as number | undefined,
-    heartbeatSpan: v.heartbeatSpan as number | undefined,
-    requestRetries: v.requestRetries as number | undefined,
-    requestRetryWaiting: v.requestRetryWaiting as number | undefined,
-    requestTimeout: v.requestTimeout as number | undefined,
-    maxBodySize: v.maxBodySize as number | undefined,
-    format: v.format as 'json' | 'msgpack' | undefined,
-    tls: tlsOf(v, sources),
-    fleetSecret: v.fleetSecret as string | undefined,
-  };
+  const options = libraryOptions(resolved) as SlaveOptions;
   validate(() => resolveSlaveOptions(options), sources);
   return {
     kind: 'slave',
