@@ -1,5 +1,12 @@
 import { loadHandler, type ResultHandler, runJob } from './handler.ts';
-import type { ResultJob, ResultStage, ResultVerdict, StageHost, StageLoad } from './stage.ts';
+import {
+  applyVerdict,
+  type ResultJob,
+  type ResultStage,
+  type ResultVerdict,
+  type StageHost,
+  type StageLoad,
+} from './stage.ts';
 
 /**
  * Decodes and runs the handler on the main thread (`resultThreads: 0`). Cheapest per small result, but a
@@ -45,16 +52,7 @@ export class InlineResultStage implements ResultStage {
         { outcome: job.outcome, slave: job.connection.name, body: job.body, contentType: job.contentType },
         handler,
       );
-      switch (verdict.kind) {
-        case 'invalid':
-          return verdict;
-        case 'result':
-          this.#host.handled(verdict.ms);
-          return this.#host.deliver(job, verdict.taskId, verdict.value);
-        case 'handler-error':
-          this.#host.handled(verdict.ms);
-          return this.#host.fail(job, verdict.taskId, `result handler failed: ${verdict.message}`);
-      }
+      return applyVerdict(this.#host, job, verdict);
     } catch (err) {
       return this.#host.fail(job, job.taskIdHint, `result handler could not load: ${String(err)}`);
     }

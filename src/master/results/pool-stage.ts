@@ -2,7 +2,14 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { BatchInput, JobVerdict, WireJob } from './handler.ts';
-import type { ResultJob, ResultStage, ResultVerdict, StageHost, StageLoad } from './stage.ts';
+import {
+  applyVerdict,
+  type ResultJob,
+  type ResultStage,
+  type ResultVerdict,
+  type StageHost,
+  type StageLoad,
+} from './stage.ts';
 
 export interface PoolStageOptions {
   /** Path or URL of the handler module; undefined: the threads only decode. */
@@ -183,7 +190,7 @@ export class PoolResultStage implements ResultStage {
       (verdicts) => {
         for (const [i, verdict] of verdicts.entries()) {
           const entry = entries[i]!;
-          this.#settle(entry, this.#verdictFor(entry.job, verdict));
+          this.#settle(entry, applyVerdict(this.#host, entry.job, verdict));
         }
         this.#finish(run);
       },
@@ -219,19 +226,6 @@ export class PoolResultStage implements ResultStage {
     this.#freeSlots.push(run.slot);
     if (this.#runs.size === 0) this.#stopWatchdog();
     this.#scheduleDispatch();
-  }
-
-  #verdictFor(job: ResultJob, verdict: JobVerdict): ResultVerdict {
-    switch (verdict.kind) {
-      case 'invalid':
-        return verdict;
-      case 'result':
-        this.#host.handled(verdict.ms);
-        return this.#host.deliver(job, verdict.taskId, verdict.value);
-      case 'handler-error':
-        this.#host.handled(verdict.ms);
-        return this.#host.fail(job, verdict.taskId, `result handler failed: ${verdict.message}`);
-    }
   }
 
   #settle(entry: Entry, verdict: ResultVerdict): void {

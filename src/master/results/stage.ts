@@ -1,4 +1,5 @@
 import type { SlaveConnection } from '../connection.ts';
+import type { JobVerdict } from './handler.ts';
 
 /** One result body, as the front end hands it over: headers checked, body bytes not decoded. */
 export interface ResultJob {
@@ -59,4 +60,18 @@ export interface ResultStage {
   close(): Promise<void>;
   /** Stops at once; pending jobs settle as `shutdown`. */
   destroy(): Promise<void>;
+}
+
+/** A job's verdict (from a thread or inline) applied on the main thread: the task settles or fails. */
+export function applyVerdict(host: StageHost, job: ResultJob, verdict: JobVerdict): ResultVerdict {
+  switch (verdict.kind) {
+    case 'invalid':
+      return verdict;
+    case 'result':
+      host.handled(verdict.ms);
+      return host.deliver(job, verdict.taskId, verdict.value);
+    case 'handler-error':
+      host.handled(verdict.ms);
+      return host.fail(job, verdict.taskId, `result handler failed: ${verdict.message}`);
+  }
 }
