@@ -15,6 +15,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { numberArg, walkArgs } from './args.ts';
 import { type CpuProfile, summariseCpuProfile } from './cpu-profile.ts';
 import { FleetMasterChild, type LoadOutcome, type Progress } from './fleet-child.ts';
 import {
@@ -111,21 +112,6 @@ export const kUsage = `usage: npx tsx bench/fleet.ts [options]
   --out DIR                results directory (default bench/results)
   --no-write               print only`;
 
-function numberArg(
-  name: string,
-  raw: string | undefined,
-  min: number,
-  max: number,
-  integer: boolean,
-): number {
-  const value = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isFinite(value) || value < min || value > max) {
-    throw new RangeError(`--${name} must be a number in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  if (integer && !Number.isInteger(value)) throw new RangeError(`--${name} must be an integer, got ${raw}`);
-  return value;
-}
-
 type NumberKey = {
   [K in keyof FleetRecordedOptions]: FleetRecordedOptions[K] extends number ? K : never;
 }[keyof FleetRecordedOptions];
@@ -151,19 +137,12 @@ const kNumberFlags: Readonly<Record<string, [NumberKey, number, number, boolean]
 /** Parses `process.argv.slice(2)` (`--flag value` or `--flag=value`). Pure: throws a RangeError naming the flag. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options: Omit<FleetOptions, 'log'> = { ...kDefaults };
-  let out = kResultsDir;
-  let write = true;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = () => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+  const common = walkArgs(argv, kUsage, (flag, value) => {
     const numeric = kNumberFlags[flag];
     if (numeric) {
       const [key, min, max, integer] = numeric;
       options[key] = numberArg(flag.slice(2), value(), min, max, integer);
-      continue;
+      return true;
     }
     switch (flag) {
       case '--result-threads':
@@ -175,24 +154,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case '--profile':
         options.profile = true;
         break;
-      case '--out': {
-        const dir = value();
-        if (!dir) throw new RangeError('--out needs a directory');
-        out = dir;
-        options.profileDir = dir;
-        break;
-      }
-      case '--no-write':
-        write = false;
-        break;
-      case '-h':
-      case '--help':
-        help = true;
-        break;
       default:
-        throw new RangeError(`unknown argument ${JSON.stringify(arg)}\n${kUsage}`);
+        return false;
     }
-  }
+    return true;
+  });
+  const out = common.out ?? kResultsDir;
+  if (common.out !== undefined) options.profileDir = common.out;
+  const { write, help } = common;
   if (options.heartbeatTolerance <= options.heartbeatSpan) {
     throw new RangeError(
       `--heartbeat-tolerance (${options.heartbeatTolerance} s) must exceed --heartbeat-span (${options.heartbeatSpan} s), or every slave is evicted`,

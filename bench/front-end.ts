@@ -17,6 +17,7 @@ import path from 'node:path';
 import { createHistogram } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import { numberArg, walkArgs } from './args.ts';
 import { summariseCpuProfile } from './cpu-profile.ts';
 import {
   type FrontEndResult,
@@ -113,32 +114,10 @@ export const kUsage = `usage: npx tsx bench/front-end.ts [options]
   --out DIR           results directory (default bench/results)
   --no-write          print only`;
 
-function numberArg(
-  name: string,
-  raw: string | undefined,
-  min: number,
-  max: number,
-  integer: boolean,
-): number {
-  const value = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isFinite(value) || value < min || value > max) {
-    throw new RangeError(`--${name} must be a number in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  if (integer && !Number.isInteger(value)) throw new RangeError(`--${name} must be an integer, got ${raw}`);
-  return value;
-}
-
 /** Parses `process.argv.slice(2)` (`--flag value` or `--flag=value`). Pure: throws a RangeError naming the flag. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = { ...kDefaults };
-  let out = kResultsDir;
-  let write = true;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = () => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+  const common = walkArgs(argv, kUsage, (flag, value) => {
     switch (flag) {
       case '--duration':
         options.duration = numberArg('duration', value(), 0.1, 600, false);
@@ -176,24 +155,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case '--metrics':
         options.metrics = true;
         break;
-      case '--out': {
-        const dir = value();
-        if (!dir) throw new RangeError('--out needs a directory');
-        out = dir;
-        options.profileDir = dir;
-        break;
-      }
-      case '--no-write':
-        write = false;
-        break;
-      case '-h':
-      case '--help':
-        help = true;
-        break;
       default:
-        throw new RangeError(`unknown argument ${JSON.stringify(arg)}\n${kUsage}`);
+        return false;
     }
-  }
+    return true;
+  });
+  const out = common.out ?? kResultsDir;
+  if (common.out !== undefined) options.profileDir = common.out;
+  const { write, help } = common;
   return { options, out, write, help };
 }
 

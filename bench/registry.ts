@@ -13,6 +13,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Bench } from 'tinybench';
 import { SlaveRegistry } from '../src/master/registry.ts';
+import { walkArgs } from './args.ts';
 import { thousands } from './front-end-report.ts';
 import { writeResultFiles } from './result-files.ts';
 
@@ -122,9 +123,6 @@ export const kUsage = `usage: npx tsx bench/registry.ts [options]
 /** Parses `process.argv.slice(2)` (`--flag value` or `--flag=value`). Pure: throws a RangeError naming the flag. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = { ...kDefaults };
-  let out = kResultsDir;
-  let write = true;
-  let help = false;
   const integer = (name: string, raw: string | undefined, min: number, max: number) => {
     const value = Number(raw);
     if (raw === undefined || raw === '' || !Number.isInteger(value) || value < min || value > max) {
@@ -132,11 +130,7 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     }
     return value;
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = () => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+  const common = walkArgs(argv, kUsage, (flag, value) => {
     switch (flag) {
       case '--sizes': {
         const raw = value();
@@ -150,12 +144,6 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case '--iterations':
         options.iterations = integer('iterations', value(), 1, 1_000_000);
         break;
-      case '--out': {
-        const dir = value();
-        if (!dir) throw new RangeError('--out needs a directory');
-        out = dir;
-        break;
-      }
       case '--gc': {
         const mode = value();
         if (!kGcModes.includes(mode as GcMode)) {
@@ -164,17 +152,13 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
         options.gc = mode as GcMode;
         break;
       }
-      case '--no-write':
-        write = false;
-        break;
-      case '-h':
-      case '--help':
-        help = true;
-        break;
       default:
-        throw new RangeError(`unknown argument ${JSON.stringify(arg)}\n${kUsage}`);
+        return false;
     }
-  }
+    return true;
+  });
+  const out = common.out ?? kResultsDir;
+  const { write, help } = common;
   return { options, out, write, help };
 }
 

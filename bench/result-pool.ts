@@ -21,6 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { numberArg, walkArgs } from './args.ts';
 import { type CpuProfile, summariseCpuProfile } from './cpu-profile.ts';
 import { calibrate } from './handlers/burn.ts';
 import { pinProcess } from './pin.ts';
@@ -176,21 +177,6 @@ export const kUsage = `usage: npx tsx bench/result-pool.ts [options]
   --out DIR           results directory (default bench/results)
   --no-write          print only`;
 
-function numberArg(
-  name: string,
-  raw: string | undefined,
-  min: number,
-  max: number,
-  integer: boolean,
-): number {
-  const value = Number(raw);
-  if (raw === undefined || raw === '' || !Number.isFinite(value) || value < min || value > max) {
-    throw new RangeError(`--${name} must be a number in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-  }
-  if (integer && !Number.isInteger(value)) throw new RangeError(`--${name} must be an integer, got ${raw}`);
-  return value;
-}
-
 function listArg(name: string, raw: string | undefined): string[] {
   const items = (raw ?? '').split(',').filter((item) => item !== '');
   if (items.length === 0) throw new RangeError(`--${name} needs a comma-separated list`);
@@ -225,14 +211,7 @@ const unique = <T>(items: T[]) => [...new Set(items)];
 /** Parses `process.argv.slice(2)` (`--flag value` or `--flag=value`). Pure: throws a RangeError naming the flag. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   const options = { ...kDefaults };
-  let out = kResultsDir;
-  let write = true;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = () => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+  const common = walkArgs(argv, kUsage, (flag, value) => {
     switch (flag) {
       case '--duration':
         options.duration = numberArg('duration', value(), 0.2, 600, false);
@@ -299,24 +278,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case '--cpu-prof':
         options.cpuProf = true;
         break;
-      case '--out': {
-        const dir = value();
-        if (!dir) throw new RangeError('--out needs a directory');
-        out = dir;
-        options.profileDir = dir;
-        break;
-      }
-      case '--no-write':
-        write = false;
-        break;
-      case '-h':
-      case '--help':
-        help = true;
-        break;
       default:
-        throw new RangeError(`unknown argument ${JSON.stringify(arg)}\n${kUsage}`);
+        return false;
     }
-  }
+    return true;
+  });
+  const out = common.out ?? kResultsDir;
+  if (common.out !== undefined) options.profileDir = common.out;
+  const { write, help } = common;
   if (options.heartbeatSpan >= options.tolerance) {
     throw new RangeError(
       `--heartbeat-span (${options.heartbeatSpan}) must be below --tolerance (${options.tolerance}), or every slave is evicted`,

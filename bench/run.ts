@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { walkArgs } from './args.ts';
 import { formatValue, type Headline, headlinesOf } from './headlines.ts';
 import { writeResultFiles } from './result-files.ts';
 
@@ -52,14 +53,7 @@ export const kUsage = `usage: npm run bench [-- options]   (or: npx tsx bench/ru
 export function parseArgs(argv: readonly string[]): Omit<SuiteOptions, 'log'> & { help: boolean } {
   let only: BenchName[] = [...kBenchNames];
   let quick = false;
-  let out = kResultsDir;
-  let write = true;
-  let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const flag = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = () => (eq > 0 ? arg.slice(eq + 1) : argv[++i]);
+  const common = walkArgs(argv, kUsage, (flag, value) => {
     switch (flag) {
       case '--only': {
         const raw = value() ?? '';
@@ -73,23 +67,13 @@ export function parseArgs(argv: readonly string[]): Omit<SuiteOptions, 'log'> & 
       case '--quick':
         quick = true;
         break;
-      case '--out': {
-        const dir = value();
-        if (!dir) throw new RangeError('--out needs a directory');
-        out = dir;
-        break;
-      }
-      case '--no-write':
-        write = false;
-        break;
-      case '-h':
-      case '--help':
-        help = true;
-        break;
       default:
-        throw new RangeError(`unknown argument ${JSON.stringify(arg)}\n${kUsage}`);
+        return false;
     }
-  }
+    return true;
+  });
+  const out = common.out ?? kResultsDir;
+  const { write, help } = common;
   return { only, quick, out, write, help };
 }
 
