@@ -1,0 +1,348 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { H1ParseError, type H1Response, ResponseParser } from './h1-parser.ts';
+
+export type { H1Response } from './h1-parser.ts';
+
+export interface H1ClientOptions {
+  host: string;
+  port: number;
+  /** TLS options; present for an `https` peer. */
+  tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
+  /** Milliseconds an answer may go without a byte arriving before the request fails. */
+  timeoutMs: number;
+  /** Milliseconds a connection may take to open. @defaultValue min(timeoutMs, 10 s) */
+  connectTimeoutMs?: number;
+  /** An idle connection is closed after this many milliseconds. @defaultValue 4000 */
+  keepAliveMs?: number;
+  /** Requests written before their answers arrived (HTTP/1.1 pipelining). @defaultValue 1 */
+  pipelining?: number;
+}
+
+/** The connection failed, timed out or closed before the answer arrived: nothing is known about the request. */
+export class H1ConnectionError extends Error {
+  readonly code: string;
+  constructor(message: string, code = 'FLEETMASTER_H1_CONNECTION', cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = 'H1ConnectionError';
+    this.code = code;
+  }
+}
+
+interface Pending {
+  method: string;
+  path: string;
+  headers: string;
+  body: string | Uint8Array | undefined;
+  resolve(response: H1Response): void;
+  reject(error: Error): void;
+}
+
+/**
+ * An HTTP/1.1 client over one keep-alive socket, for the master's hottest request (`POST /task/new`, one per
+ * task). It does what undici's `Client` does for that exchange at a fraction of its cost per request: the
+ * request goes out as one prebuilt string in one write; answers are read into one buffer shared by every
+ * client (`net` `onread`) and parsed by `ResponseParser`; timeouts and idle closes are checked by one timer
+ * for all clients. Header names and values are the caller's, pre-formatted (`name: value\r\n` lines), and are
+ * not validated here: callers build them from values they control.
+ */
+export class H1Client {
+  readonly #options: Required<Omit<H1ClientOptions, 'tls'>> & Pick<H1ClientOptions, 'tls'>;
+  readonly #hostHeader: string;
+  /** Requests in order; the first `#written` are on the wire. */
+  readonly #queue: Pending[] = [];
+  #written = 0;
+  #socket: net.Socket | undefined;
+  #parser: ResponseParser | undefined;
+  /** The current socket has connected (a failure before that fails every request, written or not). */
+  #connected = false;
+  /** `performance.now()` of the last byte in or request out (the timeouts count from it). */
+  #activeAt = 0;
+  #closed = false;
+  #onDrained: (() => void) | undefined;
+
+  constructor(options: H1ClientOptions) {
+    this.#options = {
+      connectTimeoutMs: Math.min(options.timeoutMs, 10_000),
+      keepAliveMs: 4000,
+      pipelining: 1,
+      ...options,
+    };
+    const { host, port } = options;
+    this.#hostHeader = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  }
+
+  /** Requests not answered yet (written or waiting). */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  /**
+   * Sends one request. `headers` is zero or more `name: value\r\n` lines; `host` and `content-length` are added.
+   * Resolves with any answer (whatever its status); rejects with `H1ConnectionError` or `H1ParseError`.
+   */
+  request(
+    method: string,
+    path: string,
+    headers: string,
+    body?: string | Uint8Array,
+    signal?: AbortSignal,
+  ): Promise<H1Response> {
+    if (this.#closed) return Promise.reject(new H1ConnectionError('client closed', 'FLEETMASTER_H1_CLOSED'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    return new Promise((resolve, reject) => {
+      const pending: Pending = { method, path, headers, body, resolve, reject };
+      this.#queue.push(pending);
+      if (signal !== undefined) this.#abortOn(signal, pending);
+      this.#pump();
+    });
+  }
+
+  /** Lets requests in flight finish, then closes the connection. Idempotent. */
+  close(): Promise<void> {
+    this.#closed = true;
+    if (this.#queue.length === 0) {
+      this.#retire();
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const before = this.#onDrained;
+      this.#onDrained = () => {
+        before?.();
+        resolve();
+      };
+    });
+  }
+
+  /** Closes the connection now; every request not answered rejects. */
+  destroy(): void {
+    this.#closed = true;
+    this.#retire();
+    this.#failAll(new H1ConnectionError('client destroyed', 'FLEETMASTER_H1_CLOSED'));
+  }
+
+  /** Called by the sweep timer: fails a stalled request, closes an idle connection. */
+  checkTimers(now: number): void {
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    const silent = now - this.#activeAt;
+    if (this.#queue.length === 0) {
+      if (silent >= this.#options.keepAliveMs) this.#retire();
+      return;
+    }
+    if (socket.connecting) {
+      if (silent >= this.#options.connectTimeoutMs) {
+        this.#lost(socket, new H1ConnectionError('connect timed out', 'FLEETMASTER_H1_CONNECT_TIMEOUT'));
+      }
+    } else if (silent >= this.#options.timeoutMs) {
+      this.#lost(socket, new H1ConnectionError('no answer in time', 'FLEETMASTER_H1_TIMEOUT'));
+    }
+  }
+
+  /** An aborted request leaves the queue; one already written takes its socket with it (HTTP/1.1 cannot cancel). */
+  #abortOn(signal: AbortSignal, pending: Pending): void {
+    const onAbort = () => {
+      const at = this.#queue.indexOf(pending);
+      if (at < 0) return;
+      if (at >= this.#written) {
+        this.#queue.splice(at, 1);
+        pending.reject(signal.reason);
+        this.#drained();
+        return;
+      }
+      this.#retire();
+      const rest = this.#queue.splice(0, this.#written);
+      this.#written = 0;
+      for (const other of rest) {
+        other.reject(
+          other === pending
+            ? signal.reason
+            : new H1ConnectionError('a request on this connection was aborted'),
+        );
+      }
+      if (this.#queue.length > 0) this.#pump();
+      else this.#drained();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    const settle = () => signal.removeEventListener('abort', onAbort);
+    const { resolve, reject } = pending;
+    pending.resolve = (response) => {
+      settle();
+      resolve(response);
+    };
+    pending.reject = (error) => {
+      settle();
+      reject(error);
+    };
+  }
+
+  #pump(): void {
+    const limit = this.#options.pipelining;
+    if (this.#written >= limit || this.#written >= this.#queue.length) return;
+    const socket = this.#socket ?? this.#open();
+    if (this.#written === 0) this.#activeAt = performance.now();
+    while (this.#written < limit && this.#written < this.#queue.length) {
+      write(socket, this.#hostHeader, this.#queue[this.#written++]!);
+    }
+  }
+
+  #open(): net.Socket {
+    const { host, port } = this.#options;
+    const tlsOptions = this.#options.tls;
+    let socket: net.Socket;
+    if (tlsOptions !== undefined) {
+      socket = tls.connect({ host, port, servername: net.isIP(host) ? undefined : host, ...tlsOptions });
+      socket.setNoDelay(true);
+      socket.on('data', (bytes: Buffer) => this.#read(socket, bytes));
+    } else {
+      socket = net.connect({
+        host,
+        port,
+        noDelay: true,
+        onread: {
+          buffer: sharedReadBuffer,
+          callback: (n: number, buffer: Uint8Array) => {
+            this.#read(socket, buffer.subarray(0, n));
+            return true;
+          },
+        },
+      });
+    }
+    socket.once(tlsOptions === undefined ? 'connect' : 'secureConnect', () => {
+      if (socket === this.#socket) this.#connected = true;
+    });
+    socket.on('error', (err) => this.#lost(socket, err));
+    socket.on('end', () => this.#end(socket));
+    socket.on('close', () => this.#lost(socket, undefined));
+    this.#socket = socket;
+    this.#connected = false;
+    this.#parser = new ResponseParser((response) => this.#answered(socket, response));
+    this.#activeAt = performance.now();
+    live.add(this);
+    startSweep();
+    return socket;
+  }
+
+  #read(socket: net.Socket, bytes: Uint8Array): void {
+    if (socket !== this.#socket) return;
+    this.#activeAt = performance.now();
+    try {
+      this.#parser!.feed(bytes);
+    } catch (err) {
+      this.#lost(socket, err instanceof Error ? err : new H1ParseError(String(err)));
+    }
+  }
+
+  #answered(socket: net.Socket, response: H1Response): void {
+    if (socket !== this.#socket) return;
+    if (this.#written === 0) throw new H1ParseError(`an answer (${response.statusCode}) to no request`);
+    const pending = this.#queue.shift()!;
+    this.#written--;
+    if (!response.keepAlive) {
+      // the peer closes after this answer: requests already written on this socket are lost with it
+      this.#retire();
+      this.#failWritten(new H1ConnectionError('the peer closed the connection after an earlier answer'));
+    }
+    pending.resolve(response);
+    if (this.#queue.length > 0) this.#pump();
+    else this.#drained();
+  }
+
+  #end(socket: net.Socket): void {
+    if (socket !== this.#socket) return;
+    try {
+      this.#parser!.end();
+    } catch (err) {
+      this.#lost(socket, err as Error);
+      return;
+    }
+    this.#lost(socket, undefined);
+  }
+
+  /** The socket failed or closed: every request on it fails; requests not yet written go on a new socket. */
+  #lost(socket: net.Socket, error: Error | undefined): void {
+    if (socket !== this.#socket) return;
+    const neverConnected = !this.#connected;
+    this.#retire();
+    const cause =
+      error instanceof H1ConnectionError || error instanceof H1ParseError
+        ? error
+        : new H1ConnectionError(
+            error === undefined ? 'the peer closed the connection' : `connection failed: ${error.message}`,
+            (error as NodeJS.ErrnoException | undefined)?.code ?? 'FLEETMASTER_H1_CONNECTION',
+            error,
+          );
+    if (neverConnected) this.#failAll(cause);
+    else this.#failWritten(cause);
+    if (this.#queue.length > 0) this.#pump();
+    else this.#drained();
+  }
+
+  /** Forgets the current socket (closing it); its late events are ignored. */
+  #retire(): void {
+    const socket = this.#socket;
+    if (socket === undefined) return;
+    this.#socket = undefined;
+    this.#parser = undefined;
+    live.delete(this);
+    socket.destroy();
+  }
+
+  #failWritten(error: Error): void {
+    const written = this.#queue.splice(0, this.#written);
+    this.#written = 0;
+    for (const pending of written) pending.reject(error);
+  }
+
+  #failAll(error: Error): void {
+    const all = this.#queue.splice(0);
+    this.#written = 0;
+    for (const pending of all) pending.reject(error);
+    this.#drained();
+  }
+
+  #drained(): void {
+    if (this.#queue.length > 0) return;
+    if (this.#closed) this.#retire();
+    const done = this.#onDrained;
+    this.#onDrained = undefined;
+    done?.();
+  }
+}
+
+function write(socket: net.Socket, hostHeader: string, pending: Pending): void {
+  const head = `${pending.method} ${pending.path} HTTP/1.1\r\nhost: ${hostHeader}\r\n${pending.headers}`;
+  const body = pending.body;
+  if (body === undefined) {
+    socket.write(pending.method === 'GET' ? `${head}\r\n` : `${head}content-length: 0\r\n\r\n`);
+  } else if (typeof body === 'string') {
+    // one string, one write, one syscall
+    socket.write(`${head}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  } else {
+    socket.cork();
+    socket.write(`${head}content-length: ${body.byteLength}\r\n\r\n`, 'latin1');
+    socket.write(body);
+    socket.uncork();
+  }
+}
+
+/** Every read of every plain-TCP client lands here; the parser copies what it keeps before the next read. */
+const sharedReadBuffer = new Uint8Array(64 * 1024);
+
+/** Clients with an open socket, checked by one timer (coarse, as undici's own timers are). */
+const live = new Set<H1Client>();
+const kSweepMs = 250;
+let sweep: NodeJS.Timeout | undefined;
+
+function startSweep(): void {
+  if (sweep !== undefined) return;
+  sweep = setInterval(() => {
+    const now = performance.now();
+    for (const client of live) client.checkTimers(now);
+    if (live.size === 0) {
+      clearInterval(sweep);
+      sweep = undefined;
+    }
+  }, kSweepMs);
+  sweep.unref();
+}
