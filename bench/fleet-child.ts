@@ -16,6 +16,7 @@ export interface FleetMasterKnobs {
   heartbeatCheckSpan: number;
   /** undefined: the master's default (a pool as wide as the machine). */
   resultThreads: number | undefined;
+  taskClient: 'lean' | 'undici';
 }
 
 export interface ConnectRequest {
@@ -121,6 +122,7 @@ async function serve(knobs: FleetMasterKnobs): Promise<void> {
     heartbeatTolerance: knobs.heartbeatTolerance,
     heartbeatCheckSpan: knobs.heartbeatCheckSpan,
     resultThreads: knobs.resultThreads,
+    taskClient: knobs.taskClient,
     logger,
   });
   try {

@@ -20,6 +20,8 @@ export interface FleetRecordedOptions {
   workUs: number;
   sleepMs: number;
   resultThreads: number | undefined;
+  /** The master's `taskClient` for `/task/new`. */
+  taskClient: 'lean' | 'undici';
   connectConcurrency: number;
   ports: number;
   simConnections: number;
@@ -250,7 +252,8 @@ export function formatMarkdown(result: FleetResult): string {
     `${o.duration} s measured after ${o.warmup} s warm-up; heartbeat every ${o.heartbeatSpan} s ` +
       `(±${Math.round(o.heartbeatJitter * 100)}%), tolerance ${o.heartbeatTolerance} s, sweep every ` +
       `${o.heartbeatCheckSpan} s; tasks: ${work}, result ${o.resultBytes} B ${o.msgpack ? 'MessagePack' : 'JSON'}; ` +
-      `master resultThreads ${result.master.resultThreads}${o.resultThreads === undefined ? ' (its default)' : ''}; ` +
+      `master resultThreads ${result.master.resultThreads}${o.resultThreads === undefined ? ' (its default)' : ''}, ` +
+      `taskClient ${o.taskClient ?? 'lean'}${o.taskClient === 'undici' ? '' : ' (its default)'}; ` +
       `simulator: ${o.ports} ports, ${thousands(Math.min(o.simConnections, o.slaves))} sockets per kind; node ${env.node}, ${env.cpus} × ` +
       `${env.cpuModel}; load average ${fixed(env.loadAverage[0], 2)} → ${fixed(env.loadAverage[1], 2)}; ` +
       `${result.startedAt}.` +

@@ -58,6 +58,7 @@ export const kDefaults: Readonly<Omit<FleetOptions, 'log'>> = Object.freeze({
   workUs: 0,
   sleepMs: 0,
   resultThreads: undefined,
+  taskClient: 'lean',
   connectConcurrency: 64,
   ports: 4,
   simConnections: 1000,
@@ -107,6 +108,7 @@ export const kUsage = `usage: npx tsx bench/fleet.ts [options]
                            socket i mod N; at least the fleet size: one per slave (default ${kDefaults.simConnections})
   --baseline-duration S    seconds of heartbeats only, against the idle master and then the null master
                            (0 skips both; default ${kDefaults.baselineDuration})
+  --task-client C          master taskClient for /task/new: lean or undici (default ${kDefaults.taskClient})
   --msgpack                task and result bodies as MessagePack
   --profile                CPU-profile the master child (node --cpu-prof) and summarise its load window
   --out DIR                results directory (default bench/results)
@@ -148,6 +150,14 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       case '--result-threads':
         options.resultThreads = numberArg('result-threads', value(), 0, 256, true);
         break;
+      case '--task-client': {
+        const client = value();
+        if (client !== 'lean' && client !== 'undici') {
+          throw new RangeError(`--task-client must be lean or undici, got ${JSON.stringify(client)}`);
+        }
+        options.taskClient = client;
+        break;
+      }
       case '--msgpack':
         options.msgpack = true;
         break;
@@ -453,6 +463,7 @@ export async function run(input: Partial<FleetOptions> = {}): Promise<FleetResul
         heartbeatTolerance: options.heartbeatTolerance,
         heartbeatCheckSpan: options.heartbeatCheckSpan,
         resultThreads: options.resultThreads,
+        taskClient: options.taskClient,
       },
       execArgv: options.profile
         ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', String(kProfileIntervalUs)]
@@ -704,6 +715,7 @@ function recordedOptions(o: FleetOptions): FleetRecordedOptions {
     workUs: o.workUs,
     sleepMs: o.sleepMs,
     resultThreads: o.resultThreads,
+    taskClient: o.taskClient,
     connectConcurrency: o.connectConcurrency,
     ports: o.ports,
     simConnections: o.simConnections,

@@ -41,6 +41,8 @@ describe('parseArgs', () => {
       '--sleep-ms',
       '5',
       '--result-threads=0',
+      '--task-client',
+      'undici',
       '--connect-concurrency',
       '128',
       '--ports=8',
@@ -65,6 +67,7 @@ describe('parseArgs', () => {
       workUs: 50,
       sleepMs: 5,
       resultThreads: 0,
+      taskClient: 'undici',
       connectConcurrency: 128,
       ports: 8,
       simConnections: 2000,
@@ -84,6 +87,7 @@ describe('parseArgs', () => {
     assert.throws(() => parseArgs(['--heartbeat-jitter', '0.9']), /--heartbeat-jitter/);
     assert.throws(() => parseArgs(['--heartbeat-check-span', '0.01']), /--heartbeat-check-span/);
     assert.throws(() => parseArgs(['--result-threads', '-1']), /--result-threads/);
+    assert.throws(() => parseArgs(['--task-client', 'fast']), /--task-client must be lean or undici/);
     assert.throws(() => parseArgs(['--out']), /--out needs a directory/);
     assert.throws(() => parseArgs(['--fast']), /unknown argument "--fast"/);
   });

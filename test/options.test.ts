@@ -22,6 +22,7 @@ describe('Master options', () => {
     assert.equal(options.requestRetryWaiting, 1);
     assert.equal(options.myAddress, undefined);
     assert.equal(options.maxBodySize, 64 * 1024 * 1024);
+    assert.equal(options.taskClient, 'lean');
     assert.deepEqual(options.hooks, {});
   });
 
@@ -72,6 +73,7 @@ describe('Master options', () => {
     ['requestRetries 1.5', { requestRetries: 1.5 }, /options\.requestRetries/],
     ['requestRetryWaiting negative', { requestRetryWaiting: -1 }, /options\.requestRetryWaiting/],
     ['host empty', { host: '' }, /options\.host/],
+    ['taskClient unknown', loose({ taskClient: 'fast' }), /options\.taskClient must be 'lean' or 'undici'/],
     ['maxBodySize 0', { maxBodySize: 0 }, /options\.maxBodySize/],
     ['myAddress without scheme', { myAddress: '10.0.0.5:7235' }, /options\.myAddress/],
     ['myAddress with a path', { myAddress: 'http://10.0.0.5:7235/x' }, /options\.myAddress/],

@@ -213,6 +213,14 @@ export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.f
     },
     ...kRequests('a slave'),
     {
+      key: 'taskClient',
+      type: 'string',
+      arg: 'client',
+      help: 'client for POST /task/new to fleetmaster slaves (DI-engine slaves: always undici)',
+      default: 'lean',
+      choices: ['lean', 'undici'],
+    },
+    {
       key: 'myAddress',
       type: 'string',
       arg: 'url',

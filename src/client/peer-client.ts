@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, type Dispatcher, Pool } from 'undici';
 import { type Envelope, parseEnvelope } from '../protocol/envelope.ts';
 import { BadAnswerError, RequestFailedError, type ResponseError } from '../protocol/errors.ts';
+import { H1Client } from './h1-client.ts';
 
 export interface PeerClientOptions {
   /** `http://host:port` or `https://host:port`. */
@@ -20,6 +21,11 @@ export interface PeerClientOptions {
   timeoutMs?: number;
   /** TLS options for an https origin (e.g. `ca`, `rejectUnauthorized`). */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
+  /**
+   * `undici` (any HTTP/1.1 peer), or `h1`: fleetmaster's own lean client (`H1Client`), one socket, for the
+   * per-task request to peers known to be fleetmaster's (measured in bench/fleet.ts). @defaultValue 'undici'
+   */
+  transport?: 'undici' | 'h1';
 }
 
 export interface PeerAnswer {
@@ -67,7 +73,10 @@ interface Exchange {
  */
 export class PeerClient {
   readonly origin: string;
-  readonly #dispatcher: Dispatcher;
+  readonly #dispatcher: Dispatcher | undefined;
+  readonly #h1: H1Client | undefined;
+  /** The h1 transport's header lines per content type ('' = no body), built once. */
+  readonly #h1Heads = new Map<string, string>();
   readonly #headers: Record<string, string>;
   /** The headers of a request with a JSON body, built once (most requests). */
   readonly #jsonHeaders: Record<string, string>;
@@ -88,10 +97,21 @@ export class PeerClient {
       connect: { timeout: Math.min(timeout, 10_000), ...(options.tls ?? {}) },
     };
     const connections = options.connections ?? 1;
-    this.#dispatcher =
-      connections > 1
-        ? new Pool(options.origin, { ...common, connections })
-        : new Client(options.origin, common);
+    if (options.transport === 'h1') {
+      const url = new URL(options.origin);
+      this.#h1 = new H1Client({
+        host: url.hostname.replace(/^\[|\]$/g, ''),
+        port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
+        tls: url.protocol === 'https:' ? (options.tls ?? {}) : undefined,
+        timeoutMs: timeout,
+        keepAliveMs: kKeepAliveMs,
+      });
+    } else {
+      this.#dispatcher =
+        connections > 1
+          ? new Pool(options.origin, { ...common, connections })
+          : new Client(options.origin, common);
+    }
     this.#headers = options.headers;
     this.#jsonHeaders = { ...options.headers, 'content-type': 'application/json' };
     this.#retries = options.retries;
@@ -108,20 +128,25 @@ export class PeerClient {
     const { body, contentType = 'application/json', headers, signal } = options;
     const retries = options.retries ?? this.#retries;
     const allHeaders =
-      body === undefined
-        ? headers
-          ? { ...this.#headers, ...headers }
-          : this.#headers
-        : headers === undefined && contentType === 'application/json'
-          ? this.#jsonHeaders
-          : { ...this.#headers, 'content-type': contentType, ...headers };
+      this.#h1 !== undefined
+        ? this.#headers
+        : body === undefined
+          ? headers
+            ? { ...this.#headers, ...headers }
+            : this.#headers
+          : headers === undefined && contentType === 'application/json'
+            ? this.#jsonHeaders
+            : { ...this.#headers, 'content-type': contentType, ...headers };
     let attempt = 0;
     for (;;) {
       attempt++;
       let exchange: Exchange;
       try {
         if (this.#closed) throw new Error('client closed');
-        exchange = await this.#exchange(method, path, allHeaders, body, signal);
+        exchange =
+          this.#h1 === undefined
+            ? await this.#exchange(method, path, allHeaders, body, signal)
+            : await this.#h1Exchange(method, path, contentType, headers, body, signal);
       } catch (err) {
         if (this.#closed || attempt > retries || signal?.aborted) {
           throw new RequestFailedError(this.origin + path, attempt, err);
@@ -129,28 +154,59 @@ export class PeerClient {
         await sleep(this.#retryWaitingMs);
         continue;
       }
-      const { statusCode, headers: responseHeaders, text } = exchange;
+      const { statusCode, text } = exchange;
       const envelope = parseEnvelope(text);
       if (envelope === undefined) throw new BadAnswerError(this.origin + path, statusCode, text);
       if (statusCode >= 400) {
         const error = this.#errorFor(statusCode, envelope);
-        const retryAfter = Number(responseHeaders['retry-after']);
+        const retryAfter = Number(exchange.headers['retry-after']);
         if (retryAfter >= 0) error.retryAfter = retryAfter;
         throw error;
       }
-      return { statusCode, envelope, headers: responseHeaders };
+      const answered = exchange;
+      // the h1 transport reads an answer's headers only when asked (most answers' never are)
+      return {
+        statusCode,
+        envelope,
+        get headers() {
+          return answered.headers;
+        },
+      };
     }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#dispatcher.close().catch(() => undefined);
+    await this.#h1?.close();
+    await this.#dispatcher?.close().catch(() => undefined);
   }
 
   async destroy(): Promise<void> {
     this.#closed = true;
-    await this.#dispatcher.destroy().catch(() => undefined);
+    this.#h1?.destroy();
+    await this.#dispatcher?.destroy().catch(() => undefined);
+  }
+
+  /** Not async: one promise fewer per task (a synchronous throw lands in `request`'s try all the same). */
+  #h1Exchange(
+    method: Dispatcher.HttpMethod,
+    path: string,
+    contentType: string,
+    extra: Record<string, string> | undefined,
+    body: Body | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<Exchange> {
+    const key = body === undefined ? '' : contentType;
+    let head = this.#h1Heads.get(key);
+    if (head === undefined) {
+      head = headerLines(
+        body === undefined ? this.#headers : { ...this.#headers, 'content-type': contentType },
+      );
+      this.#h1Heads.set(key, head);
+    }
+    if (extra !== undefined) head += headerLines(extra);
+    return this.#h1!.request(method, path, head, body, signal);
   }
 
   #exchange(
@@ -164,7 +220,7 @@ export class PeerClient {
       let statusCode = 0;
       let responseHeaders: Exchange['headers'] = {};
       const chunks: Buffer[] = [];
-      this.#dispatcher.dispatch(
+      this.#dispatcher!.dispatch(
         { path, method, headers, body },
         {
           onRequestStart(controller) {
@@ -193,3 +249,16 @@ export class PeerClient {
 }
 
 const kKeepAliveMs = 4000;
+
+/** `name: value\r\n` lines; a value with a CR or LF (header injection) is refused, as undici refuses it. */
+function headerLines(headers: Record<string, string>): string {
+  let lines = '';
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
+      throw new TypeError(`invalid request header ${JSON.stringify(name)}`);
+    }
+    lines += `${name}: ${value}\r\n`;
+  }
+  return lines;
+}

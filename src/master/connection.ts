@@ -14,6 +14,7 @@ export interface ConnectionHost {
   readonly requestRetries: number;
   readonly requestRetryWaiting: number;
   readonly requestTimeout: number;
+  readonly taskClient: 'lean' | 'undici';
   readonly fleetSecret: string | undefined;
   readonly slaveTls: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
   addressFor(connection: SlaveConnection): Promise<string>;
@@ -50,8 +51,9 @@ export const kClose = Symbol('fleetmaster.connection.close');
 export const kOnlyTask = Symbol('fleetmaster.connection.onlyTask');
 
 /**
- * The master's link to one slave. Requests go out through one keep-alive undici pool, created on first use
- * and closed when the slave leaves, so a fleet of idle, evicted connections holds no sockets.
+ * The master's link to one slave. Requests go out through a keep-alive undici client (and an `H1Client` for the
+ * tasks of a fleetmaster slave), created on first use and closed when the slave leaves, so a fleet of idle,
+ * evicted connections holds no sockets.
  */
 export class SlaveConnection {
   readonly name: string;
@@ -65,6 +67,8 @@ export class SlaveConnection {
   /** What every task of this connection calls back into: built once, not per task (measured hot). */
   readonly #taskHost: TaskHost;
   #client: PeerClient | undefined;
+  /** `/task/new` goes through this one when the slave is fleetmaster's (see `#postTask`). */
+  #taskClient: PeerClient | undefined;
   #connected = false;
   readonly #wantMsgpack: boolean;
   /** The slave's `Fleet-Extensions` answer to `/connect` ('' for a DI-engine slave). */
@@ -88,13 +92,7 @@ export class SlaveConnection {
     this.#taskHost = {
       logger: host.logger,
       beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
-      postTask: (id, d) =>
-        this.#request(
-          'POST',
-          '/task/new',
-          { task: { id }, data: d ?? {} },
-          this.usesMsgpack ? kMsgpack : kJson,
-        ),
+      postTask: (id, d) => this.#postTask(id, d),
       afterNewTask: (answer) => host.hookAfter('afterNewTask', this, answer),
       errorNewTask: (error) => host.hookError('errorNewTask', this, error),
       track: (task) => {
@@ -195,14 +193,41 @@ export class SlaveConnection {
     for (const task of [...this.#tasks]) task[kEnd](reason);
     this.#tasks.clear();
     const client = this.#client;
+    const taskClient = this.#taskClient;
     this.#client = undefined;
+    this.#taskClient = undefined;
     void client?.close();
+    void taskClient?.close();
   }
 
   async [kClose](): Promise<void> {
     const client = this.#client;
+    const taskClient = this.#taskClient;
     this.#client = undefined;
-    await client?.destroy();
+    this.#taskClient = undefined;
+    await Promise.all([client?.destroy(), taskClient?.destroy()]);
+  }
+
+  /**
+   * `POST /task/new`, the one request per task. A slave that announced fleetmaster's extensions is a uWS server
+   * of ours: its tasks go through the lean `h1` transport (a third of the master's CPU per task was undici's in
+   * bench/fleet.ts). Any other slave (DI-engine's Flask) gets undici, as every other request does.
+   */
+  #postTask(id: string, data: unknown): Promise<PeerAnswer> {
+    const body = { task: { id }, data: data ?? {} };
+    const format = this.usesMsgpack ? kMsgpack : kJson;
+    if (this.#slaveExtensions === '' || this.#host.taskClient === 'undici') {
+      this.#client ??= this.#newClient('undici');
+      return this.#client.request('POST', '/task/new', {
+        body: encodeBody(body, format),
+        contentType: format,
+      });
+    }
+    this.#taskClient ??= this.#newClient('h1');
+    return this.#taskClient.request('POST', '/task/new', {
+      body: encodeBody(body, format),
+      contentType: format,
+    });
   }
 
   #headers(): Record<string, string> {
@@ -216,8 +241,13 @@ export class SlaveConnection {
     return headers;
   }
 
-  #request(method: 'POST' | 'DELETE', path: string, body: unknown, format = kJson): Promise<PeerAnswer> {
-    this.#client ??= new PeerClient({
+  #request(method: 'POST' | 'DELETE', path: string, body: unknown): Promise<PeerAnswer> {
+    this.#client ??= this.#newClient('undici');
+    return this.#client.request(method, path, { body: encodeBody(body, kJson), contentType: kJson });
+  }
+
+  #newClient(transport: 'undici' | 'h1'): PeerClient {
+    return new PeerClient({
       origin: this.origin,
       headers: this.#headers(),
       retries: this.#host.requestRetries,
@@ -225,8 +255,8 @@ export class SlaveConnection {
       timeoutMs: this.#host.requestTimeout * 1000,
       errorFor: slaveErrorFor,
       tls: this.#host.slaveTls,
+      transport,
     });
-    return this.#client.request(method, path, { body: encodeBody(body, format), contentType: format });
   }
 }
 

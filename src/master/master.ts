@@ -41,7 +41,8 @@ export interface NewConnectionOptions {
 
 /**
  * The master end of the protocol. Owns the front end (uWebSockets.js), the slave registry and the heartbeat
- * sweep on the main thread; results go through a result stage; requests to slaves go out through undici.
+ * sweep on the main thread; results go through a result stage; requests to slaves go out through undici, but
+ * `/task/new` to a fleetmaster slave goes through the lean `H1Client` (option `taskClient`).
  *
  * Hooks: override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as `options.hooks`.
  */
@@ -140,6 +141,10 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   get requestTimeout(): number {
     return this.options.requestTimeout;
+  }
+
+  get taskClient(): 'lean' | 'undici' {
+    return this.options.taskClient;
   }
 
   /** @internal */
