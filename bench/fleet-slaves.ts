@@ -12,7 +12,7 @@ import uWS from 'uWebSockets.js';
 import { randomBytes } from 'node:crypto';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { Packr } from 'msgpackr';
-import { Client, type Dispatcher } from 'undici';
+import { H1Client } from '../src/client/h1-client.ts';
 
 export interface FleetSimOptions {
   /** uWS apps (ports) the slaves share. */
@@ -83,17 +83,19 @@ interface Target {
   origin: string;
   stats: TargetStats;
   /** Created on first use; slave i uses index i mod length. */
-  beats: (Client | undefined)[];
-  results: (Client | undefined)[];
+  beats: (H1Client | undefined)[];
+  results: (H1Client | undefined)[];
 }
 
 interface VirtualSlave {
   readonly token: string;
   readonly seq: number;
   readonly target: Target;
-  readonly beatClient: Client;
-  readonly resultClient: Client;
-  readonly beatHeaders: string[];
+  readonly beatClient: H1Client;
+  readonly resultClient: H1Client;
+  /** Header lines of a heartbeat, and the fixed ones of a result (Task-Id is added per result). */
+  readonly beatHeaders: string;
+  readonly resultHeaders: string;
   busy: boolean;
   /** Disconnected, refused by the master, or dropped: no more beats. */
   gone: boolean;
@@ -143,37 +145,16 @@ export function firstBeatPhase(seq: number): number {
   return (seq * 0.6180339887498949) % 1;
 }
 
-/** One request through an undici dispatcher, without response streams (the simulator's CPU is the master's too). */
-function send(
-  dispatcher: Dispatcher,
+/** One request on one of the simulator's sockets (fleetmaster's lean `H1Client`: the simulator's CPU is the master's too). */
+async function send(
+  client: H1Client,
   method: 'GET' | 'PUT',
   path: string,
-  headers: string[],
+  headers: string,
   body?: string | Buffer,
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    let status = 0;
-    let chunks: Buffer[] | undefined;
-    dispatcher.dispatch(
-      { method, path, headers, body },
-      {
-        onRequestStart() {},
-        onResponseStart(_controller, statusCode) {
-          status = statusCode;
-        },
-        onResponseData(_controller, chunk) {
-          if (chunks === undefined) chunks = [chunk];
-          else chunks.push(chunk);
-        },
-        onResponseEnd() {
-          resolve({ status, body: chunks === undefined ? '' : Buffer.concat(chunks).toString() });
-        },
-        onResponseError(_controller, error) {
-          reject(error);
-        },
-      },
-    );
-  });
+  const answer = await client.request(method, path, headers, body);
+  return { status: answer.statusCode, body: answer.text };
 }
 
 /** The timer wheel: one `unref()`ed timer for every heartbeat of the fleet, in `kTickMs` buckets. */
@@ -280,9 +261,7 @@ export class VirtualFleet {
     const target = this.#targets.get(origin);
     if (target === undefined) return;
     this.#targets.delete(origin);
-    await Promise.all(
-      [...target.beats, ...target.results].map((client) => client?.destroy().catch(() => {})),
-    );
+    await Promise.all([...target.beats, ...target.results].map((client) => client?.destroy()));
   }
 
   /** Forgets every slave (they stop heartbeating). */
@@ -300,7 +279,7 @@ export class VirtualFleet {
     for (const app of this.#apps) (app as unknown as { close(): void }).close();
     await Promise.all(
       [...this.#targets.values()].flatMap((t) =>
-        [...t.beats, ...t.results].map((client) => client?.destroy().catch(() => {})),
+        [...t.beats, ...t.results].map((client) => client?.destroy()),
       ),
     );
     this.#targets.clear();
@@ -435,22 +414,10 @@ export class VirtualFleet {
       ? // msgpackr returns a view of a shared buffer: copy before undici holds it across turns
         Buffer.from(packr.pack({ task: { id }, result: this.#resultPayload }))
       : `{"task":{"id":"${id}${this.#resultSuffix}`;
-    const headers = [
-      'channel',
-      kChannel,
-      'token',
-      slave.token,
-      'task-id',
-      id,
-      'content-type',
-      this.options.msgpack ? kMsgpack : kJson,
-      'fleet-extensions',
-      kExtensions,
-    ];
-    this.#report(slave, headers, body, 0);
+    this.#report(slave, `${slave.resultHeaders}task-id: ${id}\r\n`, body, 0);
   }
 
-  #report(slave: VirtualSlave, headers: string[], body: string | Buffer, failures: number): void {
+  #report(slave: VirtualSlave, headers: string, body: string | Buffer, failures: number): void {
     if (this.#closed) return;
     const started = performance.now();
     send(slave.resultClient, 'PUT', '/slave/task/complete', headers, body).then(
@@ -491,7 +458,10 @@ export class VirtualFleet {
       target,
       beatClient: this.#client(target, target.beats, seq, this.options.beatPipelining),
       resultClient: this.#client(target, target.results, seq, 1),
-      beatHeaders: ['channel', kChannel, 'token', token, 'fleet-extensions', kExtensions],
+      beatHeaders: `channel: ${kChannel}\r\ntoken: ${token}\r\nfleet-extensions: ${kExtensions}\r\n`,
+      resultHeaders:
+        `channel: ${kChannel}\r\ntoken: ${token}\r\nfleet-extensions: ${kExtensions}\r\n` +
+        `content-type: ${this.options.msgpack ? kMsgpack : kJson}\r\n`,
       busy: false,
       gone: false,
       due: 0,
@@ -521,15 +491,17 @@ export class VirtualFleet {
   }
 
   /** One keep-alive socket, shared by every slave whose seq maps to it. */
-  #client(target: Target, list: (Client | undefined)[], seq: number, pipelining: number): Client {
+  #client(target: Target, list: (H1Client | undefined)[], seq: number, pipelining: number): H1Client {
     const index = seq % list.length;
     let client = list[index];
     if (client === undefined) {
-      client = new Client(target.origin, {
+      const url = new URL(target.origin);
+      client = new H1Client({
+        host: url.hostname,
+        port: Number(url.port),
         pipelining,
-        keepAliveTimeout: 30_000,
-        headersTimeout: 10_000,
-        bodyTimeout: 10_000,
+        keepAliveMs: 30_000,
+        timeoutMs: 10_000,
       });
       list[index] = client;
     }
