@@ -69,10 +69,11 @@ function countBatches(piscina: { prototype: object }): { batches: number; batche
   const proto = piscina.prototype as { run: (task: unknown, options?: unknown) => Promise<unknown> };
   const run = proto.run;
   proto.run = function (this: unknown, task: unknown, options?: unknown) {
-    const jobs = (task as { jobs?: unknown } | null)?.jobs;
-    if (Array.isArray(jobs)) {
+    // a BatchInput (src/master/results/handler.ts): one end offset per result
+    const ends = (task as { ends?: unknown } | null)?.ends;
+    if (ends instanceof Uint32Array) {
       counts.batches++;
-      counts.batchedResults += jobs.length;
+      counts.batchedResults += ends.length;
     }
     return run.call(this, task, options);
   };

@@ -1,7 +1,7 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import type { BatchInput, JobVerdict, WireJob } from './handler.ts';
+import { type BatchInput, type BatchOutput, type ThreadData, verdictOf } from './handler.ts';
 import {
   applyVerdict,
   type ResultJob,
@@ -72,7 +72,7 @@ const kThreadFile = new URL(`./thread${extname(fileURLToPath(import.meta.url))}`
 export class PoolResultStage implements ResultStage {
   readonly #host: StageHost;
   readonly #options: PoolStageOptions;
-  readonly #pool: Piscina<BatchInput, JobVerdict[]>;
+  readonly #pool: Piscina<BatchInput, BatchOutput>;
   readonly #queue: Entry[] = [];
   readonly #runs = new Set<Run>();
   readonly #roomWaiters: (() => void)[] = [];
@@ -97,7 +97,7 @@ export class PoolResultStage implements ResultStage {
       minThreads: options.threads,
       maxThreads: options.threads,
       idleTimeout: 60_000,
-      workerData: { handler: options.handler },
+      workerData: { handler: options.handler, progress: this.#progress } satisfies ThreadData,
       // our own queue decides what runs; piscina never needs to queue more than one batch per thread
       maxQueue: options.threads * 2,
     });
@@ -171,7 +171,7 @@ export class PoolResultStage implements ResultStage {
   }
 
   #start(entries: Entry[]): void {
-    const { jobs, transferList } = packJobs(entries);
+    const { batch, transferList } = packJobs(entries);
     const slot = this.#freeSlots.pop()!;
     Atomics.store(this.#progress, slot, 0);
     Atomics.store(this.#progress, slot + 1, -1);
@@ -186,11 +186,12 @@ export class PoolResultStage implements ResultStage {
     };
     this.#runs.add(run);
     this.#startWatchdog();
-    this.#pool.run({ jobs, progress: this.#progress, slot }, { transferList: transferList as never }).then(
-      (verdicts) => {
-        for (const [i, verdict] of verdicts.entries()) {
+    batch.slot = slot;
+    this.#pool.run(batch, { transferList: transferList as never }).then(
+      (out) => {
+        for (let i = 0; i < entries.length; i++) {
           const entry = entries[i]!;
-          this.#settle(entry, applyVerdict(this.#host, entry.job, verdict));
+          this.#settle(entry, applyVerdict(this.#host, entry.job, verdictOf(out, i)));
         }
         this.#finish(run);
       },
@@ -270,29 +271,38 @@ export class PoolResultStage implements ResultStage {
 }
 
 /**
- * The bodies of a batch as the thread gets them. Small bodies are copied into one fresh buffer (one transfer
+ * A batch as the thread gets it (`BatchInput`). Small bodies are copied into one fresh buffer (one transfer
  * instead of one per result: cheaper for small bodies, measured); large ones are transferred as they are.
  */
-function packJobs(entries: Entry[]): { jobs: WireJob[]; transferList: ArrayBuffer[] } {
+function packJobs(entries: Entry[]): { batch: BatchInput; transferList: ArrayBuffer[] } {
+  const n = entries.length;
   let packed = 0;
   for (const { job } of entries) if (job.body.byteLength <= kPackLimit) packed += job.body.byteLength;
   const pack = new Uint8Array(packed);
-  const transferList: ArrayBuffer[] = packed > 0 ? [pack.buffer] : [];
-  const jobs: WireJob[] = [];
+  const ends = new Uint32Array(n);
+  const transferList: ArrayBuffer[] = [pack.buffer, ends.buffer];
+  const slaves: string[] = new Array(n);
+  const contentTypes: string[] = new Array(n);
+  let outcomes = '';
+  let large: (Uint8Array | null)[] | undefined;
   let offset = 0;
-  for (const { job } of entries) {
-    let body: Uint8Array;
+  for (let i = 0; i < n; i++) {
+    const { job } = entries[i]!;
     if (job.body.byteLength <= kPackLimit) {
       pack.set(job.body, offset);
-      body = pack.subarray(offset, offset + job.body.byteLength);
       offset += job.body.byteLength;
     } else {
-      body = ownedBytes(job.body);
+      large ??= new Array(n).fill(null);
+      const body = ownedBytes(job.body);
+      large[i] = body;
       transferList.push(body.buffer as ArrayBuffer);
     }
-    jobs.push({ outcome: job.outcome, slave: job.connection.name, body, contentType: job.contentType });
+    ends[i] = offset;
+    outcomes += job.outcome === 'fail' ? 'f' : 'c';
+    slaves[i] = job.connection.name;
+    contentTypes[i] = job.contentType;
   }
-  return { jobs, transferList };
+  return { batch: { pack, ends, large, outcomes, slaves, contentTypes, slot: -1 }, transferList };
 }
 
 /** A view that owns its whole ArrayBuffer, so transferring it detaches nothing else. */
