@@ -54,6 +54,23 @@ export function headerOf(answer: PeerAnswer, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** A success answer; its headers are read from the exchange only when asked (most answers' never are). */
+class Answer implements PeerAnswer {
+  readonly statusCode: number;
+  readonly envelope: Envelope;
+  readonly #exchange: Exchange;
+
+  constructor(statusCode: number, envelope: Envelope, exchange: Exchange) {
+    this.statusCode = statusCode;
+    this.envelope = envelope;
+    this.#exchange = exchange;
+  }
+
+  get headers(): PeerAnswer['headers'] {
+    return this.#exchange.headers;
+  }
+}
+
 /** One exchange's raw outcome, before the envelope is read. */
 interface Exchange {
   statusCode: number;
@@ -163,15 +180,7 @@ export class PeerClient {
         if (retryAfter >= 0) error.retryAfter = retryAfter;
         throw error;
       }
-      const answered = exchange;
-      // the h1 transport reads an answer's headers only when asked (most answers' never are)
-      return {
-        statusCode,
-        envelope,
-        get headers() {
-          return answered.headers;
-        },
-      };
+      return new Answer(statusCode, envelope, exchange);
     }
   }
 

@@ -211,23 +211,22 @@ export class SlaveConnection {
   /**
    * `POST /task/new`, the one request per task. A slave that announced fleetmaster's extensions is a uWS server
    * of ours: its tasks go through the lean `h1` transport (a third of the master's CPU per task was undici's in
-   * bench/fleet.ts). Any other slave (DI-engine's Flask) gets undici, as every other request does.
+   * bench/fleet.ts), unless the `taskClient` option says undici. Any other slave (DI-engine's Flask) gets undici,
+   * as every other request does.
    */
   #postTask(id: string, data: unknown): Promise<PeerAnswer> {
-    const body = { task: { id }, data: data ?? {} };
     const format = this.usesMsgpack ? kMsgpack : kJson;
+    // a task id is a UUID: the JSON body is spliced together rather than stringified from a wrapper object
+    const body =
+      format === kJson
+        ? `{"task":{"id":${JSON.stringify(id)}},"data":${JSON.stringify(data ?? {}) ?? '{}'}}`
+        : encodeBody({ task: { id }, data: data ?? {} }, format);
     if (this.#slaveExtensions === '' || this.#host.taskClient === 'undici') {
       this.#client ??= this.#newClient('undici');
-      return this.#client.request('POST', '/task/new', {
-        body: encodeBody(body, format),
-        contentType: format,
-      });
+      return this.#client.request('POST', '/task/new', { body, contentType: format });
     }
     this.#taskClient ??= this.#newClient('h1');
-    return this.#taskClient.request('POST', '/task/new', {
-      body: encodeBody(body, format),
-      contentType: format,
-    });
+    return this.#taskClient.request('POST', '/task/new', { body, contentType: format });
   }
 
   #headers(): Record<string, string> {

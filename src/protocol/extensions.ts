@@ -20,5 +20,14 @@ export const kOurExtensions = [Extension.TASK_ID, Extension.MSGPACK, Extension.B
 
 /** True when a `Fleet-Extensions` header value lists `name`. */
 export function speaks(header: string, name: string): boolean {
-  return header !== '' && header.split(',').some((part) => part.trim() === name);
+  if (header === '') return false;
+  // a fleet sends one value over and over (twice per result): split it once
+  if (header !== lastHeader) {
+    lastHeader = header;
+    lastNames = header.split(',').map((part) => part.trim());
+  }
+  return lastNames.includes(name);
 }
+
+let lastHeader = '';
+let lastNames: string[] = [];
