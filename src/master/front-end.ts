@@ -50,6 +50,16 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
     if (answer.code !== 0) counters.error(answer.code);
     pending.send(answer, undefined, close);
   };
+  /** Hands a result to the stage and answers with its verdict (made once: not a closure per result). */
+  const submitResult = (pending: PendingReply, job: ResultJob) => {
+    host.submitResult(job).then(
+      (verdict) => reply(pending, answerFor(verdict)),
+      (err: unknown) => {
+        host.warn('result stage failed', err);
+        reply(pending, taskDataInvalid('Result could not be processed.'));
+      },
+    );
+  };
 
   /** Shutdown, channel and slave token checks; answers and returns undefined when one fails. */
   const checkSlave = (res: HttpResponse, req: HttpRequest): SlaveRecord<SlaveConnection> | undefined => {
@@ -137,16 +147,8 @@ export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
         contentType,
         taskIdHint,
       };
-      const submit = () =>
-        host.submitResult(job).then(
-          (verdict) => reply(pending, answerFor(verdict)),
-          (err: unknown) => {
-            host.warn('result stage failed', err);
-            reply(pending, taskDataInvalid('Result could not be processed.'));
-          },
-        );
-      if (stage.isFull) void stage.whenRoom().then(submit);
-      else submit();
+      if (stage.isFull) void stage.whenRoom().then(() => submitResult(pending, job));
+      else submitResult(pending, job);
     });
   };
   app.put('/slave/task/complete', resultRoute('complete'));

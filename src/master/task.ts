@@ -77,8 +77,9 @@ export class Task<D = any, R = any> {
   #error: Error | undefined;
   #startValue: unknown;
   readonly #host: TaskHost;
-  readonly #onComplete: TaskCallback<D, R>[] = [];
-  readonly #onFail: TaskCallback<D, R>[] = [];
+  /** Created on the first callback: most tasks are awaited through `join()`, with no callback at all. */
+  #onComplete: TaskCallback<D, R>[] | undefined;
+  #onFail: TaskCallback<D, R>[] | undefined;
   readonly #ended: Promise<this>;
   #resolveEnded!: (task: this) => void;
   /** A result that arrived while `/task/new` was still in flight (a fast slave can report first). */
@@ -136,11 +137,13 @@ export class Task<D = any, R = any> {
   }
 
   onComplete(callback: TaskCallback<D, R>): this {
+    this.#onComplete ??= [];
     this.#onComplete.push(callback);
     return this;
   }
 
   onFail(callback: TaskCallback<D, R>): this {
+    this.#onFail ??= [];
     this.#onFail.push(callback);
     return this;
   }
@@ -229,7 +232,7 @@ export class Task<D = any, R = any> {
     this.#result = result;
     this.#error = error;
     this.#host.untrack(this);
-    const callbacks = outcome === 'complete' ? this.#onComplete : this.#onFail;
+    const callbacks = (outcome === 'complete' ? this.#onComplete : this.#onFail) ?? [];
     for (const callback of callbacks) {
       try {
         const value = callback(this.data, result);
