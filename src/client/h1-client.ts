@@ -327,7 +327,7 @@ function write(socket: net.Socket, hostHeader: string, pending: Pending): void {
 }
 
 /** Every read of every plain-TCP client lands here; the parser copies what it keeps before the next read. */
-const sharedReadBuffer = new Uint8Array(64 * 1024);
+const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
 
 /** Clients with an open socket, checked by one timer (coarse, as undici's own timers are). */
 const live = new Set<H1Client>();

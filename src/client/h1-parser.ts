@@ -270,12 +270,7 @@ export class ResponseParser {
         this.#keepAlive = false;
       }
     } else if (contentLength !== undefined) {
-      // repeated Content-Length headers must agree (RFC 9112 §6.3)
-      const values = contentLength.split(',').map((v) => v.trim());
-      if (!values.every((v) => v === values[0]) || !/^\d{1,15}$/.test(values[0]!)) {
-        throw new H1ParseError(`bad content-length ${JSON.stringify(contentLength)}`);
-      }
-      this.#remaining = Number(values[0]);
+      this.#remaining = lengthOf(contentLength);
       this.#grow(this.#remaining);
       this.#state = State.Fixed;
       if (this.#remaining === 0) this.#complete('');
@@ -326,4 +321,21 @@ function statusCodeOf(line: string): number {
     code = code * 10 + digit;
   }
   return code;
+}
+
+/** A Content-Length value: digits, or repeated values that agree (RFC 9112 §6.3). Throws `H1ParseError`. */
+function lengthOf(value: string): number {
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const digit = value.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9 || i >= 15) {
+      // not plain digits: maybe "5, 5" (repeated headers, joined)
+      const values = value.split(',').map((v) => v.trim());
+      if (values.length > 1 && values.every((v) => v === values[0])) return lengthOf(values[0]!);
+      throw new H1ParseError(`bad content-length ${JSON.stringify(value)}`);
+    }
+    n = n * 10 + digit;
+  }
+  if (value.length === 0) throw new H1ParseError('bad content-length ""');
+  return n;
 }
