@@ -14,6 +14,8 @@ export interface ResultCounters {
   resultsFailed: number;
 }
 
+const kDelivered: ResultVerdict = Object.freeze({ kind: 'delivered' });
+const kIgnored: ResultVerdict = Object.freeze({ kind: 'ignored' });
 const kHintMismatch: ResultVerdict = Object.freeze({
   kind: 'invalid',
   message: 'The Task-Id header names another task than the body.',
@@ -66,10 +68,10 @@ export class TaskTable implements StageHost {
       task[kSettle](job.outcome, value) === 'ignored'
     ) {
       this.counters.resultsIgnored++;
-      return { kind: 'ignored' };
+      return kIgnored;
     }
     this.counters.resultsDelivered++;
-    return { kind: 'delivered' };
+    return kDelivered;
   }
 
   fail(job: ResultJob, taskId: string, reason: string): ResultVerdict {
@@ -79,11 +81,11 @@ export class TaskTable implements StageHost {
     if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
       this.#logger.warn({ slave: job.connection.name, taskId, reason }, 'a result could not be processed');
       this.counters.resultsIgnored++;
-      return { kind: 'ignored' };
+      return kIgnored;
     }
     this.counters.resultsFailed++;
     task[kEnd](new TaskEndedError(TaskEndCode.RESULT_HANDLER_FAILED, reason));
-    return { kind: 'delivered' };
+    return kDelivered;
   }
 
   /** Ends every task still running (the master is closing). */
