@@ -187,10 +187,11 @@ describe('metrics and status', () => {
     assert.equal(((await status.json()) as { data: { slaves: unknown[] } }).data.slaves.length, 1);
     const other = await fetch(`${admin}/slave/heartbeat`, { headers: { channel: '0' } });
     assert.equal(other.status, 404, 'the admin listener serves nothing else');
-    // the errors of the token checks are counted too
+    // the errors of the token checks are counted too, and the admin listener's own 404
     const m = parseExposition(await (await fetch(`${admin}/metrics`)).text());
     assert.equal(value(m, 'fleetmaster_request_errors_total{code="401"}'), 1);
     assert.equal(value(m, 'fleetmaster_request_errors_total{code="402"}'), 1);
+    assert.equal(value(m, 'fleetmaster_request_errors_total{code="903"}'), 1);
   });
 });
 
@@ -242,6 +243,7 @@ describe('metrics off (the default)', () => {
       const res = await fetch(`http://127.0.0.1:${master.port}/metrics`, { headers: { token: selfToken } });
       assert.equal(res.status, 404);
       assert.equal(((await res.json()) as { code: number }).code, 903);
+      assert.equal(master.counters.errors.get(903), 1, 'the refused scrape is counted');
       const status = await fetch(`http://127.0.0.1:${master.port}/status`, { headers: { token: selfToken } });
       assert.equal(status.status, 200);
     } finally {

@@ -1,5 +1,5 @@
 import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
-import { PendingReply, sendNow } from '../http/reply.ts';
+import { answerUnrouted, PendingReply, sendNow } from '../http/reply.ts';
 import { type Answer, ok } from '../protocol/envelope.ts';
 import { kAnswers } from './answers.ts';
 import type { FleetStatus } from './status.ts';
@@ -11,6 +11,8 @@ export interface AdminHost {
   metrics(): Promise<string> | undefined;
   readonly metricsContentType: string;
   warn(message: string, error: unknown): void;
+  /** Counts an error answer by its protocol code (`request_errors_total`). */
+  answeredError(code: number): void;
 }
 
 /**
@@ -32,14 +34,26 @@ export function mountAdminRoutes(
     const refused = refuse(req);
     if (refused) return sendNow(res, refused);
     const text = host.metrics();
-    if (text === undefined) return sendNow(res, kAnswers.metricsOff);
+    if (text === undefined) {
+      host.answeredError(kAnswers.metricsOff.code);
+      return sendNow(res, kAnswers.metricsOff);
+    }
     const reply = new PendingReply(res);
     text.then(
       (body) => reply.sendText(body, host.metricsContentType),
       (err: unknown) => {
         host.warn('metrics collection failed', err);
+        host.answeredError(kAnswers.metricsFailed.code);
         reply.send(kAnswers.metricsFailed);
       },
     );
+  });
+}
+
+/** The admin listener's answer to any other route (counted like the front end's). */
+export function mountAdminFallback(app: TemplatedApp, host: AdminHost): void {
+  app.any('/*', (res, req) => {
+    host.answeredError(kAnswers.routeNotFound.code);
+    answerUnrouted(res, req, kAnswers.routeNotFound);
   });
 }

@@ -2,14 +2,13 @@ import type { TemplatedApp } from 'uWebSockets.js';
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
 import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
-import { answerUnrouted, type ReplyTracker, whenDrained } from '../http/reply.ts';
+import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { createApp, SelfClient } from '../http/self.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
-import { mountAdminRoutes } from './admin.ts';
-import { kAnswers } from './answers.ts';
+import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
 import { FleetCounters, type RemovalReason, taskEndOf } from './counters.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
@@ -172,7 +171,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       if (adminPort !== undefined) {
         admin = createApp(undefined);
         mountAdminRoutes(admin, this, () => undefined);
-        admin.any('/*', (res, req) => answerUnrouted(res, req, kAnswers.routeNotFound));
+        mountAdminFallback(admin, this);
         const listening = await listenExclusive(admin, adminHost, adminPort, 'Master admin');
         this.#admin = { app: admin, listening };
       }
@@ -551,6 +550,11 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** @internal */
   warn(message: string, error: unknown): void {
     this.options.logger.warn(errorFields(error), message);
+  }
+
+  /** @internal */
+  answeredError(code: number): void {
+    this.counters.error(code);
   }
 
   // ---- private ----
