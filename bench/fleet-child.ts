@@ -1,14 +1,14 @@
 /**
- * The fleet benchmark's master, alone in its own process (the pattern of bench/server-child.ts): a real `Master`
+ * The fleet benchmark's master, alone in its own process (through bench/ipc-child.ts): a real `Master`
  * from src/, driven by the parent over IPC — connect N slaves, keep every one busy for a while, report what it
  * measured (task latency start → join, its own CPU, memory and event loop), stop. With `--cpu-prof` in its
  * execArgv (the parent's `--profile`) node writes its CPU profiles when it exits.
  */
-import { type ChildProcess, fork } from 'node:child_process';
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { MasterStats, SlaveConnection } from '../src/index.ts';
+import { IpcChild, serveParent } from './ipc-child.ts';
 
 /** Master options the benchmark turns. */
 export interface FleetMasterKnobs {
@@ -76,14 +76,6 @@ export interface Sample {
   loopDelayMaxMs: number;
 }
 
-type Request =
-  | ({ type: 'connect' } & ConnectRequest)
-  | ({ type: 'load' } & LoadRequest)
-  | { type: 'memory' }
-  | { type: 'sample' }
-  | { type: 'stop' };
-type ToChild = Request & { id: number };
-
 export interface Progress {
   type: 'progress';
   connected: number;
@@ -93,11 +85,10 @@ export interface Progress {
   stats: MasterStats;
 }
 
-type FromChild =
-  | { type: 'ready'; port: number; resultThreads: number }
-  | { type: 'failed'; message: string }
-  | Progress
-  | { type: 'reply'; id: number; value?: unknown; error?: string };
+interface Ready {
+  port: number;
+  resultThreads: number;
+}
 
 const kSelf = fileURLToPath(import.meta.url);
 const kReadyTimeoutMs = 30_000;
@@ -105,9 +96,7 @@ const kReplyTimeoutMs = 15_000;
 
 // ---- child side ----
 
-async function serve(knobs: FleetMasterKnobs): Promise<void> {
-  const send = (message: FromChild) => process.send?.(message);
-  process.once('disconnect', () => process.exit(0));
+async function setup(knobs: FleetMasterKnobs) {
   const { Master, TaskStatus } = await import('../src/index.ts');
   let warnings = 0;
   const logger = {
@@ -125,17 +114,17 @@ async function serve(knobs: FleetMasterKnobs): Promise<void> {
     taskClient: knobs.taskClient,
     logger,
   });
-  try {
-    await master.start();
-  } catch (err) {
-    send({ type: 'failed', message: err instanceof Error ? (err.stack ?? err.message) : String(err) });
-    process.exit(1);
-  }
+  await master.start();
 
   const connections: SlaveConnection[] = [];
   const totals = { completed: 0, failed: 0 };
   const progress = () =>
-    send({ type: 'progress', connected: connections.length, ...totals, stats: master.stats() });
+    process.send?.({
+      type: 'progress',
+      connected: connections.length,
+      ...totals,
+      stats: master.stats(),
+    } satisfies Progress);
 
   const connect = async (r: ConnectRequest): Promise<ConnectOutcome> => {
     const started = performance.now();
@@ -270,18 +259,18 @@ async function serve(knobs: FleetMasterKnobs): Promise<void> {
   // between two samples: how long a ready callback (a heartbeat) could wait for the main thread
   const sampleDelay = monitorEventLoopDelay({ resolution: 10 });
   sampleDelay.enable();
-  const handle = async (message: ToChild): Promise<unknown> => {
-    switch (message.type) {
-      case 'connect':
-        return connect(message);
-      case 'load':
-        return load(message);
-      case 'memory':
+  return {
+    value: { port: master.port, resultThreads: master.options.resultThreads } satisfies Ready,
+    handlers: {
+      connect,
+      load,
+      memory: () => {
         // twice: the first pass can leave finalisable garbage for the second
         gc?.();
         gc?.();
         return process.memoryUsage();
-      case 'sample': {
+      },
+      sample: (): Sample => {
         const sample: Sample = {
           cpu: process.cpuUsage(),
           elu: performance.eventLoopUtilization(),
@@ -291,23 +280,12 @@ async function serve(knobs: FleetMasterKnobs): Promise<void> {
         };
         sampleDelay.reset();
         return sample;
-      }
-      case 'stop': {
-        // process.exit (not a kill) lets node write the CPU profile
-        const exit = () => process.exit(0);
-        setTimeout(exit, 10_000).unref();
-        master.destroy().then(exit, exit);
-        return undefined;
-      }
-    }
+      },
+    },
+    close: () => master.destroy(),
+    // the master's CPU profile is written as it exits: give it time
+    closeTimeoutMs: 10_000,
   };
-  process.on('message', (message: ToChild) => {
-    handle(message).then(
-      (value) => send({ type: 'reply', id: message.id, value }),
-      (err: unknown) => send({ type: 'reply', id: message.id, error: String(err) }),
-    );
-  });
-  send({ type: 'ready', port: master.port, resultThreads: master.options.resultThreads });
 }
 
 // ---- parent side ----
@@ -321,61 +299,34 @@ export interface FleetChildOptions {
 
 /** The parent's handle on the master child. `stop()` never rejects and never leaves the process behind. */
 export class FleetMasterChild {
-  readonly port: number;
-  readonly resultThreads: number;
-  readonly #child: ChildProcess;
-  readonly #pending = new Map<number, (reply: Extract<FromChild, { type: 'reply' }>) => void>();
-  #nextId = 0;
+  readonly #child: IpcChild<Ready>;
   onProgress: ((progress: Progress) => void) | undefined;
 
-  private constructor(child: ChildProcess, ready: Extract<FromChild, { type: 'ready' }>) {
+  private constructor(child: IpcChild<Ready>) {
     this.#child = child;
-    this.port = ready.port;
-    this.resultThreads = ready.resultThreads;
-    child.on('message', (message: FromChild) => {
-      if (message.type === 'progress') this.onProgress?.(message);
-      if (message.type !== 'reply') return;
-      this.#pending.get(message.id)?.(message);
-      this.#pending.delete(message.id);
-    });
   }
 
-  static start(options: FleetChildOptions): Promise<FleetMasterChild> {
-    const child = fork(kSelf, ['--fleet-master', JSON.stringify(options.knobs)], {
-      execArgv: [...process.execArgv, '--expose-gc', ...(options.execArgv ?? [])],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  static async start(options: FleetChildOptions): Promise<FleetMasterChild> {
+    let handle: FleetMasterChild | undefined;
+    const child = await IpcChild.start<Ready>(kSelf, ['--fleet-master', JSON.stringify(options.knobs)], {
+      label: 'fleet master',
+      readyTimeoutMs: kReadyTimeoutMs,
+      execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
+      onMessage: (message) => {
+        if (message.type === 'progress') handle?.onProgress?.(message as Progress);
+      },
     });
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () => fail(new Error(`fleet master not ready after ${kReadyTimeoutMs} ms`)),
-        kReadyTimeoutMs,
-      );
-      const cleanup = () => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-        child.off('error', fail);
-      };
-      function fail(err: Error) {
-        cleanup();
-        child.kill('SIGKILL');
-        reject(err);
-      }
-      function onExit(code: number | null, signal: string | null) {
-        fail(new Error(`fleet master exited before ready (code ${code}, signal ${signal})`));
-      }
-      function onMessage(message: FromChild) {
-        if (message.type === 'failed') fail(new Error(`fleet master failed to start: ${message.message}`));
-        if (message.type !== 'ready') return;
-        cleanup();
-        const handle = new FleetMasterChild(child, message);
-        handle.onProgress = options.onProgress;
-        resolve(handle);
-      }
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-      child.once('error', fail);
-    });
+    handle = new FleetMasterChild(child);
+    handle.onProgress = options.onProgress;
+    return handle;
+  }
+
+  get port(): number {
+    return this.#child.ready.port;
+  }
+
+  get resultThreads(): number {
+    return this.#child.ready.resultThreads;
   }
 
   get pid(): number | undefined {
@@ -383,63 +334,31 @@ export class FleetMasterChild {
   }
 
   connect(request: ConnectRequest): Promise<ConnectOutcome> {
-    return this.#request({ type: 'connect', ...request }, request.limitMs + kReplyTimeoutMs);
+    return this.#child.request('connect', request, request.limitMs + kReplyTimeoutMs);
   }
 
   load(request: LoadRequest): Promise<LoadOutcome> {
     const ms = (request.warmup + request.duration) * 1000 + request.drainMs + kReplyTimeoutMs;
-    return this.#request({ type: 'load', ...request }, ms);
+    return this.#child.request('load', request, ms);
   }
 
   /** Memory after two full collections. */
   memory(): Promise<NodeJS.MemoryUsage> {
-    return this.#request({ type: 'memory' });
+    return this.#child.request('memory', undefined, kReplyTimeoutMs);
   }
 
   sample(): Promise<Sample> {
-    return this.#request({ type: 'sample' });
+    return this.#child.request('sample', undefined, kReplyTimeoutMs);
   }
 
   /** Asks the child to close and exit (writing its CPU profile, if any); kills it after `graceMs`. */
   stop(graceMs = 15_000): Promise<void> {
-    const child = this.#child;
-    if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-      child.once('exit', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      if (child.connected) child.send({ type: 'stop', id: this.#nextId++ } satisfies ToChild);
-      else child.kill('SIGKILL');
-    });
+    return this.#child.stop(graceMs);
   }
 
   /** For an `exit` handler: no waiting, no IPC. */
   kill(): void {
-    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
-  }
-
-  #request<T>(request: Request, timeoutMs = kReplyTimeoutMs): Promise<T> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new Error(`fleet master did not answer ${request.type} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(id, (reply) => {
-        clearTimeout(timer);
-        if (reply.error) reject(new Error(`fleet master: ${request.type} failed: ${reply.error}`));
-        else resolve(reply.value as T);
-      });
-      if (!this.#child.connected) {
-        clearTimeout(timer);
-        this.#pending.delete(id);
-        reject(new Error(`fleet master is gone (${request.type})`));
-        return;
-      }
-      this.#child.send({ ...request, id } satisfies ToChild);
-    });
+    this.#child.kill();
   }
 }
 
@@ -449,5 +368,6 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     console.error('usage: fleet-child.ts --fleet-master <knobs JSON> (forked by bench/fleet.ts)');
     process.exit(2);
   }
-  void serve(JSON.parse(process.argv[at + 1] ?? '{}') as FleetMasterKnobs);
+  const knobs = JSON.parse(process.argv[at + 1] ?? '{}') as FleetMasterKnobs;
+  void serveParent(() => setup(knobs));
 }

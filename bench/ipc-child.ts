@@ -1,8 +1,8 @@
 /**
- * A benchmark process of its own, driven by its parent over IPC: the pattern of bench/server-child.ts, made
- * generic so several kinds of children (a master, a fleet of virtual slaves) share it. The child answers named
- * requests; the parent waits for `ready` with a deadline, bounds every request in time, and `stop()` never
- * leaves the process behind (asked, then SIGKILLed). A child whose parent disappears exits by itself.
+ * A benchmark process of its own, driven by its parent over IPC; every kind of child (a server, a master, a fleet
+ * of virtual slaves) shares it. The child answers named requests; the parent waits for `ready` with a deadline,
+ * bounds every request in time, and `stop()` never leaves the process behind (asked, then SIGKILLed). A child
+ * whose parent disappears exits by itself.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 
@@ -12,7 +12,11 @@ type FromChild =
   | { type: 'failed'; message: string }
   | { type: 'reply'; id: number; value?: unknown; error?: string };
 
-/** What a child answers: one function per request type. `stop` is built in (calls `close`, then exits). */
+/**
+ * What a child answers: one function per request type. `stop` is built in (calls `close`, then exits). A child may
+ * also send messages of its own (progress, say) with `process.send`: any other `type` goes to the parent's
+ * `onMessage`.
+ */
 // biome-ignore lint/suspicious/noExplicitAny: payloads are JSON crossing a process boundary
 export type RequestHandlers = Record<string, (payload: any) => unknown>;
 
@@ -22,10 +26,15 @@ const errorText = (err: unknown) => (err instanceof Error ? (err.stack ?? err.me
 
 /**
  * Call once in the child: runs `setup` (its value is the parent's `ready` value), then answers requests.
- * `close` runs on `stop`; the process exits when it settles, or after 3 s.
+ * `close` runs on `stop`; the process exits when it settles, or after `closeTimeoutMs` (3 s by default).
  */
 export async function serveParent<T>(
-  setup: () => Promise<{ value: T; handlers: RequestHandlers; close: () => Promise<void> }>,
+  setup: () => Promise<{
+    value: T;
+    handlers: RequestHandlers;
+    close: () => Promise<void>;
+    closeTimeoutMs?: number;
+  }>,
 ): Promise<void> {
   const send = (message: FromChild) => process.send?.(message);
   // an orphaned child must not outlive the benchmark
@@ -37,11 +46,12 @@ export async function serveParent<T>(
     send({ type: 'failed', message: errorText(err) });
     process.exit(1);
   }
-  const { handlers, close } = served;
+  const { handlers, close, closeTimeoutMs = 3000 } = served;
   process.on('message', (message: ToChild) => {
     if (message.type === 'stop') {
+      // process.exit (not a kill) lets node write a CPU profile (`--cpu-prof`)
       const exit = () => process.exit(0);
-      setTimeout(exit, 3000).unref();
+      setTimeout(exit, closeTimeoutMs).unref();
       close().then(exit, exit);
       return;
     }
@@ -67,7 +77,9 @@ export interface ForkOptions {
   /** @defaultValue 60 s */
   readyTimeoutMs?: number;
   /** Extra node flags for the child (the parent's own, such as tsx's loader, are kept). */
-  execArgv?: string[];
+  execArgv?: readonly string[];
+  /** Messages the child sends unasked (any `type` but the protocol's own), once it is ready. */
+  onMessage?: (message: { type: string }) => void;
 }
 
 /** The parent's handle on a child. */
@@ -78,12 +90,15 @@ export class IpcChild<Ready = unknown> {
   readonly #pending = new Map<number, (reply: Extract<FromChild, { type: 'reply' }>) => void>();
   #nextId = 0;
 
-  private constructor(label: string, child: ChildProcess, ready: Ready) {
+  private constructor(label: string, child: ChildProcess, ready: Ready, options: ForkOptions) {
     this.label = label;
     this.#child = child;
     this.ready = ready;
     child.on('message', (message: FromChild) => {
-      if (message.type !== 'reply') return;
+      if (message.type !== 'reply') {
+        options.onMessage?.(message);
+        return;
+      }
       this.#pending.get(message.id)?.(message);
       this.#pending.delete(message.id);
     });
@@ -126,7 +141,7 @@ export class IpcChild<Ready = unknown> {
         if (message.type === 'failed') fail(new Error(`${label} failed to start: ${message.message}`));
         if (message.type !== 'ready') return;
         cleanup();
-        resolve(new IpcChild(label, child, message.value as Ready));
+        resolve(new IpcChild(label, child, message.value as Ready, options));
       }
       child.on('message', onMessage);
       child.once('exit', onExit);
@@ -143,7 +158,7 @@ export class IpcChild<Ready = unknown> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       if (!this.#child.connected) {
-        reject(new Error(`${this.label} is gone`));
+        reject(new Error(`${this.label} is gone (${type})`));
         return;
       }
       const timer = setTimeout(() => {
@@ -173,5 +188,10 @@ export class IpcChild<Ready = unknown> {
         child.send({ type: 'stop', id: this.#nextId++, payload: undefined } satisfies ToChild);
       else child.kill('SIGKILL');
     });
+  }
+
+  /** For an `exit` handler: no waiting, no IPC. */
+  kill(): void {
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.kill('SIGKILL');
   }
 }

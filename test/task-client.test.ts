@@ -154,22 +154,25 @@ test('lean: a refusal is the typed error, sent once', async () => {
 test('lean: a slave that never answers fails the start after requestTimeout and the retries', async () => {
   const slave = await fakeSlave({ extensions: true, task: 'hang' });
   try {
-    await withMaster({ requestTimeout: 0.3, requestRetries: 1, requestRetryWaiting: 0.01 }, async (master) => {
-      const connection = master.newConnection('s', '127.0.0.1', slave.port);
-      await connection.connect();
-      const task = connection.newTask({});
-      await assert.rejects(task.start(), (err: Error & { code?: string; attempts?: number }) => {
-        assert.equal(err.code, 'REQUEST_FAILED');
-        assert.equal(err.attempts, 2);
-        assert.match(String((err as Error & { cause?: unknown }).cause), /no answer in time/);
-        return true;
-      });
-      assert.equal(task.status, TaskStatus.START_FAILED);
-      // one request per attempt, each on a fresh socket (a timed-out socket is closed)
-      const tasks = slave.seen.filter((s) => s.path === '/task/new');
-      assert.equal(tasks.length, 2);
-      assert.notEqual(tasks[0]!.socket, tasks[1]!.socket);
-    });
+    await withMaster(
+      { requestTimeout: 0.3, requestRetries: 1, requestRetryWaiting: 0.01 },
+      async (master) => {
+        const connection = master.newConnection('s', '127.0.0.1', slave.port);
+        await connection.connect();
+        const task = connection.newTask({});
+        await assert.rejects(task.start(), (err: Error & { code?: string; attempts?: number }) => {
+          assert.equal(err.code, 'REQUEST_FAILED');
+          assert.equal(err.attempts, 2);
+          assert.match(String((err as Error & { cause?: unknown }).cause), /no answer in time/);
+          return true;
+        });
+        assert.equal(task.status, TaskStatus.START_FAILED);
+        // one request per attempt, each on a fresh socket (a timed-out socket is closed)
+        const tasks = slave.seen.filter((s) => s.path === '/task/new');
+        assert.equal(tasks.length, 2);
+        assert.notEqual(tasks[0]!.socket, tasks[1]!.socket);
+      },
+    );
   } finally {
     await slave.kill();
   }
