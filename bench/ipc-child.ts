@@ -5,6 +5,8 @@
  * whose parent disappears exits by itself.
  */
 import { type ChildProcess, fork } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { Session } from 'node:inspector/promises';
 
 type ToChild = { type: string; id: number; payload: unknown };
 type FromChild =
@@ -67,6 +69,30 @@ export async function serveParent<T>(
       );
   });
   send({ type: 'ready', value: served.value });
+}
+
+/**
+ * Handlers `profile-start` ({ intervalUs }) and `profile-stop` ({ file }): the inspector CPU-profiles the child
+ * for the window the parent chooses only (no start-up, no module loading, no warm-up) and writes a .cpuprofile.
+ */
+export function profileHandlers(): RequestHandlers {
+  let session: Session | undefined;
+  return {
+    'profile-start': async ({ intervalUs }: { intervalUs: number }) => {
+      session = new Session();
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.setSamplingInterval', { interval: intervalUs });
+      await session.post('Profiler.start');
+    },
+    'profile-stop': async ({ file }: { file: string }) => {
+      if (!session) throw new Error('no profile running');
+      const { profile } = await session.post('Profiler.stop');
+      session.disconnect();
+      session = undefined;
+      await writeFile(file, JSON.stringify(profile));
+    },
+  };
 }
 
 // ---- parent side ----

@@ -6,14 +6,12 @@
  *
  * Forked by bench/result-pool.ts as `result-pool-master.ts --master '<json MasterConfig>'`.
  */
-import { writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
 import { type IntervalHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { LoggerLike, MasterStats } from '../src/index.ts';
 import { kRoundsEnv } from './handlers/burn.ts';
 import { kThreadNiceEnv } from './handlers/nice.ts';
-import { IpcChild, serveParent } from './ipc-child.ts';
+import { IpcChild, profileHandlers, serveParent } from './ipc-child.ts';
 import { kThreadCpuEnv, pinProcess } from './pin.ts';
 import { type HistogramSummary, kLoopResolutionMs, summariseHistogram } from './result-pool-report.ts';
 
@@ -98,7 +96,6 @@ async function serveMaster(config: MasterConfig): Promise<void> {
     },
   };
   let loop: IntervalHistogram | undefined;
-  let session: Session | undefined;
 
   await serveParent(async () => {
     const master = await new Master({
@@ -156,21 +153,7 @@ async function serveMaster(config: MasterConfig): Promise<void> {
             loop = undefined;
             return summary;
           },
-          'profile-start': async ({ intervalUs }: { intervalUs: number }) => {
-            // the inspector profiles only the window asked for: no start-up, no connects, no warm-up
-            session = new Session();
-            session.connect();
-            await session.post('Profiler.enable');
-            await session.post('Profiler.setSamplingInterval', { interval: intervalUs });
-            await session.post('Profiler.start');
-          },
-          'profile-stop': async ({ file }: { file: string }) => {
-            if (!session) throw new Error('no profile running');
-            const { profile } = await session.post('Profiler.stop');
-            session.disconnect();
-            session = undefined;
-            await writeFile(file, JSON.stringify(profile));
-          },
+          ...profileHandlers(),
         },
         close: () => master.destroy(),
       };

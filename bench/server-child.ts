@@ -3,10 +3,8 @@
  * The parent forks this file with `--serve <kind>` and drives it over IPC (bench/ipc-child.ts): ready (port,
  * token), CPU time, a CPU profile over a chosen window, stop. This file never loads autocannon.
  */
-import { writeFile } from 'node:fs/promises';
-import { Session } from 'node:inspector/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { IpcChild, serveParent } from './ipc-child.ts';
+import { IpcChild, profileHandlers, serveParent } from './ipc-child.ts';
 import {
   kServerKinds,
   type MasterKnobs,
@@ -29,26 +27,11 @@ const kReplyTimeoutMs = 10_000;
 
 async function setup(kind: ServerKind, knobs: MasterKnobs) {
   const server = await startServer(kind, knobs);
-  let session: Session | undefined;
   return {
     value: { port: server.port, token: server.token, notes: server.notes } satisfies Ready,
     handlers: {
       cpu: () => process.cpuUsage(),
-      'profile-start': async ({ intervalUs }: { intervalUs: number }) => {
-        // the inspector profiles only the measured window: no start-up, no module loading, no warm-up
-        session = new Session();
-        session.connect();
-        await session.post('Profiler.enable');
-        await session.post('Profiler.setSamplingInterval', { interval: intervalUs });
-        await session.post('Profiler.start');
-      },
-      'profile-stop': async ({ file }: { file: string }) => {
-        if (!session) throw new Error('no profile running');
-        const { profile } = await session.post('Profiler.stop');
-        session.disconnect();
-        session = undefined;
-        await writeFile(file, JSON.stringify(profile));
-      },
+      ...profileHandlers(),
     },
     close: () => server.close(),
     closeTimeoutMs: 2000,
