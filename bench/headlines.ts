@@ -101,9 +101,10 @@ function fleet(r: Json): Headline[] {
 
 function resultPool(r: Json): Headline[] {
   const out: Headline[] = [];
+  const pinned = at(r, 'options', 'pin') === true ? ', pinned' : '';
   const label = (mode: unknown) => {
     const threads = num(at(mode, 'threads'));
-    return threads === 0 ? 'inline' : `pool ${threads}`;
+    return `${threads === 0 ? 'inline' : `pool ${threads}`}${pinned}`;
   };
   for (const run of Array.isArray(r.heartbeat) ? (r.heartbeat as Json[]) : []) {
     out.push({

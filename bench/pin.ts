@@ -4,7 +4,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
+import os from 'node:os';
 import { isMainThread } from 'node:worker_threads';
+
+/** True when this machine can run `--pin`: `taskset` answers and there are at least 2 CPUs. */
+export function canPin(): boolean {
+  return (
+    os.availableParallelism() >= 2 &&
+    spawnSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }).status === 0
+  );
+}
 
 /** Pins every thread of `pid` to `cpus` (e.g. `'0'`, `'0-2'`); false when taskset is missing or refused. */
 export function pinProcess(pid: number, cpus: string): boolean {
