@@ -55,7 +55,7 @@ export function headerOf(answer: PeerAnswer, name: string): string {
 }
 
 /** A success answer; its headers are read from the exchange only when asked (most answers' never are). */
-class Answer implements PeerAnswer {
+class SuccessAnswer implements PeerAnswer {
   readonly statusCode: number;
   readonly envelope: Envelope;
   readonly #exchange: Exchange;
@@ -180,7 +180,7 @@ export class PeerClient {
         if (retryAfter >= 0) error.retryAfter = retryAfter;
         throw error;
       }
-      return new Answer(statusCode, envelope, exchange);
+      return new SuccessAnswer(statusCode, envelope, exchange);
     }
   }
 
