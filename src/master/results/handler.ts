@@ -34,8 +34,8 @@ export type JobVerdict =
 
 /**
  * A batch as it crosses to a thread: a few flat arrays, not one object per result (structured clone pays per
- * object: a hand-off of 64 results went from ~100 to ~40 µs in a micro-benchmark). Job i's body is `large[i]` when it was too
- * big to pack, else `pack[ends[i - 1] ?? 0, ends[i])`.
+ * object: a hand-off of 64 results went from ~100 to ~40 µs in a micro-benchmark). Job i's body is `large[i]`
+ * when it was too big to pack, else `pack[ends[i - 1] ?? 0, ends[i])`.
  */
 export interface BatchInput {
   /** The small bodies, back to back (transferred). */
