@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { generate } from 'selfsigned';
 import { H1Client, type H1ClientOptions, H1ConnectionError } from '../src/client/h1-client.ts';
 import { H1ParseError } from '../src/client/h1-parser.ts';
@@ -82,6 +82,20 @@ function client(port: number, options: Partial<H1ClientOptions> = {}): H1Client 
   return new H1Client({ host: '127.0.0.1', port, timeoutMs: 5000, ...options });
 }
 
+/** A client of `server`; the test closes both when it ends. */
+function clientFor(
+  t: TestContext,
+  server: { port: number; close(): Promise<unknown> },
+  options: Partial<H1ClientOptions> = {},
+): H1Client {
+  const h1 = client(server.port, options);
+  t.after(async () => {
+    h1.destroy();
+    await server.close();
+  });
+  return h1;
+}
+
 /** A port nothing listens on. */
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -118,11 +132,7 @@ test('GET and POST (string, bytes, no body): the answer, and what the server saw
     res.setHeader('content-type', 'text/plain; charset=utf-8');
     res.end(`${req.method} ${req.url} ${seen.body.length} é`);
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
 
   const get = await h1.request('GET', '/hello?x=1', 'x-test: one\r\naccept: text/plain\r\n');
   assert.equal(get.statusCode, 200);
@@ -175,11 +185,7 @@ test('non-2xx answers resolve too, with their status', async (t) => {
     res.statusCode = 503;
     res.end('busy');
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const answer = await h1.request('GET', '/', '');
   assert.equal(answer.statusCode, 503);
   assert.equal(answer.text, 'busy');
@@ -187,11 +193,7 @@ test('non-2xx answers resolve too, with their status', async (t) => {
 
 test('keep-alive: sequential requests share one connection', async (t) => {
   const server = await startHttp((req, res) => res.end(`answer ${req.url}`));
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   for (let i = 0; i < 6; i++) {
     const answer = await h1.request('POST', `/${i}`, '', `body ${i}`);
     assert.equal(answer.text, `answer /${i}`);
@@ -207,11 +209,7 @@ test('an answer with Connection: close: the next request goes on a new connectio
     first = false;
     res.end('ok');
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const closing = await h1.request('GET', '/1', '');
   assert.equal(closing.text, 'ok');
   assert.equal(closing.keepAlive, false);
@@ -231,11 +229,7 @@ test('the server closes an idle keep-alive connection: the next request opens a 
       s.keepAliveTimeout = 100;
     },
   );
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   assert.equal((await h1.request('GET', '/1', '')).text, 'ok');
   // Node 20 closes an idle socket a second or so after keepAliveTimeout: wait for it rather than a fixed time
   await waitFor('the server to close the idle connection', () => server.closed() === 1);
@@ -246,11 +240,7 @@ test('the server closes an idle keep-alive connection: the next request opens a 
 
 test('the client closes its own idle connection after keepAliveMs', async (t) => {
   const server = await startHttp((_req, res) => res.end('ok'));
-  const h1 = client(server.port, { keepAliveMs: 100 });
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server, { keepAliveMs: 100 });
   assert.equal((await h1.request('GET', '/1', '')).text, 'ok');
   assert.equal(server.closed(), 0);
   // the idle sweep runs every 250 ms: the server sees the client's close soon after
@@ -263,11 +253,7 @@ test('a body framed by the close (HTTP/1.0, no length) resolves when the peer cl
   const server = await startRaw((socket) => {
     socket.end('HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nread until the close');
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const answer = await h1.request('GET', '/', '');
   assert.equal(answer.text, 'read until the close');
   assert.equal(answer.keepAlive, false);
@@ -295,11 +281,7 @@ test('a peer that closes in the middle of an answer: the request rejects with H1
   const server = await startRaw((socket) => {
     socket.end('HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly part of it');
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   await assert.rejects(h1.request('GET', '/', ''), (err: unknown) => {
     assert.ok(err instanceof H1ParseError, String(err));
     assert.match(err.message, /middle of a response/);
@@ -332,11 +314,7 @@ test('connection refused: every queued request rejects with ECONNREFUSED', async
 
 test('a peer that never answers: the request rejects with FLEETMASTER_H1_TIMEOUT', async (t) => {
   const server = await startRaw(() => undefined);
-  const h1 = client(server.port, { timeoutMs: 300 });
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server, { timeoutMs: 300 });
   const started = performance.now();
   await assert.rejects(h1.request('GET', '/', ''), connectionError('FLEETMASTER_H1_TIMEOUT'));
   assert.ok(performance.now() - started < 5000, 'timed out well before 5 s');
@@ -365,11 +343,7 @@ test('pipelining: four requests on the wire at once, answered in order, each get
       });
     }
   });
-  const h1 = client(server.port, { pipelining: 4 });
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server, { pipelining: 4 });
   const order: string[] = [];
   const answers = await Promise.all(
     [0, 1, 2, 3].map((i) =>
@@ -393,11 +367,7 @@ test('pipelining: aborting a request on the wire fails the others written with i
     // answers only requests to /late (which come on a later connection)
     if (data.includes('/late')) socket.write('HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate');
   });
-  const h1 = client(server.port, { pipelining: 2 });
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server, { pipelining: 2 });
   const controller = new AbortController();
   const first = h1.request('GET', '/first', '', undefined, controller.signal);
   const second = h1.request('GET', '/second', '');
@@ -414,11 +384,7 @@ test('pipelining: an answer with Connection: close fails the request written aft
   const server = await startRaw((socket) => {
     socket.end('HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 5\r\n\r\nfirst');
   });
-  const h1 = client(server.port, { pipelining: 2 });
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server, { pipelining: 2 });
   const first = h1.request('GET', '/1', '');
   const second = h1.request('GET', '/2', '');
   assert.equal((await first).text, 'first');
@@ -437,11 +403,7 @@ test('without pipelining, a request waits for the previous answer', async (t) =>
       res.end('ok');
     }, 20);
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const answers = await Promise.all([1, 2, 3].map((i) => h1.request('GET', `/${i}`, '')));
   assert.deepEqual(
     answers.map((a) => a.text),
@@ -461,11 +423,7 @@ test('abort: a request on the wire rejects with the signal reason; the client go
       arrived.resolve(); // and never answered
     else res.end(`fast ${req.url}`);
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const controller = new AbortController();
   const reason = new Error('the caller gave up');
   const slow = h1.request('GET', '/slow', '', undefined, controller.signal);
@@ -488,11 +446,7 @@ test('abort: a request on the wire rejects with the signal reason; the client go
 
 test('abort: a request still waiting in the queue leaves without touching the one on the wire', async (t) => {
   const server = await startHttp((req, res) => setTimeout(() => res.end(`answer ${req.url}`), 100));
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const controller = new AbortController();
   const first = h1.request('GET', '/first', '');
   const queued = h1.request('GET', '/queued', '', undefined, controller.signal);
@@ -511,11 +465,7 @@ test('abort: a request still waiting in the queue leaves without touching the on
 
 test('close(): waits for the request in flight, then refuses new ones', async (t) => {
   const server = await startHttp((_req, res) => setTimeout(() => res.end('done'), 100));
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const events: string[] = [];
   const inFlight = h1.request('GET', '/', '').then((answer) => {
     events.push('answered');
@@ -534,11 +484,7 @@ test('close(): waits for the request in flight, then refuses new ones', async (t
 
 test('close() on an idle client resolves at once and closes its connection', async (t) => {
   const server = await startHttp((_req, res) => res.end('ok'));
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   assert.equal((await h1.request('GET', '/', '')).text, 'ok');
   assert.equal(server.closed(), 0);
   await h1.close();
@@ -550,11 +496,7 @@ test('close() on an idle client resolves at once and closes its connection', asy
 test('destroy(): the request in flight rejects at once', async (t) => {
   const arrived = deferred();
   const server = await startHttp(() => arrived.resolve()); // never answers
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const inFlight = h1.request('GET', '/', '');
   const waiting = h1.request('GET', '/queued', '');
   await arrived.promise;
@@ -575,11 +517,7 @@ test('a chunked answer written in pieces comes out whole', async (t) => {
       setTimeout(() => res.end('world ✓'), 20);
     }, 20);
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   const answer = await h1.request('GET', '/', '');
   assert.equal(answer.headers['transfer-encoding'], 'chunked');
   assert.equal(answer.text, 'hello, chunked world ✓');
@@ -617,11 +555,7 @@ test('TLS: trusted with its CA the client talks to the server; without it the co
 
 test('a garbage answer rejects with H1ParseError', async (t) => {
   const server = await startRaw((socket) => socket.write('hello\r\n\r\n'));
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   await assert.rejects(h1.request('GET', '/', ''), (err: unknown) => {
     assert.ok(err instanceof H1ParseError, String(err));
     assert.equal(err.code, 'FLEETMASTER_H1_PARSE');
@@ -636,11 +570,7 @@ test('an answer no request asked for fails the connection', async (t) => {
       'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nb',
     );
   });
-  const h1 = client(server.port);
-  t.after(async () => {
-    h1.destroy();
-    await server.close();
-  });
+  const h1 = clientFor(t, server);
   assert.equal((await h1.request('GET', '/', '')).text, 'a');
   // the stray second answer made the connection unusable: the next request goes on a new one
   await sleep(50);
