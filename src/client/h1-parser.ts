@@ -113,12 +113,8 @@ export class ResponseParser {
     while (i < end) {
       switch (this.#state) {
         case State.Head: {
-          const at = buf.indexOf(kCrlfCrlf, i);
-          if (at < 0) {
-            if (end - i > kMaxHeadBytes) throw new H1ParseError('response head too large');
-            this.#carry = Buffer.from(buf.subarray(i, end));
-            return;
-          }
+          const at = this.#find(buf, i, kCrlfCrlf, kMaxHeadBytes, 'response head too large');
+          if (at < 0) return;
           // a complete head is held to the same limit (one read, or a carried part plus one read, can exceed it)
           if (at - i > kMaxHeadBytes) throw new H1ParseError('response head too large');
           i = this.#head(buf.toString('latin1', i, at), at + 4);
@@ -140,12 +136,8 @@ export class ResponseParser {
           break;
         }
         case State.ChunkSize: {
-          const at = buf.indexOf(kCrlf, i);
-          if (at < 0) {
-            if (end - i > 1024) throw new H1ParseError('chunk size line too long');
-            this.#carry = Buffer.from(buf.subarray(i, end));
-            return;
-          }
+          const at = this.#find(buf, i, kCrlf, 1024, 'chunk size line too long');
+          if (at < 0) return;
           const line = buf.toString('latin1', i, at);
           const semicolon = line.indexOf(';');
           const hex = (semicolon < 0 ? line : line.slice(0, semicolon)).trim();
@@ -178,12 +170,8 @@ export class ResponseParser {
         }
         case State.Trailers: {
           // trailer fields (ignored), ended by an empty line
-          const at = buf.indexOf(kCrlf, i);
-          if (at < 0) {
-            if (end - i > kMaxHeadBytes) throw new H1ParseError('trailers too large');
-            this.#carry = Buffer.from(buf.subarray(i, end));
-            return;
-          }
+          const at = this.#find(buf, i, kCrlf, kMaxHeadBytes, 'trailers too large');
+          if (at < 0) return;
           const empty = at === i;
           i = at + 2;
           if (empty) this.#complete(this.#bodyText());
@@ -214,6 +202,18 @@ export class ResponseParser {
       throw new H1ParseError('connection closed in the middle of a response');
     }
     return false;
+  }
+
+  /**
+   * Where `delimiter` starts, from `i` on; or -1, with the unfinished rest kept for the next read (refused with
+   * `tooLong` past `limit` bytes).
+   */
+  #find(buf: Buffer, i: number, delimiter: Buffer, limit: number, tooLong: string): number {
+    const at = buf.indexOf(delimiter, i);
+    if (at >= 0) return at;
+    if (buf.length - i > limit) throw new H1ParseError(tooLong);
+    this.#carry = Buffer.from(buf.subarray(i));
+    return -1;
   }
 
   /** Reads a head; returns where its body starts. Hand-rolled (no regex, no split): it runs once per answer. */
