@@ -1,7 +1,7 @@
 /**
  * The virtual fleet: thousands of slaves in one process, speaking the real protocol on the wire. A handful of
  * uWS apps share the slaves (they tell themselves apart by the token the master sends on `POST /connect`); one
- * timer wheel drives every heartbeat; undici clients (up to one per slave and kind) carry heartbeats and results.
+ * timer wheel drives every heartbeat; H1Clients (up to one per slave and kind) carry heartbeats and results.
  *
  * Each virtual slave answers as src/slave does: `/connect` (any token while unknown), `/task/new` (one task at a
  * time), `/disconnect`; it reports each result with `PUT /slave/task/complete` and the fleetmaster extensions
@@ -102,11 +102,6 @@ interface VirtualSlave {
   due: number;
 }
 
-interface Reply {
-  status: number;
-  body: string;
-}
-
 // ---- fixed answers, byte for byte what src/slave/answers.ts sends ----
 
 const kJson = 'application/json';
@@ -143,18 +138,6 @@ const packr = new Packr({ useRecords: false });
 /** `Math.random`-free even spread: the golden-ratio sequence covers [0, 1) evenly for every prefix. */
 export function firstBeatPhase(seq: number): number {
   return (seq * 0.6180339887498949) % 1;
-}
-
-/** One request on one of the simulator's sockets (fleetmaster's lean `H1Client`: the simulator's CPU is the master's too). */
-async function send(
-  client: H1Client,
-  method: 'GET' | 'PUT',
-  path: string,
-  headers: string,
-  body?: string | Buffer,
-): Promise<Reply> {
-  const answer = await client.request(method, path, headers, body);
-  return { status: answer.statusCode, body: answer.text };
 }
 
 /** The timer wheel: one `unref()`ed timer for every heartbeat of the fleet, in `kTickMs` buckets. */
@@ -261,7 +244,7 @@ export class VirtualFleet {
     const target = this.#targets.get(origin);
     if (target === undefined) return;
     this.#targets.delete(origin);
-    await Promise.all([...target.beats, ...target.results].map((client) => client?.destroy()));
+    for (const client of [...target.beats, ...target.results]) client?.destroy();
   }
 
   /** Forgets every slave (they stop heartbeating). */
@@ -277,11 +260,8 @@ export class VirtualFleet {
     this.dropAll();
     for (const socket of this.#listenSockets) uWS.us_listen_socket_close(socket);
     for (const app of this.#apps) (app as unknown as { close(): void }).close();
-    await Promise.all(
-      [...this.#targets.values()].flatMap((t) =>
-        [...t.beats, ...t.results].map((client) => client?.destroy()),
-      ),
-    );
+    for (const t of this.#targets.values())
+      for (const client of [...t.beats, ...t.results]) client?.destroy();
     this.#targets.clear();
   }
 
@@ -411,7 +391,7 @@ export class VirtualFleet {
     slave.busy = false;
     if (slave.gone || this.#closed) return;
     const body = this.options.msgpack
-      ? // msgpackr returns a view of a shared buffer: copy before undici holds it across turns
+      ? // msgpackr returns a view of a shared buffer: copy before the client holds it across turns
         Buffer.from(packr.pack({ task: { id }, result: this.#resultPayload }))
       : `{"task":{"id":"${id}${this.#resultSuffix}`;
     this.#report(slave, `${slave.resultHeaders}task-id: ${id}\r\n`, body, 0);
@@ -420,20 +400,21 @@ export class VirtualFleet {
   #report(slave: VirtualSlave, headers: string, body: string | Buffer, failures: number): void {
     if (this.#closed) return;
     const started = performance.now();
-    send(slave.resultClient, 'PUT', '/slave/task/complete', headers, body).then(
+    // fleetmaster's lean H1Client, not undici: the simulator's CPU is the master's too
+    slave.resultClient.request('PUT', '/slave/task/complete', headers, body).then(
       (answer) => {
-        if (answer.status === 200) {
+        if (answer.statusCode === 200) {
           this.counters.resultsSent++;
           record(slave.target.stats.window.results, started);
           return;
         }
-        if (answer.status === 503) {
+        if (answer.statusCode === 503) {
           this.counters.resultsPushedBack++;
-          setTimeout(() => this.#report(slave, headers, body, failures), retryDelayMs(answer.body)).unref();
+          setTimeout(() => this.#report(slave, headers, body, failures), retryDelayMs(answer.text)).unref();
           return;
         }
         this.counters.resultsRefused++;
-        this.#problem(`result refused: ${answer.status} ${answer.body}`);
+        this.#problem(`result refused: ${answer.statusCode} ${answer.text}`);
       },
       (err: unknown) => {
         if (this.#closed) return;
@@ -530,10 +511,10 @@ export class VirtualFleet {
 
   #beat(slave: VirtualSlave): void {
     const started = performance.now();
-    send(slave.beatClient, 'GET', '/slave/heartbeat', slave.beatHeaders).then(
+    slave.beatClient.request('GET', '/slave/heartbeat', slave.beatHeaders).then(
       (answer) => {
         const stats = slave.target.stats;
-        if (answer.status === 200) {
+        if (answer.statusCode === 200) {
           this.counters.beats++;
           stats.beats++;
           record(stats.window.beats, started);
@@ -541,7 +522,7 @@ export class VirtualFleet {
           // the master no longer knows this slave: a real slave drops the link here
           this.counters.beatsRefused++;
           stats.beatsRefused++;
-          this.#problem(`heartbeat refused: ${answer.status} ${answer.body}`);
+          this.#problem(`heartbeat refused: ${answer.statusCode} ${answer.text}`);
           slave.gone = true;
           if (this.#slaves.get(slave.token) === slave) this.#slaves.delete(slave.token);
           return;
