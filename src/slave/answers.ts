@@ -14,6 +14,7 @@ export const kSlaveAnswers = Object.freeze({
   notConnected: fail(400, C.SLAVE_NOT_CONNECTED, 'This slave not connected yet.'),
   taskAlreadyExist: fail(400, C.TASK_ALREADY_EXIST, 'Already has a task.'),
   routeNotFound: fail(404, C.ROUTE_NOT_FOUND, 'No such route on this slave.'),
+  malformed: fail(400, C.REQUEST_MALFORMED, 'The request is not valid HTTP/1.1.'),
   connected: ok('Connect success.'),
   disconnected: ok('Disconnect success.'),
   taskReceived: ok('Task received!'),

@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpApp, HttpRequest, HttpResponse } from '../http/engine.ts';
 import { readBody } from '../http/read-body.ts';
 import { answerUnrouted, PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
@@ -35,7 +35,7 @@ export interface SlaveFrontEndHost {
 type MasterRoute = 'connect' | 'disconnect' | 'newTask';
 
 /** The slave's routes, with PROTOCOL.md's checks in order. */
-export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): void {
+export function mountSlaveRoutes(app: HttpApp, host: SlaveFrontEndHost): void {
   const tooLarge = slaveBodyTooLarge(host.maxBodySize);
 
   const masterRoute = (route: MasterRoute) => (res: HttpResponse, req: HttpRequest) => {
