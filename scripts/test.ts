@@ -13,14 +13,11 @@ const files =
         .sort()
         .map((f) => `test/${f}`);
 
-const available = loadUws() instanceof Error ? ['node'] : ['uws', 'node'];
+const uws = loadUws();
+const available = uws instanceof Error ? ['node'] : ['uws', 'node'];
+if (uws instanceof Error) console.log(`# engine uws not run: ${uws.reason}`);
 const wanted = process.env.TEST_ENGINES?.split(',').filter(Boolean) ?? available;
 const engines = wanted.filter((engine) => available.includes(engine));
-const skipped = wanted.filter((engine) => !available.includes(engine));
-if (skipped.length > 0) {
-  const why = loadUws();
-  console.log(`# engine ${skipped.join(', ')} skipped: ${why instanceof Error ? why.message : 'not wanted'}`);
-}
 
 const results: string[] = [];
 let failed = false;

@@ -111,6 +111,8 @@ export function runtime(): Runtime {
 export class EngineUnavailableError extends Error {
   readonly code = 'FLEETMASTER_ENGINE_UNAVAILABLE';
   readonly runtime: Runtime;
+  /** Why, without the advice. */
+  readonly reason: string;
   constructor(reason: string, found: Runtime, cause?: unknown) {
     super(
       `the uws engine cannot run here: ${reason} (Node ABI ${found.abi}, ${found.platform}-${found.arch}, ${found.libc}); use engine 'node' or 'auto'`,
@@ -118,6 +120,7 @@ export class EngineUnavailableError extends Error {
     );
     this.name = 'EngineUnavailableError';
     this.runtime = found;
+    this.reason = reason;
   }
 }
 

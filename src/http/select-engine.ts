@@ -19,7 +19,7 @@ export function selectEngine(choice: EngineChoice, logger: Logger): HttpEngine {
     warned = true;
     const found = runtime();
     logger.warn(
-      { engine: 'node', reason: uws.message, abi: found.abi, platform: found.platform, libc: found.libc },
+      { engine: 'node', reason: uws.reason, abi: found.abi, platform: found.platform, libc: found.libc },
       'no native uWebSockets.js build loads here: serving HTTP with node:http',
     );
   }
