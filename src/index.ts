@@ -50,6 +50,7 @@ export {
   SlaveSystemShuttingDownError,
   SlaveTaskAlreadyExistError,
   SlaveTaskRefusedError,
+  SlaveUploadsBusyError,
 } from './protocol/errors.ts';
 export {
   ConnectionRefuse,

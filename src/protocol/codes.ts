@@ -51,6 +51,8 @@ export const SlaveErrorCode = {
   REQUEST_DATA_INVALID: 904,
   /** fleetmaster: the request is not valid HTTP/1.1 (HTTP 400; `node` engine; `uws` closes without an answer). */
   REQUEST_MALFORMED: 906,
+  /** fleetmaster: too many request bodies are being read at once; retry later (HTTP 503). */
+  UPLOADS_BUSY: 907,
 } as const;
 export type SlaveErrorCode = (typeof SlaveErrorCode)[keyof typeof SlaveErrorCode];
 

@@ -69,6 +69,7 @@ export const SlaveRequestBodyTooLargeError = define(SlaveResponseError, 'Slave',
 export const SlaveRouteNotFoundError = define(SlaveResponseError, 'Slave', 'ROUTE_NOT_FOUND');
 export const SlaveRequestDataInvalidError = define(SlaveResponseError, 'Slave', 'REQUEST_DATA_INVALID');
 export const SlaveRequestMalformedError = define(SlaveResponseError, 'Slave', 'REQUEST_MALFORMED');
+export const SlaveUploadsBusyError = define(SlaveResponseError, 'Slave', 'UPLOADS_BUSY');
 
 export const MasterSystemShuttingDownError = define(MasterResponseError, 'Master', 'SYSTEM_SHUTTING_DOWN');
 export const MasterChannelNotGivenError = define(MasterResponseError, 'Master', 'CHANNEL_NOT_GIVEN');
@@ -104,6 +105,7 @@ const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>([
   [SlaveErrorCode.ROUTE_NOT_FOUND, SlaveRouteNotFoundError],
   [SlaveErrorCode.REQUEST_DATA_INVALID, SlaveRequestDataInvalidError],
   [SlaveErrorCode.REQUEST_MALFORMED, SlaveRequestMalformedError],
+  [SlaveErrorCode.UPLOADS_BUSY, SlaveUploadsBusyError],
 ]);
 
 const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([

@@ -15,6 +15,8 @@ export const kSlaveAnswers = Object.freeze({
   taskAlreadyExist: fail(400, C.TASK_ALREADY_EXIST, 'Already has a task.'),
   routeNotFound: fail(404, C.ROUTE_NOT_FOUND, 'No such route on this slave.'),
   malformed: fail(400, C.REQUEST_MALFORMED, 'The request is not valid HTTP/1.1.'),
+  uploadsBusy: fail(503, C.UPLOADS_BUSY, 'Too many request bodies are being read; retry later.'),
+  controlNotJson: fail(400, C.REQUEST_DATA_INVALID, 'A /connect or /disconnect body must be JSON.'),
   connected: ok('Connect success.'),
   disconnected: ok('Disconnect success.'),
   taskReceived: ok('Task received!'),

@@ -56,6 +56,7 @@ export const kStatusOf: Record<Side, Map<number, number>> = {
     [SlaveErrorCode.ROUTE_NOT_FOUND, 404],
     [SlaveErrorCode.REQUEST_DATA_INVALID, 400],
     [SlaveErrorCode.REQUEST_MALFORMED, 400],
+    [SlaveErrorCode.UPLOADS_BUSY, 503],
   ]),
 };
 
@@ -119,6 +120,7 @@ function hasByte(text: string, test: (code: number) => boolean): boolean {
 }
 
 import { kNodeLimits } from '../../src/http/engines/node.ts';
+import { kControlBodyBytes } from '../../src/slave/front-end.ts';
 
 /** The engine under test: what a route sees of a header, and which bytes its parser refuses, depend on it. */
 let engine: 'uws' | 'node' = 'uws';
@@ -319,6 +321,13 @@ export function expectSlave(req: FuzzRequest, ctx: Context): Expectation {
   const token = seen(req, 'token');
   if (token === '') return { codes: [C.MASTER_TOKEN_NOT_FOUND] };
   if (route !== 'connect' && !ctx.validTokens.has(token)) return { codes: [C.MASTER_TOKEN_INVALID] };
+  if (route !== 'task') {
+    // /connect and /disconnect: JSON only, a few KiB (src/slave/front-end.ts), judged from the headers
+    if (isMsgpackType(seen(req, 'content-type'))) return { codes: [C.REQUEST_DATA_INVALID] };
+    if ((req.body?.bytes.length ?? 0) > Math.min(kControlBodyBytes, kMaxBody)) {
+      return { codes: [C.REQUEST_BODY_TOO_LARGE], mayDrop: true };
+    }
+  }
   if (overCap(req)) return { codes: [C.REQUEST_BODY_TOO_LARGE], mayDrop: true };
   const shape = shapeOnServer(req);
   if (shape === 'invalid' || shape === 'not-object') return { codes: [C.REQUEST_DATA_INVALID] };
