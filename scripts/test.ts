@@ -32,7 +32,9 @@ for (const engine of engines) {
   const seconds = ((performance.now() - started) / 1000).toFixed(0);
   const ok = run.status === 0;
   failed ||= !ok;
-  results.push(`# engine ${engine}: ${ok ? 'pass' : `FAIL (exit ${run.status ?? run.signal})`} in ${seconds} s`);
+  results.push(
+    `# engine ${engine}: ${ok ? 'pass' : `FAIL (exit ${run.status ?? run.signal})`} in ${seconds} s`,
+  );
 }
 console.log(`# ---- Node ${process.version} ----`);
 for (const line of results) console.log(line);
