@@ -643,3 +643,27 @@ function exposeGc(): () => void {
   setFlagsFromString('--expose-gc');
   return runInNewContext('gc') as () => void;
 }
+
+describe('ResponseParser: gaps found by the differential test', () => {
+  test('a Content-Length is checked where it frames nothing (1xx, 204, 304)', () => {
+    for (const status of ['204 No Content', '304 Not Modified', '103 Early Hints']) {
+      for (const value of ['', 'a 0', '1, 1']) {
+        assert.throws(
+          () => parse([bytes(`HTTP/1.1 ${status}\r\nContent-Length: ${value}\r\n\r\n`)]),
+          isParseError(/content-length/),
+          `${status}, Content-Length: ${value}`,
+        );
+      }
+    }
+  });
+
+  test('an interim answer that closes the connection leaves no room for the final one', () => {
+    for (const head of ['HTTP/1.1 103 Early Hints\r\nConnection: close', 'HTTP/1.0 102 Processing']) {
+      assert.throws(
+        () => parse([bytes(`${head}\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`)]),
+        isParseError(/interim answer that closes/),
+        head,
+      );
+    }
+  });
+});
