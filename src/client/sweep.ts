@@ -9,7 +9,7 @@ export interface Swept {
   sweep(now: number): void;
 }
 
-export const kSweepMs = 250;
+const kSweepMs = 250;
 
 const watched = new Set<Swept>();
 let timer: NodeJS.Timeout | undefined;
