@@ -1,8 +1,17 @@
 // The HTTP/1.x response parser on its own, without sockets: framing (Content-Length, chunked, until close, no
-// body), reads split anywhere, keep-alive, header folding into one record, and malformed answers.
+// body), reads split anywhere, keep-alive, header folding into one record, malformed answers, and the bounds.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { H1ParseError, type H1Response, kMaxAnswerBytes, ResponseParser } from '../src/client/h1-parser.ts';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { AnswerTooLargeError } from '../src/client/errors.ts';
+import { H1ParseError, type H1Response, ResponseParser } from '../src/client/h1-parser.ts';
+import {
+  kDefaultMaxAnswerBytes,
+  kMaxHeadBytes,
+  kMaxInterimAnswers,
+  kMaxTrailerFields,
+} from '../src/client/transport.ts';
 
 /** A response as a plain record, comparable with `deepEqual` (the parser may hand out a class instance). */
 function plain(r: H1Response): H1Response {
@@ -100,7 +109,7 @@ describe('ResponseParser framing', () => {
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n' +
         '5;name=value\r\nhello\r\n' +
         '1\r\n \r\n' +
-        'A ; ext\r\n0123456789\r\n' +
+        'A;ext\r\n0123456789\r\n' +
         '0;last\r\nX-Trailer: one\r\nX-Other: two\r\n\r\n' +
         'HTTP/1.1 204 No Content\r\n\r\n',
     );
@@ -150,17 +159,17 @@ describe('ResponseParser framing', () => {
   test('a Transfer-Encoding that is not chunked last is read until the close', () => {
     const seen: H1Response[] = [];
     const parser = new ResponseParser((r) => seen.push(r));
-    parser.feed(bytes('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nabcdef'));
-    assert.equal(seen.length, 0, 'the Content-Length is not used');
+    parser.feed(bytes('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked, gzip\r\n\r\nabcdef'));
+    assert.equal(seen.length, 0);
     parser.end();
     assert.equal(seen.length, 1);
     assert.equal(seen[0]!.text, 'abcdef');
     assert.equal(seen[0]!.keepAlive, false);
   });
 
-  test('100 Continue then a 200: one answer, the 200', () => {
+  test('interim answers (102, 103) then a 200: one answer, the 200', () => {
     const wire = bytes(
-      'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n' +
+      'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n' +
         'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok',
     );
     const expected = [{ statusCode: 200, headers: { 'content-length': '2' }, text: 'ok', keepAlive: true }];
@@ -242,11 +251,6 @@ describe('ResponseParser headers and bodies', () => {
       bytes('HTTP/1.1 200 OK\r\nLocation: http://a:1/b\r\nContent-Length: 0\r\n\r\n'),
     ]);
     assert.equal(response!.headers['location'], 'http://a:1/b');
-  });
-
-  test('equal repeated Content-Lengths are accepted', () => {
-    const [response] = parse([bytes('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc')]);
-    assert.equal(response!.text, 'abc');
   });
 
   test('a UTF-8 body cut in the middle of a multi-byte character decodes whole', () => {
@@ -394,38 +398,6 @@ describe('ResponseParser refuses malformed answers', () => {
     refuse(`${head}${'1'.repeat(1100)}`, /chunk size line too long/);
   });
 
-  test('a body larger than the cap', () => {
-    refuse(`HTTP/1.1 200 OK\r\nContent-Length: ${kMaxAnswerBytes + 1}\r\n\r\n`, /larger than/);
-  });
-
-  test('a head over 64 KiB, in one read or many', () => {
-    const huge = `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(65 * 1024)}`;
-    // no end of head in sight
-    refuse(huge, /head too large/);
-    // piece by piece
-    const parser = new ResponseParser(() => assert.fail('no answer'));
-    assert.throws(
-      () => {
-        for (let at = 0; at < huge.length; at += 4096) parser.feed(bytes(huge.slice(at, at + 4096)));
-      },
-      isParseError(/head too large/),
-    );
-    // complete, whole in one read
-    refuse(`${huge}\r\nContent-Length: 0\r\n\r\n`, /head too large/);
-    // complete, the end of the head arriving in a second read on top of a large carried part
-    const split = new ResponseParser(() => assert.fail('no answer'));
-    split.feed(bytes(huge.slice(0, 60 * 1024)));
-    assert.throws(
-      () => split.feed(bytes(`${huge.slice(60 * 1024)}\r\nContent-Length: 0\r\n\r\n`)),
-      isParseError(/head too large/),
-    );
-    // a head just under the limit is fine
-    const [ok] = parse([
-      bytes(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(60 * 1024)}\r\nContent-Length: 0\r\n\r\n`),
-    ]);
-    assert.equal(ok!.statusCode, 200);
-  });
-
   test('101 Switching Protocols', () => {
     refuse('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n', /switched protocols/);
   });
@@ -441,6 +413,257 @@ describe('ResponseParser refuses malformed answers', () => {
       const parser = new ResponseParser(() => assert.fail('no answer'));
       parser.feed(bytes(wire));
       assert.throws(() => parser.end(), isParseError(/closed in the middle/), JSON.stringify(wire));
+    }
+  });
+});
+
+describe('ResponseParser refuses what llhttp refuses', () => {
+  const refuse = (wire: string, pattern: RegExp) => {
+    assert.throws(() => parse([bytes(wire)]), isParseError(pattern), JSON.stringify(wire.slice(0, 120)));
+    // and fed a byte at a time
+    assert.throws(
+      () => parse([...Buffer.from(wire, 'latin1')].map((b) => Buffer.from([b]))),
+      isParseError(pattern),
+      `byte by byte: ${JSON.stringify(wire.slice(0, 120))}`,
+    );
+  };
+  const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+
+  test('both Content-Length and Transfer-Encoding, in either order', () => {
+    refuse(`HTTP/1.1 200 OK\r\nContent-Length: 3\r\n${chunked.slice(17)}3\r\nabc\r\n0\r\n\r\n`, /both/);
+    refuse(`${chunked.slice(0, -2)}Content-Length: 3\r\n\r\n3\r\nabc\r\n0\r\n\r\n`, /both/);
+    refuse('HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nab', /both/);
+  });
+
+  test('spaces or tabs around a chunk size', () => {
+    for (const line of ['3 ', ' 3', '3\t', '3 ;x', '3\t;x', '3; x', '3;x =y', '3;x= y', '3;']) {
+      refuse(`${chunked}${line}\r\nabc\r\n0\r\n\r\n`, /bad chunk size/);
+    }
+    // the last chunk too
+    refuse(`${chunked}3\r\nabc\r\n0 \r\n\r\n`, /bad chunk size/);
+  });
+
+  test('NUL, bare LF, bare CR or another control character in a header value', () => {
+    for (const value of ['a\0b', 'a\nb', 'a\rb', 'a\x01b', 'a\x7fb', '\0', 'a\n']) {
+      refuse(`HTTP/1.1 200 OK\r\nX-A: ${value}\r\nContent-Length: 1\r\n\r\nx`, /bad header line/);
+    }
+    // a bare LF ending a line, or the head
+    refuse('HTTP/1.1 200 OK\nContent-Length: 1\r\n\r\nx', /bad status line/);
+    refuse('HTTP/1.1 200 OK\r\nContent-Length: 1\n\r\n\r\nx', /bad header line/);
+  });
+
+  test('a header name that is not a token', () => {
+    for (const name of ['X A', 'X-A ', 'X(A', 'X"A', 'X\0A', 'Xé']) {
+      refuse(`HTTP/1.1 200 OK\r\n${name}: v\r\nContent-Length: 1\r\n\r\nx`, /bad header line/);
+    }
+  });
+
+  test('a status below 100 (000, 099)', () => {
+    for (const status of ['000', '099', '001']) {
+      refuse(`HTTP/1.1 ${status} OK\r\nContent-Length: 1\r\n\r\nx`, /bad status line/);
+    }
+  });
+
+  test('an unsolicited 100 Continue (fleetmaster never sends Expect)', () => {
+    refuse('HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx', /100 Continue/);
+  });
+
+  test('repeated Content-Length, even equal, or a list', () => {
+    refuse('HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc', /content-length/);
+    refuse('HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc', /content-length/);
+    refuse('HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc', /content-length/);
+  });
+
+  test('a malformed trailer field', () => {
+    for (const trailer of ['bad', 'X : v', 'X: a\0b', 'X: a\nb', ': v']) {
+      refuse(`${chunked}3\r\nabc\r\n0\r\n${trailer}\r\n\r\n`, /bad trailer line/);
+    }
+  });
+});
+
+describe('ResponseParser bounds', () => {
+  const isTooLarge = (limit: string) => (err: unknown) => {
+    assert.ok(err instanceof AnswerTooLargeError, `expected AnswerTooLargeError, got ${String(err)}`);
+    assert.equal(err.code, 'FLEETMASTER_ANSWER_TOO_LARGE');
+    assert.equal(err.limit, limit);
+    return true;
+  };
+  const chunkedHead = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n';
+  /** Parses with a body cap of `max` bytes. */
+  const parseCapped = (max: number, chunks: readonly Uint8Array[], end = false) => {
+    const responses: H1Response[] = [];
+    const parser = new ResponseParser((r) => responses.push(plain(r)), { maxBodyBytes: max });
+    for (const chunk of chunks) parser.feed(chunk);
+    if (end) parser.end();
+    return responses;
+  };
+
+  test('the default body cap is 1 MiB', () => {
+    assert.equal(kDefaultMaxAnswerBytes, 1024 * 1024);
+    assert.throws(
+      () => parse([bytes(`HTTP/1.1 200 OK\r\nContent-Length: ${kDefaultMaxAnswerBytes + 1}\r\n\r\n`)]),
+      isTooLarge('body'),
+    );
+  });
+
+  test('a body at the cap is accepted; one byte over is refused, however it is framed', () => {
+    const max = 1000;
+    const at = 'a'.repeat(max);
+    const over = 'a'.repeat(max + 1);
+    const chunkedOf = (body: string) =>
+      bytes(
+        `${chunkedHead}${(body.length - 10).toString(16)}\r\n${body.slice(10)}\r\na\r\n${body.slice(0, 10)}\r\n0\r\n\r\n`,
+      );
+    for (const [name, wire, end] of [
+      [
+        'content-length',
+        (b: string) => bytes(`HTTP/1.1 200 OK\r\nContent-Length: ${b.length}\r\n\r\n${b}`),
+        false,
+      ],
+      ['chunked', chunkedOf, false],
+      ['until close', (b: string) => bytes(`HTTP/1.1 200 OK\r\n\r\n${b}`), true],
+    ] as const) {
+      const [ok] = parseCapped(max, [wire(at)], end);
+      assert.equal(ok?.text.length, max, name);
+      assert.throws(() => parseCapped(max, [wire(over)], end), isTooLarge('body'), name);
+      // and split in two reads (the body no longer in the read of its head)
+      const whole = wire(over);
+      assert.throws(
+        () => parseCapped(max, [whole.subarray(0, 40), whole.subarray(40)], end),
+        isTooLarge('body'),
+        `${name}, split`,
+      );
+    }
+    // a Content-Length over the cap is refused at the head, before any byte of the body
+    assert.throws(
+      () => parseCapped(max, [bytes(`HTTP/1.1 200 OK\r\nContent-Length: ${max + 1}\r\n\r\n`)]),
+      isTooLarge('body'),
+    );
+    // so is a chunk whose size would pass it
+    assert.throws(
+      () => parseCapped(max, [bytes(`${chunkedHead}${(max + 1).toString(16)}\r\n`)]),
+      isTooLarge('body'),
+    );
+  });
+
+  test('a head over the limit, in one read or many, is refused; one under it is accepted', () => {
+    const huge = `HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(kMaxHeadBytes + 1024)}`;
+    // no end of head in sight
+    assert.throws(() => parse([bytes(huge)]), isTooLarge('head'));
+    // piece by piece
+    const parser = new ResponseParser(() => assert.fail('no answer'));
+    assert.throws(() => {
+      for (let at = 0; at < huge.length; at += 1024) parser.feed(bytes(huge.slice(at, at + 1024)));
+    }, isTooLarge('head'));
+    // complete, whole in one read
+    assert.throws(() => parse([bytes(`${huge}\r\nContent-Length: 0\r\n\r\n`)]), isTooLarge('head'));
+    // complete, the end of the head arriving in a second read on top of a large carried part
+    const split = new ResponseParser(() => assert.fail('no answer'));
+    split.feed(bytes(huge.slice(0, kMaxHeadBytes - 100)));
+    assert.throws(
+      () => split.feed(bytes(`${huge.slice(kMaxHeadBytes - 100)}\r\nContent-Length: 0\r\n\r\n`)),
+      isTooLarge('head'),
+    );
+    const [ok] = parse([
+      bytes(`HTTP/1.1 200 OK\r\nX-Big: ${'a'.repeat(kMaxHeadBytes - 100)}\r\nContent-Length: 0\r\n\r\n`),
+    ]);
+    assert.equal(ok!.statusCode, 200);
+  });
+
+  test(`at most ${kMaxInterimAnswers} interim (1xx) answers before the final one`, () => {
+    const interim = 'HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n';
+    const final = 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok';
+    const [ok] = parse([bytes(interim.repeat(kMaxInterimAnswers) + final)]);
+    assert.equal(ok!.text, 'ok');
+    assert.throws(
+      () => parse([bytes(interim.repeat(kMaxInterimAnswers + 1) + final)]),
+      isTooLarge('interim'),
+    );
+    // the count is per answer: the next answer may have its own
+    const two = parse([bytes((interim.repeat(kMaxInterimAnswers) + final).repeat(2))]);
+    assert.equal(two.length, 2);
+    // a peer that sends 1xx answers for ever is refused as it goes, one read at a time
+    const parser = new ResponseParser(() => assert.fail('no answer'));
+    assert.throws(() => {
+      for (let i = 0; i < 100; i++) parser.feed(bytes(interim));
+    }, isTooLarge('interim'));
+  });
+
+  test(`trailers: at most ${kMaxTrailerFields} fields and ${kMaxHeadBytes} bytes`, () => {
+    const body = `${chunkedHead}3\r\nabc\r\n0\r\n`;
+    const fields = (n: number) => Array.from({ length: n }, (_, i) => `X-T${i}: v\r\n`).join('');
+    const [ok] = parse([bytes(`${body}${fields(kMaxTrailerFields)}\r\n`)]);
+    assert.equal(ok!.text, 'abc');
+    assert.deepEqual(ok!.headers, { 'transfer-encoding': 'chunked' }, 'trailers are dropped');
+    assert.throws(
+      () => parse([bytes(`${body}${fields(kMaxTrailerFields + 1)}\r\n`)]),
+      isTooLarge('trailers'),
+    );
+    // one trailer too long, whole or arriving in pieces, never ended
+    const long = `X-Long: ${'a'.repeat(kMaxHeadBytes)}`;
+    assert.throws(() => parse([bytes(`${body}${long}\r\n\r\n`)]), isTooLarge('trailers'));
+    const parser = new ResponseParser(() => assert.fail('no answer'));
+    parser.feed(bytes(body));
+    assert.throws(() => {
+      for (let at = 0; at < long.length; at += 512) parser.feed(bytes(long.slice(at, at + 512)));
+    }, isTooLarge('trailers'));
+    // a few long trailers that only together pass the limit
+    const quarter = `X-Q: ${'q'.repeat(kMaxHeadBytes / 4)}\r\n`;
+    assert.throws(() => parse([bytes(`${body}${quarter.repeat(4)}\r\n`)]), isTooLarge('trailers'));
+  });
+
+  test('many one-byte chunks cost their bytes, not an object each', async () => {
+    // count what the parser holds half-way through a body of one-byte chunks, after a full collection
+    const gc = exposeGc();
+    const n = 200_000;
+    const piece = Buffer.from('1\r\nx\r\n'.repeat(1000), 'latin1');
+    const parser = new ResponseParser(() => undefined);
+    parser.feed(bytes(chunkedHead));
+    gc();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < n / 1000; i++) parser.feed(piece);
+    gc();
+    const held = process.memoryUsage().heapUsed - before;
+    // 200,000 one-byte Buffers would hold well over 10 MB of heap; one growing buffer holds 256 KiB
+    assert.ok(held < 4 * 1024 * 1024, `the parser holds ${held} bytes of heap for ${n} one-byte chunks`);
+    let text = '';
+    const done = new ResponseParser((r) => {
+      text = r.text;
+    });
+    done.feed(bytes(chunkedHead));
+    for (let i = 0; i < n / 1000; i++) done.feed(piece);
+    done.feed(bytes('0\r\n\r\n'));
+    assert.equal(text, 'x'.repeat(n));
+  });
+});
+
+/** `global.gc`, exposed for this process when it was started without --expose-gc. */
+function exposeGc(): () => void {
+  if (typeof globalThis.gc === 'function') return globalThis.gc;
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+describe('ResponseParser: gaps found by the differential test', () => {
+  test('a Content-Length is checked where it frames nothing (1xx, 204, 304)', () => {
+    for (const status of ['204 No Content', '304 Not Modified', '103 Early Hints']) {
+      for (const value of ['', 'a 0', '1, 1']) {
+        assert.throws(
+          () => parse([bytes(`HTTP/1.1 ${status}\r\nContent-Length: ${value}\r\n\r\n`)]),
+          isParseError(/content-length/),
+          `${status}, Content-Length: ${value}`,
+        );
+      }
+    }
+  });
+
+  test('an interim answer that closes the connection leaves no room for the final one', () => {
+    for (const head of ['HTTP/1.1 103 Early Hints\r\nConnection: close', 'HTTP/1.0 102 Processing']) {
+      assert.throws(
+        () => parse([bytes(`${head}\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n`)]),
+        isParseError(/interim answer that closes/),
+        head,
+      );
     }
   });
 });

@@ -1,6 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
+import { AnswerTimeoutError } from './errors.ts';
 import { H1ParseError, type H1Response, ResponseParser } from './h1-parser.ts';
+import { type Swept, unwatch, watch } from './sweep.ts';
+import { kDefaultMaxAnswerBytes } from './transport.ts';
 
 export type { H1Response } from './h1-parser.ts';
 
@@ -9,7 +12,11 @@ export interface H1ClientOptions {
   port: number;
   /** TLS options; present for an `https` peer. */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean } | undefined;
-  /** Milliseconds an answer may go without a byte arriving before the request fails. */
+  /**
+   * Milliseconds from `request()` to the whole answer (waiting in the queue, connecting and writing included): one
+   * deadline per request, that bytes arriving do not extend, so a peer trickling its answer a byte at a time fails
+   * at it as one that sends nothing does (`AnswerTimeoutError`).
+   */
   timeoutMs: number;
   /** Milliseconds a connection may take to open. @defaultValue min(timeoutMs, 10 s) */
   connectTimeoutMs?: number;
@@ -17,9 +24,11 @@ export interface H1ClientOptions {
   keepAliveMs?: number;
   /** Requests written before their answers arrived (HTTP/1.1 pipelining). @defaultValue 1 */
   pipelining?: number;
+  /** Largest answer body accepted (`AnswerTooLargeError` past it). @defaultValue 1 MiB */
+  maxAnswerBytes?: number;
 }
 
-/** The connection failed, timed out or closed before the answer arrived: nothing is known about the request. */
+/** The connection failed or closed before the answer arrived: nothing is known about the request. */
 export class H1ConnectionError extends Error {
   readonly code: string;
   constructor(message: string, code = 'FLEETMASTER_H1_CONNECTION', cause?: unknown) {
@@ -34,6 +43,8 @@ interface Pending {
   path: string;
   headers: string;
   body: string | Uint8Array | undefined;
+  /** `performance.now()` past which it fails. */
+  deadline: number;
   resolve(response: H1Response): void;
   reject(error: Error): void;
 }
@@ -42,11 +53,15 @@ interface Pending {
  * An HTTP/1.1 client over one keep-alive socket, for the master's hottest request (`POST /task/new`, one per
  * task). It does what undici's `Client` does for that exchange at a fraction of its cost per request: the
  * request goes out as one prebuilt string in one write; answers are read into one buffer shared by every
- * client (`net` `onread`) and parsed by `ResponseParser`; timeouts and idle closes are checked by one timer
- * for all clients. Header names and values are the caller's, pre-formatted (`name: value\r\n` lines), and are
- * not validated here: callers build them from values they control.
+ * client (`net` `onread`) and parsed by `ResponseParser`; deadlines and idle closes are checked by one timer
+ * for all clients (`sweep.ts`). Header names and values are the caller's, pre-formatted (`name: value\r\n`
+ * lines), and are not validated here: callers build them from values they control.
+ *
+ * The answers in one read are judged together before any is handed out: bytes beyond the answers to the requests
+ * written when the read arrived (an answer no request asked for, or anything else) fail them all and the
+ * connection, so an unsolicited answer can never become the answer to a request written after it.
  */
-export class H1Client {
+export class H1Client implements Swept {
   readonly #options: Required<Omit<H1ClientOptions, 'tls'>> & Pick<H1ClientOptions, 'tls'>;
   readonly #hostHeader: string;
   /** Requests in order; the first `#written` are on the wire. */
@@ -56,8 +71,12 @@ export class H1Client {
   #parser: ResponseParser | undefined;
   /** The current socket has connected (a failure before that fails every request, written or not). */
   #connected = false;
-  /** `performance.now()` of the last byte in or request out (the timeouts count from it). */
-  #activeAt = 0;
+  /** `performance.now()` when the current socket was opened (the connect timeout counts from it). */
+  #openedAt = 0;
+  /** When the sweep first saw the socket idle, or 0 (the keep-alive close counts from it). */
+  #idleSince = 0;
+  /** The answers completed by the read being parsed, handed out once the whole read is. */
+  readonly #answers: H1Response[] = [];
   #closed = false;
   #onDrained: (() => void) | undefined;
 
@@ -66,6 +85,7 @@ export class H1Client {
       connectTimeoutMs: Math.min(options.timeoutMs, 10_000),
       keepAliveMs: 4000,
       pipelining: 1,
+      maxAnswerBytes: kDefaultMaxAnswerBytes,
       ...options,
     };
     const { host, port } = options;
@@ -79,7 +99,8 @@ export class H1Client {
 
   /**
    * Sends one request. `headers` is zero or more `name: value\r\n` lines; `host` and `content-length` are added.
-   * Resolves with any answer (whatever its status); rejects with `H1ConnectionError` or `H1ParseError`.
+   * Resolves with any answer (whatever its status); rejects with `H1ConnectionError`, `H1ParseError`,
+   * `AnswerTooLargeError`, `AnswerTimeoutError`, or the signal's reason.
    */
   request(
     method: string,
@@ -90,8 +111,9 @@ export class H1Client {
   ): Promise<H1Response> {
     if (this.#closed) return Promise.reject(new H1ConnectionError('client closed', 'FLEETMASTER_H1_CLOSED'));
     if (signal?.aborted) return Promise.reject(signal.reason);
+    const deadline = performance.now() + this.#options.timeoutMs;
     return new Promise((resolve, reject) => {
-      const pending: Pending = { method, path, headers, body, resolve, reject };
+      const pending: Pending = { method, path, headers, body, deadline, resolve, reject };
       this.#queue.push(pending);
       if (signal !== undefined) this.#abortOn(signal, pending);
       this.#pump();
@@ -121,22 +143,42 @@ export class H1Client {
     this.#failAll(new H1ConnectionError('client destroyed', 'FLEETMASTER_H1_CLOSED'));
   }
 
-  /** Called by the sweep timer: fails a stalled request, closes an idle connection. */
-  checkTimers(now: number): void {
+  /** Called by the sweep timer: fails requests past their deadline, a stalled connect, an idle connection. */
+  sweep(now: number): void {
     const socket = this.#socket;
     if (socket === undefined) return;
-    const silent = now - this.#activeAt;
-    if (this.#queue.length === 0) {
-      if (silent >= this.#options.keepAliveMs) this.#retire();
+    const head = this.#queue[0];
+    if (head === undefined) {
+      if (this.#idleSince === 0) this.#idleSince = now;
+      else if (now - this.#idleSince >= this.#options.keepAliveMs) this.#retire();
       return;
     }
-    if (socket.connecting) {
-      if (silent >= this.#options.connectTimeoutMs) {
-        this.#lost(socket, new H1ConnectionError('connect timed out', 'FLEETMASTER_H1_CONNECT_TIMEOUT'));
-      }
-    } else if (silent >= this.#options.timeoutMs) {
-      this.#lost(socket, new H1ConnectionError('no answer in time', 'FLEETMASTER_H1_TIMEOUT'));
+    this.#idleSince = 0;
+    if (now >= head.deadline) this.#expire(now);
+    else if (socket.connecting && now - this.#openedAt >= this.#options.connectTimeoutMs) {
+      this.#lost(socket, new H1ConnectionError('connect timed out', 'FLEETMASTER_H1_CONNECT_TIMEOUT'));
     }
+  }
+
+  /**
+   * Fails the requests past their deadline: a prefix of the queue (one timeout for all, first in first out). A
+   * written one takes its socket with it (HTTP/1.1 cannot skip an answer), and with it the others written there.
+   */
+  #expire(now: number): void {
+    const queue = this.#queue;
+    let expired = 0;
+    while (expired < queue.length && now >= queue[expired]!.deadline) expired++;
+    if (this.#written > 0) this.#retire();
+    const failed = queue.splice(0, Math.max(expired, this.#written));
+    this.#written = 0;
+    const timeout = new AnswerTimeoutError(this.#options.timeoutMs);
+    for (let i = 0; i < failed.length; i++) {
+      failed[i]!.reject(
+        i < expired ? timeout : new H1ConnectionError('an earlier request on this connection timed out'),
+      );
+    }
+    if (queue.length > 0) this.#pump();
+    else this.#drained();
   }
 
   /** An aborted request leaves the queue; one already written takes its socket with it (HTTP/1.1 cannot cancel). */
@@ -180,7 +222,6 @@ export class H1Client {
     const limit = this.#options.pipelining;
     if (this.#written >= limit || this.#written >= this.#queue.length) return;
     const socket = this.#socket ?? this.#open();
-    if (this.#written === 0) this.#activeAt = performance.now();
     while (this.#written < limit && this.#written < this.#queue.length) {
       write(socket, this.#hostHeader, this.#queue[this.#written++]!);
     }
@@ -211,39 +252,63 @@ export class H1Client {
     socket.once(tlsOptions === undefined ? 'connect' : 'secureConnect', () => {
       if (socket === this.#socket) this.#connected = true;
     });
-    socket.on('error', (err) => this.#lost(socket, err));
+    socket.on('error', (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? 'FLEETMASTER_H1_CONNECTION';
+      this.#lost(socket, new H1ConnectionError(`connection failed: ${err.message}`, code, err));
+    });
     socket.on('end', () => this.#end(socket));
     socket.on('close', () => this.#lost(socket, undefined));
     this.#socket = socket;
     this.#connected = false;
-    this.#parser = new ResponseParser((response) => this.#answered(socket, response));
-    this.#activeAt = performance.now();
-    live.add(this);
-    startSweep();
+    this.#parser = new ResponseParser((response) => this.#answered(response), {
+      maxBodyBytes: this.#options.maxAnswerBytes,
+    });
+    this.#openedAt = performance.now();
+    this.#idleSince = 0;
+    watch(this);
     return socket;
   }
 
   #read(socket: net.Socket, bytes: Uint8Array): void {
     if (socket !== this.#socket) return;
-    this.#activeAt = performance.now();
+    const parser = this.#parser!;
     try {
-      this.#parser!.feed(bytes);
+      parser.feed(bytes);
+      if (this.#answers.length === this.#written && parser.isMidResponse) {
+        throw new H1ParseError('bytes after the last answer, which no request asked for');
+      }
     } catch (err) {
-      this.#lost(socket, err instanceof Error ? err : new H1ParseError(String(err)));
+      this.#answers.length = 0;
+      this.#lost(socket, err);
+      return;
     }
+    if (this.#answers.length > 0) this.#deliver();
   }
 
-  #answered(socket: net.Socket, response: H1Response): void {
-    if (socket !== this.#socket) return;
-    if (this.#written === 0) throw new H1ParseError(`an answer (${response.statusCode}) to no request`);
-    const pending = this.#queue.shift()!;
-    this.#written--;
-    if (!response.keepAlive) {
-      // the peer closes after this answer: requests already written on this socket are lost with it
-      this.#retire();
-      this.#failWritten(new H1ConnectionError('the peer closed the connection after an earlier answer'));
+  /** The parser completed an answer: kept until the whole read is parsed. */
+  #answered(response: H1Response): void {
+    if (this.#answers.length === this.#written) {
+      throw new H1ParseError(`an answer (${response.statusCode}) to no request`);
     }
-    pending.resolve(response);
+    this.#answers.push(response);
+  }
+
+  /** Hands the answers of one read to their requests, in order. */
+  #deliver(): void {
+    const answers = this.#answers;
+    const n = answers.length;
+    for (let i = 0; i < n; i++) {
+      const response = answers[i]!;
+      const pending = this.#queue.shift()!;
+      this.#written--;
+      if (!response.keepAlive) {
+        // the peer closes after this answer: requests already written on this socket are lost with it
+        this.#retire();
+        this.#failWritten(new H1ConnectionError('the peer closed the connection after an earlier answer'));
+      }
+      pending.resolve(response);
+    }
+    answers.length = 0;
     if (this.#queue.length > 0) this.#pump();
     else this.#drained();
   }
@@ -253,24 +318,31 @@ export class H1Client {
     try {
       this.#parser!.end();
     } catch (err) {
-      this.#lost(socket, err as Error);
+      this.#answers.length = 0;
+      this.#lost(socket, err);
       return;
+    }
+    if (this.#answers.length > 0) {
+      this.#deliver();
+      if (socket !== this.#socket) return;
     }
     this.#lost(socket, undefined);
   }
 
-  /** The socket failed or closed: every request on it fails; requests not yet written go on a new socket. */
-  #lost(socket: net.Socket, error: Error | undefined): void {
+  /**
+   * The socket failed or closed: every request on it fails; requests not yet written go on a new socket. `error`
+   * is the reason (a socket error already wrapped in an `H1ConnectionError`; the parser's own, as it is), or
+   * undefined for a close.
+   */
+  #lost(socket: net.Socket, error: unknown): void {
     if (socket !== this.#socket) return;
     const neverConnected = !this.#connected;
     this.#retire();
     const cause =
-      error instanceof H1ConnectionError || error instanceof H1ParseError
+      error instanceof Error
         ? error
         : new H1ConnectionError(
-            error === undefined ? 'the peer closed the connection' : `connection failed: ${error.message}`,
-            (error as NodeJS.ErrnoException | undefined)?.code ?? 'FLEETMASTER_H1_CONNECTION',
-            error,
+            error === undefined ? 'the peer closed the connection' : `connection failed: ${String(error)}`,
           );
     if (neverConnected) this.#failAll(cause);
     else this.#failWritten(cause);
@@ -284,7 +356,7 @@ export class H1Client {
     if (socket === undefined) return;
     this.#socket = undefined;
     this.#parser = undefined;
-    live.delete(this);
+    unwatch(this);
     socket.destroy();
   }
 
@@ -328,21 +400,3 @@ function write(socket: net.Socket, hostHeader: string, pending: Pending): void {
 
 /** Every read of every plain-TCP client lands here; the parser copies what it keeps before the next read. */
 const sharedReadBuffer = Buffer.allocUnsafeSlow(64 * 1024);
-
-/** Clients with an open socket, checked by one timer (coarse, as undici's own timers are). */
-const live = new Set<H1Client>();
-const kSweepMs = 250;
-let sweep: NodeJS.Timeout | undefined;
-
-function startSweep(): void {
-  if (sweep !== undefined) return;
-  sweep = setInterval(() => {
-    const now = performance.now();
-    for (const client of live) client.checkTimers(now);
-    if (live.size === 0) {
-      clearInterval(sweep);
-      sweep = undefined;
-    }
-  }, kSweepMs);
-  sweep.unref();
-}

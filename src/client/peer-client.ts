@@ -1,8 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client, type Dispatcher, Pool } from 'undici';
 import { type Envelope, parseEnvelope } from '../protocol/envelope.ts';
 import { BadAnswerError, RequestFailedError, type ResponseError } from '../protocol/errors.ts';
-import { H1Client } from './h1-client.ts';
+import { AnswerTooLargeError } from './errors.ts';
+import { H1Transport } from './h1-transport.ts';
+import {
+  type Exchange,
+  type ExchangeRequest,
+  type HttpMethod,
+  kDefaultMaxAnswerBytes,
+  type Transport,
+  type TransportOptions,
+} from './transport.ts';
+import { UndiciTransport } from './undici-transport.ts';
+
+export { AnswerTimeoutError, AnswerTooLargeError } from './errors.ts';
+export type { Body } from './transport.ts';
 
 export interface PeerClientOptions {
   /** `http://host:port` or `https://host:port`. */
@@ -15,10 +27,18 @@ export interface PeerClientOptions {
   retryWaitingMs: number;
   /** Turns an error answer into the peer side's typed error. */
   errorFor: (statusCode: number, envelope: Envelope) => ResponseError;
-  /** Keep-alive sockets to this peer. @defaultValue 1 */
+  /** Keep-alive sockets to this peer (undici only; `h1` has one). @defaultValue 1 */
   connections?: number;
-  /** Milliseconds to wait for an answer's headers and body. */
+  /**
+   * Milliseconds one attempt may take, from the call to the whole answer: one deadline, that bytes arriving do
+   * not extend. @defaultValue 30000
+   */
   timeoutMs?: number;
+  /**
+   * Largest answer body accepted, on either transport; past it the request fails with `AnswerTooLargeError`, not
+   * retried. Protocol answers are envelopes of a few hundred bytes. @defaultValue 1048576 (1 MiB)
+   */
+  maxAnswerBytes?: number;
   /** TLS options for an https origin (e.g. `ca`, `rejectUnauthorized`). */
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /**
@@ -28,6 +48,19 @@ export interface PeerClientOptions {
   transport?: 'undici' | 'h1';
 }
 
+const kDefaults = Object.freeze({
+  connections: 1,
+  timeoutMs: 30_000,
+  maxAnswerBytes: kDefaultMaxAnswerBytes,
+  transport: 'undici' as 'undici' | 'h1',
+});
+
+/** The transports, by the name the `transport` option gives. */
+const kTransports: Record<'undici' | 'h1', new (options: TransportOptions) => Transport> = {
+  undici: UndiciTransport,
+  h1: H1Transport,
+};
+
 export interface PeerAnswer {
   statusCode: number;
   envelope: Envelope;
@@ -35,17 +68,9 @@ export interface PeerAnswer {
   headers: Readonly<Record<string, string | string[] | undefined>>;
 }
 
-export type Body = string | Uint8Array;
-
-export interface RequestOptions {
-  body?: Body;
-  /** @defaultValue 'application/json' (sent only with a body) */
-  contentType?: string;
-  /** Added to the client's own headers for this request. */
-  headers?: Record<string, string>;
+export interface RequestOptions extends ExchangeRequest {
   /** Overrides the client's retry count for this request. */
   retries?: number;
-  signal?: AbortSignal;
 }
 
 /** One header of an answer as a string ('' when absent). */
@@ -71,100 +96,63 @@ class SuccessAnswer implements PeerAnswer {
   }
 }
 
-/** One exchange's raw outcome, before the envelope is read. */
-interface Exchange {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-  text: string;
-}
-
 /**
- * The link to one peer: an undici `Client` (one keep-alive socket) or, with `connections > 1`, a `Pool`.
- * Requests go through undici's `dispatch` with a small handler that gathers the answer's bytes, instead of
- * `request()` and a body stream: measured as the master's largest cost per task in the fleet benchmark.
- * Retries only on connection-level errors (every HTTP answer arrives as one), so a refusal is never sent twice.
+ * The link to one peer: retries, envelopes and typed errors over a `Transport` (undici, or the lean `h1`) that
+ * sends each attempt. Retries only on connection-level errors (every HTTP answer arrives as one), so a refusal is
+ * never sent twice; nor is a request whose answer broke a bound (`AnswerTooLargeError`: the peer answered).
  *
- * Idle sockets are closed by undici after 4 s, before the peer's own idle timeout (uWS: about 10 s) closes
- * them under it: a server-side close costs undici an error with a stack trace per socket, which at 10,000
- * slaves stalled the master's event loop for most of a second.
+ * Idle sockets are closed after 4 s, before the peer's own idle timeout (uWS: about 10 s) closes them under the
+ * client: a server-side close costs undici an error with a stack trace per socket, which at 10,000 slaves
+ * stalled the master's event loop for most of a second.
  */
 export class PeerClient {
   readonly origin: string;
-  readonly #dispatcher: Dispatcher | undefined;
-  readonly #h1: H1Client | undefined;
-  /** The h1 transport's header lines per content type ('' = no body), built once. */
-  readonly #h1Heads = new Map<string, string>();
-  readonly #headers: Record<string, string>;
-  /** The headers of a request with a JSON body, built once (most requests). */
-  readonly #jsonHeaders: Record<string, string>;
+  readonly #transport: Transport;
   readonly #retries: number;
   readonly #retryWaitingMs: number;
   readonly #errorFor: PeerClientOptions['errorFor'];
   #closed = false;
 
   constructor(options: PeerClientOptions) {
-    this.origin = options.origin;
-    const timeout = options.timeoutMs ?? 30_000;
-    const common = {
-      pipelining: 1,
-      keepAliveTimeout: kKeepAliveMs,
-      keepAliveMaxTimeout: kKeepAliveMs,
-      headersTimeout: timeout,
-      bodyTimeout: timeout,
-      connect: { timeout: Math.min(timeout, 10_000), ...(options.tls ?? {}) },
+    const resolved = {
+      connections: options.connections ?? kDefaults.connections,
+      timeoutMs: options.timeoutMs ?? kDefaults.timeoutMs,
+      maxAnswerBytes: options.maxAnswerBytes ?? kDefaults.maxAnswerBytes,
+      transport: options.transport ?? kDefaults.transport,
     };
-    const connections = options.connections ?? 1;
-    if (options.transport === 'h1') {
-      const url = new URL(options.origin);
-      this.#h1 = new H1Client({
-        host: url.hostname.replace(/^\[|\]$/g, ''),
-        port: Number(url.port) || (url.protocol === 'https:' ? 443 : 80),
-        tls: url.protocol === 'https:' ? (options.tls ?? {}) : undefined,
-        timeoutMs: timeout,
-        keepAliveMs: kKeepAliveMs,
-      });
-    } else {
-      this.#dispatcher =
-        connections > 1
-          ? new Pool(options.origin, { ...common, connections })
-          : new Client(options.origin, common);
-    }
-    this.#headers = options.headers;
-    this.#jsonHeaders = { ...options.headers, 'content-type': 'application/json' };
+    positiveInteger('connections', resolved.connections);
+    positiveInteger('maxAnswerBytes', resolved.maxAnswerBytes);
+    if (!(resolved.timeoutMs > 0)) throw new RangeError('options.timeoutMs must be a number > 0');
+    const Transport = kTransports[resolved.transport];
+    if (Transport === undefined) throw new RangeError("options.transport must be 'undici' or 'h1'");
+    this.origin = options.origin;
+    this.#transport = new Transport({
+      origin: options.origin,
+      headers: options.headers,
+      timeoutMs: resolved.timeoutMs,
+      maxAnswerBytes: resolved.maxAnswerBytes,
+      connections: resolved.connections,
+      keepAliveMs: kKeepAliveMs,
+      tls: options.tls,
+    });
     this.#retries = options.retries;
     this.#retryWaitingMs = options.retryWaitingMs;
     this.#errorFor = options.errorFor;
   }
 
   /** Sends one request; resolves with a success answer, rejects with a typed error or `RequestFailedError`. */
-  async request(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    options: RequestOptions = {},
-  ): Promise<PeerAnswer> {
-    const { body, contentType = 'application/json', headers, signal } = options;
+  async request(method: HttpMethod, path: string, options: RequestOptions = {}): Promise<PeerAnswer> {
     const retries = options.retries ?? this.#retries;
-    const allHeaders =
-      this.#h1 !== undefined
-        ? this.#headers
-        : body === undefined
-          ? headers
-            ? { ...this.#headers, ...headers }
-            : this.#headers
-          : headers === undefined && contentType === 'application/json'
-            ? this.#jsonHeaders
-            : { ...this.#headers, 'content-type': contentType, ...headers };
+    const signal = options.signal;
     let attempt = 0;
     for (;;) {
       attempt++;
       let exchange: Exchange;
       try {
         if (this.#closed) throw new Error('client closed');
-        exchange =
-          this.#h1 === undefined
-            ? await this.#exchange(method, path, allHeaders, body, signal)
-            : await this.#h1Exchange(method, path, contentType, headers, body, signal);
+        exchange = await this.#transport.exchange(method, path, options);
       } catch (err) {
+        if (err instanceof AnswerTooLargeError) throw err;
         if (this.#closed || attempt > retries || signal?.aborted) {
           throw new RequestFailedError(this.origin + path, attempt, err);
         }
@@ -187,87 +175,17 @@ export class PeerClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#h1?.close();
-    await this.#dispatcher?.close().catch(() => undefined);
+    await this.#transport.close();
   }
 
   async destroy(): Promise<void> {
     this.#closed = true;
-    this.#h1?.destroy();
-    await this.#dispatcher?.destroy().catch(() => undefined);
-  }
-
-  /** Not async: one promise fewer per task (a synchronous throw lands in `request`'s try all the same). */
-  #h1Exchange(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    contentType: string,
-    extra: Record<string, string> | undefined,
-    body: Body | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Exchange> {
-    const key = body === undefined ? '' : contentType;
-    let head = this.#h1Heads.get(key);
-    if (head === undefined) {
-      head = headerLines(
-        body === undefined ? this.#headers : { ...this.#headers, 'content-type': contentType },
-      );
-      this.#h1Heads.set(key, head);
-    }
-    if (extra !== undefined) head += headerLines(extra);
-    return this.#h1!.request(method, path, head, body, signal);
-  }
-
-  #exchange(
-    method: Dispatcher.HttpMethod,
-    path: string,
-    headers: Record<string, string>,
-    body: Body | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<Exchange> {
-    return new Promise((resolve, reject) => {
-      let statusCode = 0;
-      let responseHeaders: Exchange['headers'] = {};
-      const chunks: Buffer[] = [];
-      this.#dispatcher!.dispatch(
-        { path, method, headers, body },
-        {
-          onRequestStart(controller) {
-            if (signal?.aborted) controller.abort(signal.reason);
-            else signal?.addEventListener('abort', () => controller.abort(signal.reason), { once: true });
-          },
-          onResponseStart(_controller, status, answerHeaders) {
-            statusCode = status;
-            responseHeaders = answerHeaders;
-          },
-          onResponseData(_controller, chunk) {
-            chunks.push(chunk);
-          },
-          onResponseEnd() {
-            const text =
-              chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
-            resolve({ statusCode, headers: responseHeaders, text });
-          },
-          onResponseError(_controller, error) {
-            reject(error);
-          },
-        },
-      );
-    });
+    await this.#transport.destroy();
   }
 }
 
 const kKeepAliveMs = 4000;
 
-/** `name: value\r\n` lines; a value with a CR or LF (header injection) is refused, as undici refuses it. */
-function headerLines(headers: Record<string, string>): string {
-  let lines = '';
-  for (const name in headers) {
-    const value = headers[name]!;
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n\0]/.test(value)) {
-      throw new TypeError(`invalid request header ${JSON.stringify(name)}`);
-    }
-    lines += `${name}: ${value}\r\n`;
-  }
-  return lines;
+function positiveInteger(name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`options.${name} must be an integer >= 1`);
 }
