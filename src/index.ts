@@ -1,5 +1,6 @@
 // The public surface, picked by hand. Internals stay reachable only through these names.
 
+export { AnswerTimeoutError, AnswerTooLargeError } from './client/errors.ts';
 export { FleetSecretError, SlaveConnection } from './master/connection.ts';
 export type { NewConnectionOptions } from './master/master.ts';
 export { Master } from './master/master.ts';
