@@ -1,18 +1,18 @@
-// bench/fleet.ts's pure parts: argument parsing, the first-beat spread, the profile window, the targets and the
+// bench/fleet/'s pure parts: argument parsing, the first-beat spread, the profile window, the targets and the
 // report. Nothing here starts a process or times anything.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CpuProfile } from '../bench/cpu-profile.ts';
-import { kDefaults, parseArgs } from '../bench/fleet.ts';
+import { fleet } from '../bench/fleet/fleet.ts';
 import {
   checkTargets,
   countFalseEvictions,
   type FleetResult,
   formatMarkdown,
-  profileThreadOf,
-  trimCpuProfile,
-} from '../bench/fleet-report.ts';
-import { firstBeatPhase } from '../bench/fleet-slaves.ts';
+} from '../bench/fleet/report.ts';
+import { type CpuProfile, profileThreadOf, trimCpuProfile } from '../bench/harness/profile.ts';
+import { firstBeatPhase } from '../bench/harness/virtual-fleet.ts';
+
+const { defaults: kDefaults, parseArgs } = fleet;
 
 describe('parseArgs', () => {
   test('no arguments gives the defaults', () => {
@@ -74,7 +74,6 @@ describe('parseArgs', () => {
       baselineDuration: 0,
       msgpack: true,
       profile: true,
-      profileDir: '/tmp/x',
     });
     assert.equal(args.out, '/tmp/x');
     assert.equal(args.write, false);

@@ -1,15 +1,16 @@
-// bench/registry.ts's pure parts: argument parsing, expired counts, scaling factors and the table.
+// bench/registry/registry.ts's pure parts: argument parsing, expired counts, scaling factors and the table.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   expiredCount,
   formatMarkdown,
-  kDefaults,
-  parseArgs,
   type RegistryResult,
   type RegistryRow,
+  registry,
   scalingOf,
-} from '../bench/registry.ts';
+} from '../bench/registry/registry.ts';
+
+const { defaults: kDefaults, parseArgs } = registry;
 
 describe('parseArgs', () => {
   test('no arguments gives the defaults', () => {
@@ -28,8 +29,8 @@ describe('parseArgs', () => {
   });
 
   test('bad values are refused with the flag named', () => {
-    assert.throws(() => parseArgs(['--sizes', '10,abc']), /--sizes must be an integer/);
-    assert.throws(() => parseArgs(['--time', '0']), /--time must be an integer in/);
+    assert.throws(() => parseArgs(['--sizes', '10,abc']), /--sizes must be a number in \[100, 10000000\]/);
+    assert.throws(() => parseArgs(['--time', '0']), /--time must be a number in \[10, 600000\]/);
     assert.throws(() => parseArgs(['--gc', 'full']), /--gc must be one of minor, major, none/);
     assert.throws(() => parseArgs(['--x']), /unknown argument/);
   });
