@@ -8,6 +8,8 @@
 import uWS from 'uWebSockets.js';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { kAnswers } from '../../src/master/answers.ts';
+import { kJson } from '../../src/protocol/codec.ts';
 import { IpcChild } from './ipc-child.ts';
 
 export type ServerKind = 'master' | 'uws' | 'node';
@@ -33,33 +35,19 @@ interface RunningServer extends Omit<ServerReady, 'kind'> {
   close(): Promise<void>;
 }
 
-/** Knobs for the master; anything unset keeps the master's default. */
-export interface MasterKnobs {
-  /** `MasterOptions.resultThreads`: 0 decodes results inline on the main thread. */
-  resultThreads?: number;
-  /** `MasterOptions.metrics`. */
-  metrics?: boolean;
-}
+/** MasterOptions the benchmark turns (`resultThreads`, `metrics`); anything unset keeps the master's default. */
+export type MasterKnobs = Record<string, unknown>;
 
-/** The envelopes the baselines answer: byte for byte what the master answers on the same routes. */
-export const kHeartbeatBody = '{"success":true,"code":0,"message":"Received!","data":null}';
-export const kResultBody =
-  '{"success":true,"code":0,"message":"Result ignored: no running task with this id on this slave (unknown, or already ended).","data":null}';
-
-const kJson = 'application/json';
+/** The envelopes the baselines answer: the master's own, byte for byte (src/master/answers.ts). */
+export const kHeartbeatBody = kAnswers.heartbeat.body;
+export const kResultBody = kAnswers.resultIgnored.body;
 
 export type ServerChild = IpcChild<ServerReady>;
 
 /** Starts `kind` alone in a child process (bench/harness/ipc-child.ts); the child answers `cpu` and profiles. */
 export function startServer(kind: ServerKind, knobs: MasterKnobs = {}): Promise<ServerChild> {
-  return IpcChild.start<ServerReady>(
-    fileURLToPath(import.meta.url),
-    { kind, knobs },
-    {
-      label: `${kind} server`,
-      readyTimeoutMs: 20_000,
-    },
-  );
+  const options = { label: `${kind} server`, readyTimeoutMs: 20_000 };
+  return IpcChild.start<ServerReady>(fileURLToPath(import.meta.url), { kind, knobs }, options);
 }
 
 /** The child's side. */
