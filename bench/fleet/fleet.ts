@@ -106,21 +106,31 @@ async function heartbeatsOnly(
 async function simulatorLoad(fleet: VirtualFleet, origin: string, o: FleetOptions): Promise<SimLoad> {
   await sleep(o.warmup * 1000);
   fleet.takeWindows();
-  const { firstProblems: _, ...before } = fleet.counters;
+  const before = { ...fleet.counters };
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
   const cpu0 = process.cpuUsage();
   const elu0 = performance.eventLoopUtilization();
   await sleep(o.duration * 1000);
+  const after = fleet.counters;
   const window = fleet.takeWindows().get(origin);
   const simMs = cpuMs(process.cpuUsage(cpu0));
   const simElu = performance.eventLoopUtilization(elu0).utilization;
   delay.disable();
   if (!window) throw new Error('no virtual slave talks to the master');
-  const counters = { ...before };
-  for (const key of Object.keys(before) as (keyof typeof before)[])
-    counters[key] = fleet.counters[key] - before[key];
-  return { window, simMs, simElu, simLoopDelayP99Ms: delay.percentile(99) / 1e6, counters };
+  const figures = {
+    simCpu: simMs / (window.seconds * 1000),
+    simElu,
+    simLoopDelayP99Ms: delay.percentile(99) / 1e6,
+    /** A result report's round trip, as the virtual slave saw it. */
+    reportP50Ms: window.resultMs.p50,
+    reportP99Ms: window.resultMs.p99,
+    resultsPushedBack: after.resultsPushedBack - before.resultsPushedBack,
+    resultsRefused: after.resultsRefused - before.resultsRefused,
+    resultErrors: after.resultErrors - before.resultErrors,
+    tasksRefused: after.tasksRefused - before.tasksRefused,
+  };
+  return { window, simMs, figures };
 }
 
 /** Progress of the master child, one line per second: connected, tasks/s, heartbeats/s, evictions. */

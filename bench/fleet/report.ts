@@ -158,14 +158,12 @@ export function countFalseEvictions(evictions: number, heartbeatsRefused: number
   return Math.max(evictions, heartbeatsRefused);
 }
 
-/** What the simulator measured over the load window. */
+/** What the simulator measured over the load window; `figures` are named as the result's `load` names them. */
 export interface SimLoad {
   window: WindowSummary;
   simMs: number;
-  simElu: number;
-  simLoopDelayP99Ms: number;
-  /** Counters over the window. */
-  counters: Omit<SimCounters, 'firstProblems'>;
+  figures: Record<'simCpu' | 'simElu' | 'simLoopDelayP99Ms' | 'reportP50Ms' | 'reportP99Ms', number> &
+    Pick<SimCounters, 'resultsPushedBack' | 'resultsRefused' | 'resultErrors' | 'tasksRefused'>;
 }
 
 export interface Parts {
@@ -182,44 +180,39 @@ export interface Parts {
   counters: SimCounters;
 }
 
-const kMiB = 1024 * 1024;
-
-export function assemble({ options, outcome: out, sim, connect, ...parts }: Parts) {
-  const wallMs = out.seconds * 1000;
-  const loaded = beatPhase(
-    'loaded',
-    sim.window,
-    { cpuMs: out.cpuMs, loopDelayP99Ms: out.loopDelayP99Ms, loopDelayMaxMs: out.loopDelayMaxMs },
-    sim.simMs,
-  );
+export function assemble({ options, outcome: out, sim, connect, counters, ...parts }: Parts) {
+  const serverCpuMs = out.masterCpu * out.seconds * 1000;
+  const server = {
+    cpuMs: serverCpuMs,
+    loopDelayP99Ms: out.masterLoopDelayP99Ms,
+    loopDelayMaxMs: out.masterLoopDelayMaxMs,
+  };
+  const loaded = beatPhase('loaded', sim.window, server, sim.simMs);
   const heartbeats = [...parts.heartbeats, loaded];
   const nullPhase = heartbeats.find((h) => h.kind === 'null');
   const idle = heartbeats.find((h) => h.kind === 'idle');
+  const ratio = (pick: (h: HeartbeatPhase) => number) => pick(idle!) / pick(nullPhase!);
   const ratios =
     nullPhase && idle
       ? {
-          p50: idle.p50Ms / nullPhase.p50Ms,
-          p99: idle.p99Ms / nullPhase.p99Ms,
-          cpuPerBeat: idle.serverCpuUsPerBeat / nullPhase.serverCpuUsPerBeat,
+          p50: ratio((h) => h.p50Ms),
+          p99: ratio((h) => h.p99Ms),
+          cpuPerBeat: ratio((h) => h.serverCpuUsPerBeat),
         }
       : undefined;
   const evictions = parts.stats.evictions ?? 0;
-  const heartbeatsRefused = parts.counters.beatsRefused;
-  const falseEvictions = countFalseEvictions(evictions, heartbeatsRefused);
-  const tasksPerSec = out.completed / out.seconds;
-  const c = sim.counters;
-  // the window in the master child's `process.hrtime` (windowUs) is the one its CPU profile is cut to
-  const { seconds, failed, startFailed, unfinished, loopsLost, windowUs } = out;
-  const counts = { seconds, failed, startFailed, unfinished, loopsLost, windowUs };
+  const falseEvictions = countFalseEvictions(evictions, counters.beatsRefused);
+  const tasksPerSec = out.tasks / out.seconds;
+  const f = sim.figures;
   const problems = [
     connect.connected < options.slaves &&
       `${options.slaves - connect.connected} slaves not connected (${connect.failed} failed; first: ${connect.firstError})`,
-    falseEvictions > 0 && `${evictions} evictions, ${heartbeatsRefused} heartbeats refused`,
+    falseEvictions > 0 && `${evictions} evictions, ${counters.beatsRefused} heartbeats refused`,
     out.failed + out.startFailed > 0 && `${out.failed} tasks failed, ${out.startFailed} failed to start`,
     out.unfinished > 0 && `${out.unfinished} tasks still running after the drain`,
-    c.resultsRefused + c.resultErrors > 0 &&
-      `${c.resultsRefused} results refused, ${c.resultErrors} lost to connection errors`,
-    ...parts.counters.firstProblems.map((line) => `simulator saw: ${line}`),
+    f.resultsRefused + f.resultErrors > 0 &&
+      `${f.resultsRefused} results refused, ${f.resultErrors} lost to connection errors`,
+    ...counters.firstProblems.map((line) => `simulator saw: ${line}`),
   ].filter((p): p is string => typeof p === 'string');
   const connected = Math.max(1, connect.connected);
   const { rss: rssBefore, heapUsed: heapBefore } = parts.memoryBefore;
@@ -236,35 +229,11 @@ export function assemble({ options, outcome: out, sim, connect, ...parts }: Part
       rssPerSlaveKiB: (rssAfter - rssBefore) / 1024 / connected,
       heapPerSlaveKiB: (heapAfter - heapBefore) / 1024 / connected,
     },
-    load: {
-      ...counts,
-      tasks: out.completed,
-      tasksPerSec,
-      /** Task latency, `start()` → `join()`, measured in the master. */
-      p50Ms: out.latencyMs.p50,
-      p99Ms: out.latencyMs.p99,
-      maxMs: out.latencyMs.max,
-      meanMs: out.latencyMs.mean,
-      masterCpu: out.cpuMs / wallMs,
-      masterElu: out.elu,
-      masterLoopDelayP99Ms: out.loopDelayP99Ms,
-      masterLoopDelayMaxMs: out.loopDelayMaxMs,
-      masterRssMiB: out.rss / kMiB,
-      simCpu: sim.simMs / (sim.window.seconds * 1000),
-      simElu: sim.simElu,
-      simLoopDelayP99Ms: sim.simLoopDelayP99Ms,
-      /** A result report's round trip, as the virtual slave saw it. */
-      reportP50Ms: sim.window.resultMs.p50,
-      reportP99Ms: sim.window.resultMs.p99,
-      resultsPushedBack: c.resultsPushedBack,
-      resultsRefused: c.resultsRefused,
-      resultErrors: c.resultErrors,
-      tasksRefused: c.tasksRefused,
-    },
+    load: { ...out, tasksPerSec, ...f },
     heartbeats,
     /** Master (heartbeats only) ÷ null master, same fleet, same run. */
     ratios,
-    evictions: { master: evictions, heartbeatsRefused, falseEvictions },
+    evictions: { master: evictions, heartbeatsRefused: counters.beatsRefused, falseEvictions },
     masterStats: parts.stats,
     targets: checkTargets(options, tasksPerSec, idle?.p99Ms ?? Number.NaN, loaded.p99Ms, falseEvictions),
     ok: problems.length === 0,
@@ -272,6 +241,8 @@ export function assemble({ options, outcome: out, sim, connect, ...parts }: Part
     profile: undefined as FleetProfile | undefined,
   };
 }
+
+const kMiB = 1024 * 1024;
 
 export interface FleetProfile {
   file: string;

@@ -72,9 +72,12 @@ export function handlers({ master, connections, progress }: PluginHost) {
       const memory = process.memoryUsage();
       window.stopping = true;
       const drained = await Promise.race([Promise.all(loops).then(() => true), sleep(r.drainMs, false)]);
+      const seconds = Number(t1 - t0) / 1e9;
+      const latencyMs = summariseHistogram(latency, 1000);
+      // named as the result's `load` names them
       return {
-        seconds: Number(t1 - t0) / 1e9,
-        completed: window.completed,
+        seconds,
+        tasks: window.completed,
         /** Tasks that ended FAILED (slave lost, result handler failed…), and those whose `start()` rejected. */
         failed: window.failed,
         startFailed: window.startFailed,
@@ -82,12 +85,16 @@ export function handlers({ master, connections, progress }: PluginHost) {
         unfinished: drained ? 0 : master.stats().runningTasks,
         /** Loops that stopped because their connection was no longer connected. */
         loopsLost,
-        latencyMs: summariseHistogram(latency, 1000),
-        cpuMs: (cpu.user + cpu.system) / 1000,
-        elu,
-        loopDelayP99Ms: delay.percentile(99) / 1e6,
-        loopDelayMaxMs: delay.max / 1e6,
-        rss: memory.rss,
+        /** Task latency, `start()` → `join()`, measured in the master. */
+        p50Ms: latencyMs.p50,
+        p99Ms: latencyMs.p99,
+        maxMs: latencyMs.max,
+        meanMs: latencyMs.mean,
+        masterCpu: (cpu.user + cpu.system) / 1000 / (seconds * 1000),
+        masterElu: elu,
+        masterLoopDelayP99Ms: delay.percentile(99) / 1e6,
+        masterLoopDelayMaxMs: delay.max / 1e6,
+        masterRssMiB: memory.rss / (1024 * 1024),
         /** `process.hrtime` at the window's start and end, in µs (the CPU profile's clock). */
         windowUs: [Number(t0 / 1000n), Number(t1 / 1000n)] as [number, number],
       };
