@@ -15,12 +15,18 @@ import { firstBeatPhase } from '../bench/harness/virtual-fleet.ts';
 const { defaults: kDefaults, parseArgs } = fleet;
 
 describe('parseArgs', () => {
-  test('no arguments gives the defaults', () => {
-    const args = parseArgs([]);
-    assert.deepEqual(args.options, kDefaults);
-    assert.equal(args.write, true);
-    assert.equal(args.help, false);
-    assert.equal(args.options.slaves, 1000);
+  test("the defaults are the README's: 1,000 slaves, 2 + 20 s of load, a beat a second, 5 s baselines", () => {
+    const { slaves, warmup, duration, heartbeatSpan, baselineDuration } = parseArgs([]).options;
+    assert.deepEqual(
+      { slaves, warmup, duration, heartbeatSpan, baselineDuration },
+      {
+        slaves: 1000,
+        warmup: 2,
+        duration: 20,
+        heartbeatSpan: 1,
+        baselineDuration: 5,
+      },
+    );
   });
 
   test('reads every flag, as `--flag value` and `--flag=value`', () => {

@@ -10,11 +10,18 @@ import { median } from '../bench/harness/report.ts';
 const { defaults: kDefaults, parseArgs } = frontEnd;
 
 describe('parseArgs', () => {
-  test('no arguments gives the defaults', () => {
-    const args = parseArgs([]);
-    assert.deepEqual(args.options, kDefaults);
-    assert.equal(args.write, true);
-    assert.equal(args.help, false);
+  test("the defaults are the README's: 10 rounds × 2 s, 10 connections, pipelining 1, both routes", () => {
+    const { rounds, duration, connections, pipelining, routes } = parseArgs([]).options;
+    assert.deepEqual(
+      { rounds, duration, connections, pipelining, routes },
+      {
+        rounds: 10,
+        duration: 2,
+        connections: 10,
+        pipelining: 1,
+        routes: ['heartbeat', 'result'],
+      },
+    );
   });
 
   test('reads every flag, as `--flag value` and `--flag=value`', () => {

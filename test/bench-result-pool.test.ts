@@ -24,11 +24,18 @@ const kTaskId = '3b241101-e2bb-4255-8caf-4136c566a962';
 const { defaults: kDefaults, parseArgs } = resultPool;
 
 describe('parseArgs', () => {
-  test('no arguments gives the defaults', () => {
-    const args = parseArgs([]);
-    assert.deepEqual(args.options, kDefaults);
-    assert.equal(args.write, true);
-    assert.equal(args.help, false);
+  test("the defaults are the README's: 1,000 slaves, 5 s windows, a pool of 1 thread, 1k/64k/1m", () => {
+    const { slaves, duration, threads, sizes, senders } = parseArgs([]).options;
+    assert.deepEqual(
+      { slaves, duration, threads, sizes, senders },
+      {
+        slaves: 1000,
+        duration: 5,
+        threads: [1],
+        sizes: [1024, 65536, 1048576],
+        senders: 32,
+      },
+    );
   });
 
   test('reads every flag, as `--flag value` and `--flag=value`', () => {
