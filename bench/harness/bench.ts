@@ -105,10 +105,8 @@ export function defineBench<O, F extends object>(def: BenchDefinition<O, F>): Be
           ...figures,
         };
       } finally {
-        for (const stop of stops.reverse())
-          await Promise.resolve()
-            .then(stop)
-            .catch(() => undefined);
+        // a stop that fails must not keep the others from running, nor hide the run's own error
+        for (const stop of stops.reverse()) await (async () => stop())().catch(() => undefined);
       }
     },
     async write(result, dir) {
