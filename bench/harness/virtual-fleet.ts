@@ -50,10 +50,6 @@ export interface FleetSimOptions {
 
 /** Counters since the fleet started (never reset). */
 export interface SimCounters {
-  connects: number;
-  connectsRefused: number;
-  disconnects: number;
-  tasksReceived: number;
   /** `/task/new` refused: unknown token, slave busy, bad body. */
   tasksRefused: number;
   resultsSent: number;
@@ -66,8 +62,6 @@ export interface SimCounters {
   beats: number;
   /** Heartbeats answered with anything but 200: the master no longer knows the slave (false eviction). */
   beatsRefused: number;
-  /** Heartbeats that failed at the connection level. */
-  beatErrors: number;
   /** The first refusal of each kind, for the report. */
   firstProblems: string[];
 }
@@ -161,10 +155,6 @@ const kTickMs = 2;
 export class VirtualFleet {
   readonly options: Required<FleetSimOptions>;
   readonly counters: SimCounters = {
-    connects: 0,
-    connectsRefused: 0,
-    disconnects: 0,
-    tasksReceived: 0,
     tasksRefused: 0,
     resultsSent: 0,
     resultsPushedBack: 0,
@@ -172,7 +162,6 @@ export class VirtualFleet {
     resultErrors: 0,
     beats: 0,
     beatsRefused: 0,
-    beatErrors: 0,
     firstProblems: [],
   };
   readonly #apps: uWS.TemplatedApp[] = [];
@@ -324,7 +313,6 @@ export class VirtualFleet {
       else {
         this.#slaves.delete(token);
         slave!.gone = true;
-        this.counters.disconnects++;
         answer = kSlaveAnswers.disconnected;
       }
       res.cork(() => reply(res, answer, false, route === 'connect'));
@@ -332,18 +320,13 @@ export class VirtualFleet {
   }
 
   #connect(token: string, body: Record<string, unknown>): Answer {
-    if (this.#slaves.has(token) || this.#closed) {
-      this.counters.connectsRefused++;
-      return kSlaveAnswers.alreadyConnected;
-    }
+    if (this.#slaves.has(token) || this.#closed) return kSlaveAnswers.alreadyConnected;
     const master = body.master;
     const address = isObject(master) ? master.address : undefined;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
-      this.counters.connectsRefused++;
       return slaveDataInvalid('Master address not found (expected master.address as http://host:port).');
     }
     this.#add(token, address);
-    this.counters.connects++;
     return kSlaveAnswers.connected;
   }
 
@@ -358,7 +341,6 @@ export class VirtualFleet {
       return slaveDataInvalid('Task ID not found.');
     }
     slave.busy = true;
-    this.counters.tasksReceived++;
     // the answer goes out first (as src/slave: the task runs on a later turn)
     if (this.options.sleepMs > 0) {
       setTimeout(() => this.#finish(slave, id), this.options.sleepMs);
@@ -523,7 +505,6 @@ export class VirtualFleet {
       },
       (err: unknown) => {
         if (this.#closed || slave.gone) return;
-        this.counters.beatErrors++;
         slave.target.window.errors++;
         this.#problem(`heartbeat failed: ${String(err)}`);
         this.#next(slave);
