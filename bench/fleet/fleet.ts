@@ -162,8 +162,13 @@ async function run(o: FleetOptions, ctx: Context) {
   );
   const profileDir = path.join(ctx.out, `fleet-profile-${ctx.stamp}`);
   const fleet = await VirtualFleet.start({
-    ...{ ports: o.ports, heartbeatSpan: o.heartbeatSpan, heartbeatJitter: o.heartbeatJitter },
-    ...{ resultBytes: o.resultBytes, workUs: o.workUs, sleepMs: o.sleepMs, msgpack: o.msgpack },
+    ports: o.ports,
+    heartbeatSpan: o.heartbeatSpan,
+    heartbeatJitter: o.heartbeatJitter,
+    resultBytes: o.resultBytes,
+    workUs: o.workUs,
+    sleepMs: o.sleepMs,
+    msgpack: o.msgpack,
     sockets: Math.min(o.simConnections, o.slaves),
     beatPipelining: Math.ceil(o.slaves / o.simConnections),
   });
@@ -174,8 +179,10 @@ async function run(o: FleetOptions, ctx: Context) {
     const master = await startMaster(
       {
         options: {
-          ...{ heartbeatTolerance: o.heartbeatTolerance, heartbeatCheckSpan: o.heartbeatCheckSpan },
-          ...{ resultThreads: o.resultThreads, taskClient: o.taskClient },
+          heartbeatTolerance: o.heartbeatTolerance,
+          heartbeatCheckSpan: o.heartbeatCheckSpan,
+          resultThreads: o.resultThreads,
+          taskClient: o.taskClient,
         },
         plugins: [kTaskLoad],
         warnings: 5,

@@ -126,8 +126,13 @@ async function measure(
     const instance = autocannon(
       {
         url: `http://127.0.0.1:${server.ready.port}${request.path}`,
-        ...{ method: request.method, headers: request.headers, body: request.body },
-        ...{ connections: o.connections, pipelining: o.pipelining, duration: seconds, timeout: 5 },
+        method: request.method,
+        headers: request.headers,
+        body: request.body,
+        connections: o.connections,
+        pipelining: o.pipelining,
+        duration: seconds,
+        timeout: 5,
       },
       (err, res) => (err ? reject(err) : resolve(res)),
     );
@@ -140,13 +145,17 @@ async function measure(
   const serverCpuMs = cpuMs(await server.cpuUsage()) - cpuMs(serverBefore);
   const requests = result.requests.total;
   return {
-    ...{ round, route, server: server.ready.kind, requests, seconds: result.duration },
-    ...{
-      reqPerSec: requests / result.duration,
-      p50Ms: latency.percentile(50) / 1000,
-      p99Ms: latency.percentile(99) / 1000,
-    },
-    ...{ errors: result.errors, timeouts: result.timeouts, non2xx: result.non2xx },
+    round,
+    route,
+    server: server.ready.kind,
+    requests,
+    seconds: result.duration,
+    reqPerSec: requests / result.duration,
+    p50Ms: latency.percentile(50) / 1000,
+    p99Ms: latency.percentile(99) / 1000,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    non2xx: result.non2xx,
     serverCpuUsPerReq: requests > 0 ? (serverCpuMs * 1000) / requests : Number.NaN,
     serverCpu: serverCpuMs / wallMs,
     clientCpu: clientCpuMs / wallMs,

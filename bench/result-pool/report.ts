@@ -109,58 +109,29 @@ export function plannedSeconds(o: ResultPoolOptions): number {
   return heartbeat + throughput;
 }
 
-/** Heartbeats within one window, as the fleet process saw them. */
-export interface HeartbeatPhase {
-  seconds: number;
-  /** Heartbeats answered (any status). */
-  answered: number;
-  perSecond: number;
-  /** Send → answer, of answered heartbeats. */
-  latencyMs: HistogramSummary;
-  lateMs: number;
-  /** Answered later than `lateMs`. */
-  late: number;
-  /** Answered with a status other than 200 (403: the slave's token is gone, i.e. it was evicted). */
-  refused: number;
-  /** No answer: connection error or timeout (the master's heartbeat tolerance). */
-  errors: number;
-  /** `refused + errors`. */
-  missed: number;
-  /** Beats a slave could not send because its previous one took longer than a span. */
-  skipped: number;
-  statuses: Record<string, number>;
-  /** How late the fleet process sent each heartbeat against its schedule: its own lag, not the master's. */
-  sendLagMs: HistogramSummary;
-  /** The fleet process's event-loop delay: when high, its latencies include its own stalls. */
-  loopDelayMs: HistogramSummary;
-}
-
-export function heartbeatPhase(
-  w: WindowSummary,
-  lateMs: number,
-  loopDelayMs: HistogramSummary,
-): HeartbeatPhase {
+/** Heartbeats within one window, as the fleet process saw them (bench/README.md says what each figure means). */
+export function heartbeatPhase(w: WindowSummary, lateMs: number, loopDelayMs: HistogramSummary) {
   const answered = w.ok + w.refused;
-  const { seconds, late, refused, errors, skipped, statuses } = w;
-  const counts = {
-    seconds,
-    answered,
-    perSecond: answered / seconds,
-    late,
-    refused,
-    errors,
-    skipped,
-    statuses,
-  };
   return {
-    ...counts,
-    lateMs,
-    missed: refused + errors,
+    seconds: w.seconds,
+    /** Heartbeats answered (any status); those answered later than `lateMs`. */
+    answered,
+    perSecond: answered / w.seconds,
     latencyMs: w.beatMs,
+    lateMs,
+    late: w.late,
+    refused: w.refused,
+    errors: w.errors,
+    missed: w.refused + w.errors,
+    skipped: w.skipped,
+    statuses: w.statuses,
+    /** How late the fleet process sent each heartbeat against its schedule: its own lag, not the master's. */
     sendLagMs: w.lagMs,
+    /** The fleet process's event-loop delay: when high, its latencies include its own stalls. */
     loopDelayMs,
   };
 }
+export type HeartbeatPhase = ReturnType<typeof heartbeatPhase>;
 
 export interface Phase {
   heartbeats: HeartbeatPhase;

@@ -322,21 +322,17 @@ async function run(o: ResultPoolOptions, ctx: Context): Promise<ResultPoolFigure
 
   // each slave heartbeats on its own connection, one request at a time, as a real slave
   const simulator: FleetSimOptions = {
-    ...{
-      ports: 1,
-      heartbeatSpan: o.heartbeatSpan,
-      heartbeatJitter: 0,
-      resultBytes: 0,
-      workUs: 0,
-      sleepMs: 0,
-    },
-    ...{
-      msgpack: false,
-      sockets: o.slaves,
-      beatPipelining: 1,
-      timeoutMs: o.tolerance * 1000,
-      lateMs: o.lateMs,
-    },
+    ports: 1,
+    heartbeatSpan: o.heartbeatSpan,
+    heartbeatJitter: 0,
+    resultBytes: 0,
+    workUs: 0,
+    sleepMs: 0,
+    msgpack: false,
+    sockets: o.slaves,
+    beatPipelining: 1,
+    timeoutMs: o.tolerance * 1000,
+    lateMs: o.lateMs,
   };
   const fleet = await IpcChild.start<{ port: number }>(kVirtualFleet, simulator, { label: 'slave fleet' });
   ctx.defer(() => fleet.stop());
