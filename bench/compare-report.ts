@@ -8,9 +8,9 @@
  */
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { median } from './front-end-report.ts';
-import { formatValue, type Headline, headlinesOf } from './headlines.ts';
+import { runMain } from './harness/bench.ts';
+import { formatValue, type Headline, median, table } from './harness/report.ts';
+import { kBenches } from './run.ts';
 
 export interface ComparedFigure {
   name: string;
@@ -70,6 +70,8 @@ export function formatComparison(
   runs: { current: number; baseline: number },
 ): string {
   const ratio = (r: number) => (Number.isFinite(r) ? `${r.toFixed(2)}×` : '–');
+  const runsText = (values: number[]) =>
+    values.length === 0 ? '–' : values.map((value) => formatValue({ value, unit: '' })).join(', ');
   const lines = [
     `### ${bench}: ${labels.current} vs ${labels.baseline}`,
     '',
@@ -77,18 +79,26 @@ export function formatComparison(
       `on the same machine; a ratio within ±${kSameWithin * 100}% reads "same" (a shared machine is noisier than that: ` +
       'look at the runs).',
     '',
-    `| figure | ${labels.current} | ${labels.baseline} | current ÷ baseline | verdict | runs (current / baseline) |`,
-    '|---|--:|--:|--:|---|---|',
+    ...table(
+      [
+        'figure',
+        labels.current,
+        labels.baseline,
+        'current ÷ baseline',
+        'verdict',
+        'runs (current / baseline)',
+      ],
+      'lrrrll',
+      figures.map((f) => [
+        ...[
+          f.name,
+          formatValue({ value: f.current, unit: f.unit }),
+          formatValue({ value: f.baseline, unit: f.unit }),
+        ],
+        ...[ratio(f.ratio), f.verdict, `${runsText(f.currentRuns)} / ${runsText(f.baselineRuns)}`],
+      ]),
+    ),
   ];
-  for (const f of figures) {
-    const runsText = (values: number[]) =>
-      values.length === 0 ? '–' : values.map((value) => formatValue({ value, unit: '' })).join(', ');
-    lines.push(
-      `| ${f.name} | ${formatValue({ value: f.current, unit: f.unit })} | ` +
-        `${formatValue({ value: f.baseline, unit: f.unit })} | ${ratio(f.ratio)} | ${f.verdict} | ` +
-        `${runsText(f.currentRuns)} / ${runsText(f.baselineRuns)} |`,
-    );
-  }
   return lines.join('\n') + '\n';
 }
 
@@ -100,9 +110,9 @@ async function loadRuns(dir: string, bench: string): Promise<Headline[][]> {
       const full = path.join(d, entry.name);
       if (entry.isDirectory()) await walk(full);
       else if (entry.name.startsWith(`${bench}-`) && entry.name.endsWith('.json')) {
-        const result = JSON.parse(await readFile(full, 'utf8')) as { bench?: unknown; startedAt?: string };
+        const result = JSON.parse(await readFile(full, 'utf8'));
         if (result.bench !== bench) continue;
-        runs.push({ at: result.startedAt ?? entry.name, headlines: headlinesOf(result) });
+        runs.push({ at: result.startedAt ?? entry.name, headlines: kBenches[bench]!.headlines(result) });
       }
     }
   };
@@ -148,14 +158,4 @@ async function main(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(err instanceof Error ? err.message : err);
-      process.exitCode = 2;
-    },
-  );
-}
+runMain(import.meta.url, main);

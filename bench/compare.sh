@@ -65,8 +65,11 @@ if [[ "$ref_bench" -eq 0 ]]; then
   mkdir -p "$tree/bench"
   (cd "$root/bench" && tar --exclude=./results -cf - .) | (cd "$tree/bench" && tar -xf -)
 fi
-if [[ ! -f "$tree/bench/$bench.ts" ]]; then
-  echo "the baseline has no bench/$bench.ts (drop --ref-bench?)" >&2
+script() { # <tree>: the benchmark's entry there (bench/<name>/<name>.ts, or bench/<name>.ts before the harness)
+  if [[ -f "$1/bench/$bench/$bench.ts" ]]; then echo "bench/$bench/$bench.ts"; else echo "bench/$bench.ts"; fi
+}
+if [[ ! -f "$tree/$(script "$tree")" ]]; then
+  echo "the baseline has no bench/$bench/$bench.ts (drop --ref-bench?)" >&2
   exit 2
 fi
 
@@ -77,7 +80,7 @@ run_one() { # <label> <dir> <round> [bench args...]
   mkdir -p "$out"
   echo "== round $round/$rounds: $label" >&2
   # a benchmark that reports problems exits 1: keep its result and go on
-  (cd "$dir" && npx tsx "bench/$bench.ts" "$@" --out "$out") >"$out/stdout.md" || {
+  (cd "$dir" && npx tsx "$(script "$dir")" "$@" --out "$out") >"$out/stdout.md" || {
     local code=$?
     echo "($label exited $code; see $out/stdout.md)" >&2
   }

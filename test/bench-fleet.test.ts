@@ -1,26 +1,32 @@
-// bench/fleet.ts's pure parts: argument parsing, the first-beat spread, the profile window, the targets and the
+// bench/fleet/'s pure parts: argument parsing, the first-beat spread, the profile window, the targets and the
 // report. Nothing here starts a process or times anything.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import type { CpuProfile } from '../bench/cpu-profile.ts';
-import { kDefaults, parseArgs } from '../bench/fleet.ts';
+import { fleet } from '../bench/fleet/fleet.ts';
 import {
   checkTargets,
   countFalseEvictions,
   type FleetResult,
   formatMarkdown,
-  profileThreadOf,
-  trimCpuProfile,
-} from '../bench/fleet-report.ts';
-import { firstBeatPhase } from '../bench/fleet-slaves.ts';
+} from '../bench/fleet/report.ts';
+import { type CpuProfile, profileThreadOf, trimCpuProfile } from '../bench/harness/profile.ts';
+import { firstBeatPhase } from '../bench/harness/virtual-fleet.ts';
+
+const { defaults: kDefaults, parseArgs } = fleet;
 
 describe('parseArgs', () => {
-  test('no arguments gives the defaults', () => {
-    const args = parseArgs([]);
-    assert.deepEqual(args.options, kDefaults);
-    assert.equal(args.write, true);
-    assert.equal(args.help, false);
-    assert.equal(args.options.slaves, 1000);
+  test("the defaults are the README's: 1,000 slaves, 2 + 20 s of load, a beat a second, 5 s baselines", () => {
+    const { slaves, warmup, duration, heartbeatSpan, baselineDuration } = parseArgs([]).options;
+    assert.deepEqual(
+      { slaves, warmup, duration, heartbeatSpan, baselineDuration },
+      {
+        slaves: 1000,
+        warmup: 2,
+        duration: 20,
+        heartbeatSpan: 1,
+        baselineDuration: 5,
+      },
+    );
   });
 
   test('reads every flag, as `--flag value` and `--flag=value`', () => {
@@ -74,7 +80,6 @@ describe('parseArgs', () => {
       baselineDuration: 0,
       msgpack: true,
       profile: true,
-      profileDir: '/tmp/x',
     });
     assert.equal(args.out, '/tmp/x');
     assert.equal(args.write, false);

@@ -1,17 +1,27 @@
-// bench/front-end.ts's pure parts: argument parsing, medians and per-round ratios, profile summaries.
+// bench/front-end/'s pure parts: argument parsing, medians and per-round ratios, profile summaries.
 // Nothing here starts a server or times anything.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { summariseCpuProfile } from '../bench/cpu-profile.ts';
-import { kDefaults, parseArgs } from '../bench/front-end.ts';
-import { findProblems, median, type Sample, summariseRoute } from '../bench/front-end-report.ts';
+import { frontEnd } from '../bench/front-end/front-end.ts';
+import { findProblems, type Sample, summariseRoute } from '../bench/front-end/report.ts';
+import { summariseCpuProfile } from '../bench/harness/profile.ts';
+import { median } from '../bench/harness/report.ts';
+
+const { defaults: kDefaults, parseArgs } = frontEnd;
 
 describe('parseArgs', () => {
-  test('no arguments gives the defaults', () => {
-    const args = parseArgs([]);
-    assert.deepEqual(args.options, kDefaults);
-    assert.equal(args.write, true);
-    assert.equal(args.help, false);
+  test("the defaults are the README's: 10 rounds × 2 s, 10 connections, pipelining 1, both routes", () => {
+    const { rounds, duration, connections, pipelining, routes } = parseArgs([]).options;
+    assert.deepEqual(
+      { rounds, duration, connections, pipelining, routes },
+      {
+        rounds: 10,
+        duration: 2,
+        connections: 10,
+        pipelining: 1,
+        routes: ['heartbeat', 'result'],
+      },
+    );
   });
 
   test('reads every flag, as `--flag value` and `--flag=value`', () => {
@@ -43,7 +53,6 @@ describe('parseArgs', () => {
     assert.equal(args.options.profile, true);
     assert.equal(args.options.pin, true);
     assert.equal(args.options.resultThreads, 0);
-    assert.equal(args.options.profileDir, '/tmp/x');
     assert.equal(args.out, '/tmp/x');
     assert.equal(args.write, false);
   });

@@ -1,21 +1,25 @@
-// bench/registry.ts's pure parts: argument parsing, expired counts, scaling factors and the table.
+// bench/registry/registry.ts's pure parts: argument parsing, expired counts, scaling factors and the table.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   expiredCount,
   formatMarkdown,
-  kDefaults,
-  parseArgs,
   type RegistryResult,
   type RegistryRow,
+  registry,
   scalingOf,
-} from '../bench/registry.ts';
+} from '../bench/registry/registry.ts';
+
+const { defaults: kDefaults, parseArgs } = registry;
 
 describe('parseArgs', () => {
-  test('no arguments gives the defaults', () => {
-    const args = parseArgs([]);
-    assert.deepEqual(args.options, kDefaults);
-    assert.deepEqual(args.options.sizes, [10_000, 100_000]);
+  test("the defaults are the README's: 10,000 and 100,000 slaves, 200 ms per case, a minor GC", () => {
+    assert.deepEqual(parseArgs([]).options, {
+      sizes: [10_000, 100_000],
+      time: 200,
+      iterations: 10,
+      gc: 'minor',
+    });
   });
 
   test('reads every flag; sizes are sorted and deduplicated', () => {
@@ -28,8 +32,8 @@ describe('parseArgs', () => {
   });
 
   test('bad values are refused with the flag named', () => {
-    assert.throws(() => parseArgs(['--sizes', '10,abc']), /--sizes must be an integer/);
-    assert.throws(() => parseArgs(['--time', '0']), /--time must be an integer in/);
+    assert.throws(() => parseArgs(['--sizes', '10,abc']), /--sizes must be a number in \[100, 10000000\]/);
+    assert.throws(() => parseArgs(['--time', '0']), /--time must be a number in \[10, 600000\]/);
     assert.throws(() => parseArgs(['--gc', 'full']), /--gc must be one of minor, major, none/);
     assert.throws(() => parseArgs(['--x']), /unknown argument/);
   });

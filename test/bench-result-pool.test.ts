@@ -1,31 +1,41 @@
-// bench/result-pool.ts's pure parts: argument parsing, the result bodies it sends, the verdict against issue 3's
+// bench/result-pool/'s pure parts: argument parsing, the result bodies it sends, the verdict against issue 3's
 // target. Nothing here starts a process or times anything.
 import assert from 'node:assert/strict';
 import { createHistogram } from 'node:perf_hooks';
 import { describe, test } from 'node:test';
-import { burn } from '../bench/handlers/burn.ts';
-import { buildResultPayload, formatSize, parseSize } from '../bench/result-payloads.ts';
-import { kDefaults, modesOf, parseArgs, plannedSeconds } from '../bench/result-pool.ts';
+import { summariseHistogram } from '../bench/harness/report.ts';
+import { retryDelayMs } from '../bench/harness/virtual-fleet.ts';
+import { burn } from '../bench/result-pool/handlers/burn.ts';
+import { buildResultPayload, formatSize, parseSize } from '../bench/result-pool/payloads.ts';
 import {
   findProblems,
   type HeartbeatPhase,
   type HeartbeatRun,
   judge,
   type Mode,
+  modesOf,
   type Phase,
-  summariseHistogram,
-} from '../bench/result-pool-report.ts';
-import { retryDelayMs } from '../bench/result-senders.ts';
+  plannedSeconds,
+} from '../bench/result-pool/report.ts';
+import { resultPool } from '../bench/result-pool/result-pool.ts';
 import { decodeBody } from '../src/protocol/codec.ts';
 
 const kTaskId = '3b241101-e2bb-4255-8caf-4136c566a962';
+const { defaults: kDefaults, parseArgs } = resultPool;
 
 describe('parseArgs', () => {
-  test('no arguments gives the defaults', () => {
-    const args = parseArgs([]);
-    assert.deepEqual(args.options, kDefaults);
-    assert.equal(args.write, true);
-    assert.equal(args.help, false);
+  test("the defaults are the README's: 1,000 slaves, 5 s windows, a pool of 1 thread, 1k/64k/1m", () => {
+    const { slaves, duration, threads, sizes, senders } = parseArgs([]).options;
+    assert.deepEqual(
+      { slaves, duration, threads, sizes, senders },
+      {
+        slaves: 1000,
+        duration: 5,
+        threads: [1],
+        sizes: [1024, 65536, 1048576],
+        senders: 32,
+      },
+    );
   });
 
   test('reads every flag, as `--flag value` and `--flag=value`', () => {
@@ -80,7 +90,6 @@ describe('parseArgs', () => {
     assert.deepEqual(o.parts, ['throughput']);
     assert.equal(o.profile, true);
     assert.equal(o.cpuProf, true);
-    assert.equal(o.profileDir, '/tmp/x');
     assert.equal(args.out, '/tmp/x');
     assert.equal(args.write, false);
   });
@@ -104,7 +113,7 @@ describe('parseArgs', () => {
     [['--threads', ''], /--threads needs a comma-separated list/],
     [['--sizes', '12q'], /--sizes: not a size/],
     [['--sizes', '64'], /--sizes: sizes must be in/],
-    [['--formats', 'xml'], /--formats must be json or msgpack/],
+    [['--formats', 'xml'], /--formats must list json, msgpack/],
     [['--load-format', 'xml'], /--load-format must be json or msgpack/],
     [['--parts', 'all'], /--parts must list heartbeat, throughput/],
     [['--thread-nice', '20'], /--thread-nice must be a number in \[0, 19\]/],

@@ -1,23 +1,29 @@
-// bench/run.ts, bench/headlines.ts and bench/compare-report.ts: argument parsing, headline figures, and the
-// side-by-side comparison. Pure parts only.
+// bench/run.ts, each benchmark's headlines and bench/compare-report.ts: argument parsing, headline figures, and
+// the side-by-side comparison. Pure parts only.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compareRuns, formatComparison } from '../bench/compare-report.ts';
-import { formatValue, type Headline, headlinesOf } from '../bench/headlines.ts';
-import { kBenchNames, parseArgs } from '../bench/run.ts';
+import type { FleetResult } from '../bench/fleet/report.ts';
+import type { FrontEndResult } from '../bench/front-end/report.ts';
+import { formatValue, type Headline } from '../bench/harness/report.ts';
+import type { RegistryResult } from '../bench/registry/registry.ts';
+import { kBenches, kBenchNames, suite } from '../bench/run.ts';
+
+const parseArgs = (argv: string[]) => suite.parseArgs(argv);
 
 describe('run.ts parseArgs', () => {
   test('defaults to every benchmark, in suite order', () => {
     const args = parseArgs([]);
-    assert.deepEqual(args.only, kBenchNames);
-    assert.equal(args.quick, false);
+    assert.deepEqual(args.options.only, kBenchNames);
+    assert.deepEqual(kBenchNames, ['front-end', 'registry', 'fleet', 'result-pool']);
+    assert.equal(args.options.quick, false);
     assert.equal(args.write, true);
   });
 
   test('--only keeps suite order; --quick, --no-write', () => {
     const args = parseArgs(['--only', 'fleet,registry', '--quick', '--no-write']);
-    assert.deepEqual(args.only, ['registry', 'fleet']);
-    assert.equal(args.quick, true);
+    assert.deepEqual(args.options.only, ['registry', 'fleet']);
+    assert.equal(args.options.quick, true);
     assert.equal(args.write, false);
   });
 
@@ -27,9 +33,9 @@ describe('run.ts parseArgs', () => {
   });
 });
 
-describe('headlinesOf', () => {
+describe('headlines', () => {
   test('fleet: throughput, latencies, ratios against the null master, evictions, memory', () => {
-    const headlines = headlinesOf({
+    const headlines = kBenches.fleet!.headlines({
       bench: 'fleet',
       load: { tasksPerSec: 4000, p50Ms: 1, p99Ms: 2, masterCpu: 0.5 },
       heartbeats: [
@@ -39,7 +45,7 @@ describe('headlinesOf', () => {
       ratios: { p99: 1.5, cpuPerBeat: 1.2 },
       evictions: { falseEvictions: 0 },
       connect: { rssPerSlaveKiB: 30 },
-    });
+    } as unknown as FleetResult);
     const value = (name: string) => headlines.find((h) => h.name === name)?.value;
     assert.equal(value('tasks/s'), 4000);
     assert.equal(value('heartbeat p99, under load'), 4);
@@ -49,7 +55,7 @@ describe('headlinesOf', () => {
   });
 
   test('registry: one figure per registry row, and the empty sweep scaling', () => {
-    const headlines = headlinesOf({
+    const headlines = kBenches.registry!.headlines({
       bench: 'registry',
       rows: [
         { operation: 'sweep', implementation: 'registry', expiry: 'none', size: 10, meanUs: 0.02 },
@@ -58,7 +64,7 @@ describe('headlinesOf', () => {
       scaling: [
         { operation: 'sweep', implementation: 'registry', expiry: 'none', fleetFactor: 10, costFactor: 1.1 },
       ],
-    });
+    } as unknown as RegistryResult);
     assert.deepEqual(
       headlines.map((h) => [h.name, h.value]),
       [
@@ -69,7 +75,7 @@ describe('headlinesOf', () => {
   });
 
   test('front-end: per route, master req/s and its ratios against raw uWS', () => {
-    const headlines = headlinesOf({
+    const headlines = kBenches['front-end']!.headlines({
       bench: 'front-end',
       routes: {
         heartbeat: {
@@ -77,23 +83,10 @@ describe('headlinesOf', () => {
           ratios: { uws: { median: 0.95, cpuPerReq: 1.3 } },
         },
       },
-    });
+    } as unknown as FrontEndResult);
     assert.deepEqual(
       headlines.map((h) => h.value),
       [9000, 0.95, 1.3],
-    );
-  });
-
-  test('an unknown benchmark gives its numbers; its own headlines() wins', () => {
-    const generic = headlinesOf({ bench: 'new', rate: 5, nested: { p99: 2 }, options: { x: 1 } });
-    assert.deepEqual(
-      generic.map((h) => h.name),
-      ['rate', 'nested.p99'],
-    );
-    const own: Headline[] = [{ name: 'x', value: 1, unit: '', better: 'higher' }];
-    assert.deepEqual(
-      headlinesOf({ bench: 'new' }, () => own),
-      own,
     );
   });
 

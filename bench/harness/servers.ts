@@ -1,10 +1,16 @@
 /**
- * The three servers the front-end benchmark compares, each started alone in its own child process:
- * the real master (with one real connected slave), and two baselines answering the same bytes with no checks.
+ * The servers the benchmarks compare, each alone in its own child process (`startServer`), so none shares a
+ * core's time with the load generator: the real master (with one real connected slave), and two baselines
+ * answering the same bytes with no checks (raw uWS: the ceiling, and the fleet benchmark's null master;
+ * node:http: the floor most Node servers start from). This file never loads autocannon.
  */
 
 import uWS from 'uWebSockets.js';
 import http from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { kAnswers } from '../../src/master/answers.ts';
+import { kJson } from '../../src/protocol/codec.ts';
+import { IpcChild } from './ipc-child.ts';
 
 export type ServerKind = 'master' | 'uws' | 'node';
 
@@ -16,45 +22,45 @@ export const kServerLabels: Readonly<Record<ServerKind, string>> = {
   node: 'node:http',
 };
 
-export interface RunningServer {
+export interface ServerReady {
+  kind: ServerKind;
   port: number;
   /** The slave token to send (the baselines accept anything and get a placeholder). */
   token: string;
   /** What the report should say about this server's configuration (the master's result threads). */
   notes: Record<string, number | string>;
+}
+
+interface RunningServer extends Omit<ServerReady, 'kind'> {
   close(): Promise<void>;
 }
 
-/** Knobs for the master; anything unset keeps the master's default. */
-export interface MasterKnobs {
-  /** `MasterOptions.resultThreads`: 0 decodes results inline on the main thread. */
-  resultThreads?: number;
-  /** `MasterOptions.metrics`. */
-  metrics?: boolean;
+/** MasterOptions the benchmark turns (`resultThreads`, `metrics`); anything unset keeps the master's default. */
+export type MasterKnobs = Record<string, unknown>;
+
+/** The envelopes the baselines answer: the master's own, byte for byte (src/master/answers.ts). */
+export const kHeartbeatBody = kAnswers.heartbeat.body;
+export const kResultBody = kAnswers.resultIgnored.body;
+
+export type ServerChild = IpcChild<ServerReady>;
+
+/** Starts `kind` alone in a child process (bench/harness/ipc-child.ts); the child answers `cpu` and profiles. */
+export function startServer(kind: ServerKind, knobs: MasterKnobs = {}): Promise<ServerChild> {
+  const options = { label: `${kind} server`, readyTimeoutMs: 20_000 };
+  return IpcChild.start<ServerReady>(fileURLToPath(import.meta.url), { kind, knobs }, options);
 }
 
-/** The envelopes the baselines answer: byte for byte what the master answers on the same routes. */
-export const kHeartbeatBody = '{"success":true,"code":0,"message":"Received!","data":null}';
-export const kResultBody =
-  '{"success":true,"code":0,"message":"Result ignored: no running task with this id on this slave (unknown, or already ended).","data":null}';
-
-const kJson = 'application/json';
-
-export function startServer(kind: ServerKind, knobs: MasterKnobs = {}): Promise<RunningServer> {
-  switch (kind) {
-    case 'master':
-      return startMaster(knobs);
-    case 'uws':
-      return startRawUws();
-    case 'node':
-      return startNodeHttp();
-  }
+/** The child's side. */
+export async function setup({ kind, knobs }: { kind: ServerKind; knobs: MasterKnobs }) {
+  const starts = { master: () => startMaster(knobs), uws: startRawUws, node: startNodeHttp };
+  const { close, ...ready } = await starts[kind]();
+  return { value: { kind, ...ready } satisfies ServerReady, handlers: {}, close, closeTimeoutMs: 2000 };
 }
 
 /** The master with one slave connected through the real `POST /connect`, so its token is really registered. */
 async function startMaster(knobs: MasterKnobs): Promise<RunningServer> {
   // loaded here so the baselines' processes never load fleetmaster
-  const { Master, Slave } = await import('../src/index.ts');
+  const { Master, Slave } = await import('../../src/index.ts');
   const slave = await new Slave({ host: '127.0.0.1', port: 0, heartbeatSpan: 3600 }).start();
   const master = await new Master({ host: '127.0.0.1', port: 0, heartbeatTolerance: 3600, ...knobs }).start();
   try {

@@ -3,16 +3,22 @@
  * uWS apps share the slaves (they tell themselves apart by the token the master sends on `POST /connect`); one
  * timer wheel drives every heartbeat; H1Clients (up to one per slave and kind) carry heartbeats and results.
  *
- * Each virtual slave answers as src/slave does: `/connect` (any token while unknown), `/task/new` (one task at a
- * time), `/disconnect`; it reports each result with `PUT /slave/task/complete` and the fleetmaster extensions
- * (`Task-Id`, backpressure: a 503 is retried after `data.retryAfterMs`).
+ * Each virtual slave answers as src/slave does, with src/slave's own answers and extensions (so it cannot drift
+ * from the real slave): `/connect` (any token while unknown), `/task/new` (one task at a time), `/disconnect`; it
+ * reports each result with `PUT /slave/task/complete` and the fleetmaster extensions (`Task-Id`, backpressure: a
+ * 503 is retried after `data.retryAfterMs`). The fleet benchmark runs it in its own process; the result-pool
+ * benchmark in a child (`setup`), so the result senders never share its event loop.
  */
 
 import uWS from 'uWebSockets.js';
 import { randomBytes } from 'node:crypto';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
-import { Packr } from 'msgpackr';
-import { H1Client } from '../src/client/h1-client.ts';
+import { H1Client } from '../../src/client/h1-client.ts';
+import { decodeBody, encodeBody, isObject, kJson, kMsgpack } from '../../src/protocol/codec.ts';
+import type { Answer } from '../../src/protocol/envelope.ts';
+import { kExtensionsHeader, kOurExtensions } from '../../src/protocol/extensions.ts';
+import { kSlaveAnswers, slaveDataInvalid } from '../../src/slave/answers.ts';
+import { type HistogramSummary, summariseHistogram } from './report.ts';
 
 export interface FleetSimOptions {
   /** uWS apps (ports) the slaves share. */
@@ -34,19 +40,16 @@ export interface FleetSimOptions {
    * a real slave keeps its own connection; when it is at least the fleet size, every slave has its own sockets.
    */
   sockets: number;
-  /**
-   * Heartbeats in flight at once on one heartbeat socket. When several slaves share a socket, pipelining their
-   * beats keeps one slave's beat from waiting for another's answer, as if each had its own socket.
-   */
+  /** Heartbeats in flight at once on one heartbeat socket (slaves sharing a socket do not wait for each other). */
   beatPipelining: number;
+  /** A request not answered within this many milliseconds fails. @defaultValue 10 s */
+  timeoutMs?: number;
+  /** A heartbeat answered later than this many milliseconds is late. @defaultValue 100 */
+  lateMs?: number;
 }
 
 /** Counters since the fleet started (never reset). */
 export interface SimCounters {
-  connects: number;
-  connectsRefused: number;
-  disconnects: number;
-  tasksReceived: number;
   /** `/task/new` refused: unknown token, slave busy, bad body. */
   tasksRefused: number;
   resultsSent: number;
@@ -59,29 +62,37 @@ export interface SimCounters {
   beats: number;
   /** Heartbeats answered with anything but 200: the master no longer knows the slave (false eviction). */
   beatsRefused: number;
-  /** Heartbeats that failed at the connection level. */
-  beatErrors: number;
   /** The first refusal of each kind, for the report. */
   firstProblems: string[];
 }
 
-/** Latencies measured here (microseconds), over a window the caller resets. */
-export interface SimWindow {
+/** What the slaves of one master saw over a window the caller opens and closes (latencies in µs). */
+interface Window {
+  started: number;
+  /** Heartbeats answered 200, answered otherwise, failed at the connection level. */
+  ok: number;
+  refused: number;
+  errors: number;
+  late: number;
+  /** Beats a slave could not send because its previous one took longer than a span. */
+  skipped: number;
+  statuses: Record<string, number>;
+  /** Send → answer of answered heartbeats; send time − due time (the fleet's own lag); result round trips. */
   beats: RecordableHistogram;
+  lag: RecordableHistogram;
   results: RecordableHistogram;
 }
 
-/** What the slaves of one master (one origin) saw: counters since they started, latencies since the last reset. */
-export interface TargetStats {
-  beats: number;
-  beatsRefused: number;
-  beatErrors: number;
-  window: SimWindow;
+export interface WindowSummary extends Omit<Window, 'started' | 'beats' | 'lag' | 'results'> {
+  seconds: number;
+  beatMs: HistogramSummary;
+  lagMs: HistogramSummary;
+  resultMs: HistogramSummary;
 }
 
 interface Target {
   origin: string;
-  stats: TargetStats;
+  window: Window;
   /** Created on first use; slave i uses index i mod length. */
   beats: (H1Client | undefined)[];
   results: (H1Client | undefined)[];
@@ -97,59 +108,53 @@ interface VirtualSlave {
   readonly beatHeaders: string;
   readonly resultHeaders: string;
   busy: boolean;
+  beaten: boolean;
   /** Disconnected, refused by the master, or dropped: no more beats. */
   gone: boolean;
   due: number;
 }
 
-// ---- fixed answers, byte for byte what src/slave/answers.ts sends ----
-
-const kJson = 'application/json';
-const kMsgpack = 'application/msgpack';
-const kExtensions = 'task-id, msgpack, backpressure';
 const kChannel = '0';
-
-interface Answer {
-  status: string;
-  body: string;
-}
-
-const answer = (status: string, success: boolean, code: number, message: string): Answer => ({
-  status,
-  body: JSON.stringify({ success, code, message, data: null }),
-});
-
-const kAnswers = {
-  connected: answer('200 OK', true, 0, 'Connect success.'),
-  disconnected: answer('200 OK', true, 0, 'Disconnect success.'),
-  taskReceived: answer('200 OK', true, 0, 'Task received!'),
-  channelNotFound: answer('400 Bad Request', false, 201, 'Channel not found.'),
-  channelInvalid: answer('403 Forbidden', false, 202, 'Channel not match with this endpoint.'),
-  masterTokenNotFound: answer('400 Bad Request', false, 301, 'Master token not found.'),
-  masterTokenInvalid: answer('403 Forbidden', false, 302, 'Master not match with this endpoint.'),
-  alreadyConnected: answer('400 Bad Request', false, 501, 'This slave already connected.'),
-  taskAlreadyExist: answer('400 Bad Request', false, 601, 'Already has a task.'),
-  dataInvalid: answer('400 Bad Request', false, 904, 'Request body is not valid.'),
-  routeNotFound: answer('404 Not Found', false, 903, 'No such route on this slave.'),
-} as const;
-
-const packr = new Packr({ useRecords: false });
 
 /** `Math.random`-free even spread: the golden-ratio sequence covers [0, 1) evenly for every prefix. */
 export function firstBeatPhase(seq: number): number {
   return (seq * 0.6180339887498949) % 1;
 }
 
-/** The timer wheel: one `unref()`ed timer for every heartbeat of the fleet, in `kTickMs` buckets. */
+/** The master's `data.retryAfterMs` (else 1 s), spread ±50% as fleetmaster's slave spreads it. */
+export function retryDelayMs(text: string): number {
+  let hinted: unknown;
+  try {
+    hinted = (JSON.parse(text) as { data?: { retryAfterMs?: unknown } }).data?.retryAfterMs;
+  } catch {}
+  const base = typeof hinted === 'number' && hinted > 0 ? hinted : 1000;
+  return Math.min(30_000, Math.max(10, base)) * (0.5 + Math.random());
+}
+
+const histogram = () => createHistogram({ lowest: 1, highest: 600_000_000, figures: 3 });
+const newWindow = (): Window => ({
+  started: performance.now(),
+  ok: 0,
+  refused: 0,
+  errors: 0,
+  late: 0,
+  skipped: 0,
+  statuses: {},
+  beats: histogram(),
+  lag: histogram(),
+  results: histogram(),
+});
+
+/** Records the time since `started` (ms, from `performance.now()`) in microseconds. */
+const record = (h: RecordableHistogram, started: number) =>
+  h.record(Math.max(1, Math.round((performance.now() - started) * 1000)));
+
+/** The timer wheel: one timer for every heartbeat of the fleet, in `kTickMs` buckets. */
 const kTickMs = 2;
 
 export class VirtualFleet {
-  readonly options: FleetSimOptions;
+  readonly options: Required<FleetSimOptions>;
   readonly counters: SimCounters = {
-    connects: 0,
-    connectsRefused: 0,
-    disconnects: 0,
-    tasksReceived: 0,
     tasksRefused: 0,
     resultsSent: 0,
     resultsPushedBack: 0,
@@ -157,7 +162,6 @@ export class VirtualFleet {
     resultErrors: 0,
     beats: 0,
     beatsRefused: 0,
-    beatErrors: 0,
     firstProblems: [],
   };
   readonly #apps: uWS.TemplatedApp[] = [];
@@ -174,11 +178,11 @@ export class VirtualFleet {
   #closed = false;
   #ready: { slave: VirtualSlave; id: string }[] = [];
   #drainScheduled = false;
-  readonly #resultSuffix: string;
   readonly #resultPayload: { pad: string };
+  readonly #resultSuffix: string;
 
   private constructor(options: FleetSimOptions) {
-    this.options = options;
+    this.options = { timeoutMs: 10_000, lateMs: 100, ...options };
     this.#spanMs = options.heartbeatSpan * 1000;
     // the longest a beat can be scheduled ahead: one stretched span, plus slack
     const horizonMs = this.#spanMs * (1 + options.heartbeatJitter) + 100;
@@ -211,17 +215,26 @@ export class VirtualFleet {
     return this.#slaves.size;
   }
 
-  /** The figures of the slaves of the master at `origin` (`http://host:port`), once one of them exists. */
-  statsFor(origin: string): TargetStats | undefined {
-    return this.#targets.get(origin)?.stats;
+  /** Virtual slaves alive whose first heartbeat was answered 200. */
+  get beating(): number {
+    let n = 0;
+    for (const slave of this.#slaves.values()) if (slave.beaten) n++;
+    return n;
   }
 
-  /** Starts a fresh latency window for every master (the counters keep running); returns the closed ones. */
-  resetWindows(): Map<string, SimWindow> {
-    const closed = new Map<string, SimWindow>();
+  /** Closes every master's window and opens fresh ones (the counters keep running); returns the closed ones. */
+  takeWindows(): Map<string, WindowSummary> {
+    const closed = new Map<string, WindowSummary>();
     for (const target of this.#targets.values()) {
-      closed.set(target.origin, target.stats.window);
-      target.stats.window = newWindow();
+      const { started, beats, lag, results, ...counts } = target.window;
+      closed.set(target.origin, {
+        seconds: (performance.now() - started) / 1000,
+        ...counts,
+        beatMs: summariseHistogram(beats, 1000),
+        lagMs: summariseHistogram(lag, 1000),
+        resultMs: summariseHistogram(results, 1000),
+      });
+      target.window = newWindow();
     }
     return closed;
   }
@@ -234,35 +247,27 @@ export class VirtualFleet {
     for (let i = 0; i < count; i++) this.#add(randomBytes(32).toString('hex'), address);
   }
 
-  /** Forgets the slaves of the master at `origin` (they stop heartbeating) and closes their sockets. */
-  async drop(origin: string): Promise<void> {
+  /** Forgets the slaves of the master at `origin` (every master when undefined) and closes their sockets. */
+  drop(origin?: string): void {
     for (const [token, slave] of this.#slaves) {
-      if (slave.target.origin !== origin) continue;
+      if (origin !== undefined && slave.target.origin !== origin) continue;
       slave.gone = true;
       this.#slaves.delete(token);
     }
-    const target = this.#targets.get(origin);
-    if (target === undefined) return;
-    this.#targets.delete(origin);
-    for (const client of [...target.beats, ...target.results]) client?.destroy();
-  }
-
-  /** Forgets every slave (they stop heartbeating). */
-  dropAll(): void {
-    for (const slave of this.#slaves.values()) slave.gone = true;
-    this.#slaves.clear();
+    for (const target of [...this.#targets.values()]) {
+      if (origin !== undefined && target.origin !== origin) continue;
+      this.#targets.delete(target.origin);
+      for (const client of [...target.beats, ...target.results]) client?.destroy();
+    }
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
-    this.dropAll();
+    this.drop();
     for (const socket of this.#listenSockets) uWS.us_listen_socket_close(socket);
     for (const app of this.#apps) (app as unknown as { close(): void }).close();
-    for (const t of this.#targets.values())
-      for (const client of [...t.beats, ...t.results]) client?.destroy();
-    this.#targets.clear();
   }
 
   // ---- the routes ----
@@ -272,17 +277,11 @@ export class VirtualFleet {
     app.post('/connect', (res, req) => this.#route(res, req, 'connect'));
     app.post('/task/new', (res, req) => this.#route(res, req, 'task'));
     app.del('/disconnect', (res, req) => this.#route(res, req, 'disconnect'));
-    app.any('/*', (res, req) => {
-      const hasBody = req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '';
-      reply(res, kAnswers.routeNotFound, undefined, hasBody);
-    });
+    app.any('/*', (res) => reply(res, kSlaveAnswers.routeNotFound, true));
     this.#apps.push(app);
     return new Promise((resolve, reject) => {
       app.listen('127.0.0.1', 0, (socket) => {
-        if (socket === false) {
-          reject(new Error('virtual fleet cannot listen on 127.0.0.1'));
-          return;
-        }
+        if (socket === false) return reject(new Error('virtual fleet cannot listen on 127.0.0.1'));
         this.#listenSockets.push(socket);
         this.#ports.push(uWS.us_socket_local_port(socket));
         resolve();
@@ -290,76 +289,58 @@ export class VirtualFleet {
     });
   }
 
-  #route(res: uWS.HttpResponse, req: uWS.HttpRequest, route: 'connect' | 'task' | 'disconnect'): void {
+  /** src/slave/front-end.ts's checks, in its order. */
+  #route(res: uWS.HttpResponse, req: uWS.HttpRequest, route: 'connect' | 'task' | 'disconnect') {
     const channel = req.getHeader('channel');
     if (channel !== kChannel) {
-      reply(res, channel === '' ? kAnswers.channelNotFound : kAnswers.channelInvalid, undefined, true);
-      return;
+      return reply(res, channel === '' ? kSlaveAnswers.channelNotFound : kSlaveAnswers.channelInvalid, true);
     }
     const token = req.getHeader('token');
-    if (token === '') {
-      reply(res, kAnswers.masterTokenNotFound, undefined, true);
-      return;
-    }
+    if (token === '') return reply(res, kSlaveAnswers.masterTokenNotFound, true);
     const slave = this.#slaves.get(token);
     if (route !== 'connect' && slave === undefined) {
       if (route === 'task') this.counters.tasksRefused++;
-      reply(res, kAnswers.masterTokenInvalid, undefined, true);
-      return;
+      return reply(res, kSlaveAnswers.masterTokenInvalid, true);
     }
     const contentType = req.getHeader('content-type');
     readBody(res, (body) => {
-      let value: unknown;
-      try {
-        value = contentType.startsWith(kMsgpack) ? packr.unpack(body) : JSON.parse(body.toString() || '{}');
-      } catch {
-        late(res, kAnswers.dataInvalid);
-        return;
+      const decoded = decodeBody(body, contentType);
+      let answer: Answer;
+      if (!decoded.ok) answer = slaveDataInvalid(decoded.message);
+      else if (!isObject(decoded.value)) answer = slaveDataInvalid('Body is not an object.');
+      else if (route === 'connect') answer = this.#connect(token, decoded.value);
+      else if (route === 'task') answer = this.#task(slave!, decoded.value);
+      else {
+        this.#slaves.delete(token);
+        slave!.gone = true;
+        answer = kSlaveAnswers.disconnected;
       }
-      switch (route) {
-        case 'connect':
-          late(res, this.#connect(token, value), kAnnounce);
-          return;
-        case 'disconnect':
-          this.#slaves.delete(token);
-          slave!.gone = true;
-          this.counters.disconnects++;
-          late(res, kAnswers.disconnected);
-          return;
-        case 'task':
-          late(res, this.#task(slave!, value));
-          return;
-      }
+      res.cork(() => reply(res, answer, false, route === 'connect'));
     });
   }
 
-  #connect(token: string, body: unknown): Answer {
-    if (this.#slaves.has(token) || this.#closed) {
-      this.counters.connectsRefused++;
-      return kAnswers.alreadyConnected;
-    }
-    const address = (body as { master?: { address?: unknown } } | null)?.master?.address;
+  #connect(token: string, body: Record<string, unknown>): Answer {
+    if (this.#slaves.has(token) || this.#closed) return kSlaveAnswers.alreadyConnected;
+    const master = body.master;
+    const address = isObject(master) ? master.address : undefined;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
-      this.counters.connectsRefused++;
-      return kAnswers.dataInvalid;
+      return slaveDataInvalid('Master address not found (expected master.address as http://host:port).');
     }
     this.#add(token, address);
-    this.counters.connects++;
-    return kAnswers.connected;
+    return kSlaveAnswers.connected;
   }
 
-  #task(slave: VirtualSlave, body: unknown): Answer {
-    const id = (body as { task?: { id?: unknown } } | null)?.task?.id;
-    if (typeof id !== 'string' || id === '') {
-      this.counters.tasksRefused++;
-      return kAnswers.dataInvalid;
-    }
+  #task(slave: VirtualSlave, body: Record<string, unknown>): Answer {
     if (slave.busy) {
       this.counters.tasksRefused++;
-      return kAnswers.taskAlreadyExist;
+      return kSlaveAnswers.taskAlreadyExist;
+    }
+    const id = isObject(body.task) ? body.task.id : undefined;
+    if (typeof id !== 'string' || id === '') {
+      this.counters.tasksRefused++;
+      return slaveDataInvalid('Task ID not found.');
     }
     slave.busy = true;
-    this.counters.tasksReceived++;
     // the answer goes out first (as src/slave: the task runs on a later turn)
     if (this.options.sleepMs > 0) {
       setTimeout(() => this.#finish(slave, id), this.options.sleepMs);
@@ -370,16 +351,15 @@ export class VirtualFleet {
         setImmediate(this.#drain);
       }
     }
-    return kAnswers.taskReceived;
+    return kSlaveAnswers.taskReceived;
   }
 
   #drain = (): void => {
     this.#drainScheduled = false;
     const ready = this.#ready;
     this.#ready = [];
-    const workUs = this.options.workUs;
     for (const { slave, id } of ready) {
-      if (workUs > 0) busyWait(workUs);
+      if (this.options.workUs > 0) busyWait(this.options.workUs);
       this.#finish(slave, id);
     }
   };
@@ -391,8 +371,7 @@ export class VirtualFleet {
     slave.busy = false;
     if (slave.gone || this.#closed) return;
     const body = this.options.msgpack
-      ? // msgpackr returns a view of a shared buffer: copy before the client holds it across turns
-        Buffer.from(packr.pack({ task: { id }, result: this.#resultPayload }))
+      ? encodeBody({ task: { id }, result: this.#resultPayload }, kMsgpack)
       : `{"task":{"id":"${id}${this.#resultSuffix}`;
     this.#report(slave, `${slave.resultHeaders}task-id: ${id}\r\n`, body, 0);
   }
@@ -405,8 +384,7 @@ export class VirtualFleet {
       (answer) => {
         if (answer.statusCode === 200) {
           this.counters.resultsSent++;
-          record(slave.target.stats.window.results, started);
-          return;
+          return record(slave.target.window.results, started);
         }
         if (answer.statusCode === 503) {
           this.counters.resultsPushedBack++;
@@ -433,17 +411,17 @@ export class VirtualFleet {
   #add(token: string, address: string): void {
     const seq = this.#seq++;
     const target = this.#targetFor(address);
+    const headers = `channel: ${kChannel}\r\ntoken: ${token}\r\n${kExtensionsHeader}: ${kOurExtensions}\r\n`;
     const slave: VirtualSlave = {
       token,
       seq,
       target,
       beatClient: this.#client(target, target.beats, seq, this.options.beatPipelining),
       resultClient: this.#client(target, target.results, seq, 1),
-      beatHeaders: `channel: ${kChannel}\r\ntoken: ${token}\r\nfleet-extensions: ${kExtensions}\r\n`,
-      resultHeaders:
-        `channel: ${kChannel}\r\ntoken: ${token}\r\nfleet-extensions: ${kExtensions}\r\n` +
-        `content-type: ${this.options.msgpack ? kMsgpack : kJson}\r\n`,
+      beatHeaders: headers,
+      resultHeaders: `${headers}content-type: ${this.options.msgpack ? kMsgpack : kJson}\r\n`,
       busy: false,
+      beaten: false,
       gone: false,
       due: 0,
     };
@@ -459,13 +437,8 @@ export class VirtualFleet {
     const origin = address.replace(/\/$/, '');
     let target = this.#targets.get(origin);
     if (target === undefined) {
-      const sockets = this.options.sockets;
-      target = {
-        origin,
-        stats: { beats: 0, beatsRefused: 0, beatErrors: 0, window: newWindow() },
-        beats: new Array(sockets).fill(undefined),
-        results: new Array(sockets).fill(undefined),
-      };
+      const none = () => new Array<H1Client | undefined>(this.options.sockets).fill(undefined);
+      target = { origin, window: newWindow(), beats: none(), results: none() };
       this.#targets.set(origin, target);
     }
     return target;
@@ -474,19 +447,18 @@ export class VirtualFleet {
   /** One keep-alive socket, shared by every slave whose seq maps to it. */
   #client(target: Target, list: (H1Client | undefined)[], seq: number, pipelining: number): H1Client {
     const index = seq % list.length;
-    let client = list[index];
-    if (client === undefined) {
+    if (list[index] === undefined) {
       const url = new URL(target.origin);
-      client = new H1Client({
+      const { timeoutMs } = this.options;
+      list[index] = new H1Client({
         host: url.hostname,
         port: Number(url.port),
         pipelining,
         keepAliveMs: 30_000,
-        timeoutMs: 10_000,
+        timeoutMs,
       });
-      list[index] = client;
     }
-    return client;
+    return list[index];
   }
 
   #schedule(slave: VirtualSlave): void {
@@ -511,28 +483,29 @@ export class VirtualFleet {
 
   #beat(slave: VirtualSlave): void {
     const started = performance.now();
+    record(slave.target.window.lag, slave.due);
     slave.beatClient.request('GET', '/slave/heartbeat', slave.beatHeaders).then(
       (answer) => {
-        const stats = slave.target.stats;
+        const window = slave.target.window;
+        record(window.beats, started);
+        if (performance.now() - started > this.options.lateMs) window.late++;
         if (answer.statusCode === 200) {
           this.counters.beats++;
-          stats.beats++;
-          record(stats.window.beats, started);
-        } else {
-          // the master no longer knows this slave: a real slave drops the link here
-          this.counters.beatsRefused++;
-          stats.beatsRefused++;
-          this.#problem(`heartbeat refused: ${answer.statusCode} ${answer.text}`);
-          slave.gone = true;
-          if (this.#slaves.get(slave.token) === slave) this.#slaves.delete(slave.token);
-          return;
+          window.ok++;
+          slave.beaten = true;
+          return this.#next(slave);
         }
-        this.#next(slave);
+        // the master no longer knows this slave: a real slave drops the link here
+        this.counters.beatsRefused++;
+        window.refused++;
+        window.statuses[answer.statusCode] = (window.statuses[answer.statusCode] ?? 0) + 1;
+        this.#problem(`heartbeat refused: ${answer.statusCode} ${answer.text}`);
+        slave.gone = true;
+        if (this.#slaves.get(slave.token) === slave) this.#slaves.delete(slave.token);
       },
       (err: unknown) => {
         if (this.#closed || slave.gone) return;
-        this.counters.beatErrors++;
-        slave.target.stats.beatErrors++;
+        slave.target.window.errors++;
         this.#problem(`heartbeat failed: ${String(err)}`);
         this.#next(slave);
       },
@@ -542,9 +515,10 @@ export class VirtualFleet {
   /** Drift-free, as src/slave: the next beat is one (jittered) span after the last one was due. */
   #next(slave: VirtualSlave): void {
     if (slave.gone || this.#closed) return;
+    const now = performance.now();
+    slave.target.window.skipped += Math.max(0, Math.floor((now - slave.due) / this.#spanMs) - 1);
     const jitter = this.options.heartbeatJitter * (2 * Math.random() - 1);
     slave.due += this.#spanMs * (1 + jitter);
-    const now = performance.now();
     if (slave.due < now) slave.due = now; // fell behind: do not burst to catch up
     this.#schedule(slave);
   }
@@ -554,29 +528,6 @@ export class VirtualFleet {
     const kind = line.slice(0, line.indexOf(':'));
     if (problems.length < 10 && !problems.some((p) => p.startsWith(kind))) problems.push(line);
   }
-}
-
-const kAnnounce = ['fleet-extensions', kExtensions] as const;
-
-function newWindow(): SimWindow {
-  return {
-    beats: createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 }),
-    results: createHistogram({ lowest: 1, highest: 60_000_000, figures: 3 }),
-  };
-}
-
-/** Records the time since `started` (ms, from `performance.now()`) in microseconds. */
-function record(histogram: RecordableHistogram, started: number): void {
-  histogram.record(Math.max(1, Math.round((performance.now() - started) * 1000)));
-}
-
-function retryDelayMs(body: string): number {
-  let hinted: unknown;
-  try {
-    hinted = (JSON.parse(body) as { data?: { retryAfterMs?: unknown } }).data?.retryAfterMs;
-  } catch {}
-  const base = typeof hinted === 'number' && hinted > 0 ? hinted : 1000;
-  return Math.min(30_000, Math.max(10, base)) * (0.5 + Math.random());
 }
 
 function busyWait(us: number): void {
@@ -594,23 +545,27 @@ function readBody(res: uWS.HttpResponse, done: (body: Buffer) => void): void {
   res.onData((chunk, isLast) => {
     if (aborted) return;
     chunks.push(Buffer.from(new Uint8Array(chunk)));
-    if (!isLast) return;
-    done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+    if (isLast) done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   });
 }
 
-function reply(
-  res: uWS.HttpResponse,
-  answer: Answer,
-  header?: readonly [string, string],
-  closeConnection = false,
-): void {
+function reply(res: uWS.HttpResponse, answer: Answer, close = false, announce = false): void {
   res.writeStatus(answer.status).writeHeader('content-type', kJson);
-  if (header) res.writeHeader(header[0], header[1]);
-  res.end(answer.body, closeConnection);
+  // the /connect answer tells the master what this slave speaks, as src/slave's does
+  if (announce) res.writeHeader(kExtensionsHeader, kOurExtensions);
+  res.end(answer.body, close);
 }
 
-/** An answer written after the route's synchronous part (uWS then needs an explicit cork). */
-function late(res: uWS.HttpResponse, answer: Answer, header?: readonly [string, string]): void {
-  res.cork(() => reply(res, answer, header));
+/** In a child of its own (bench/harness/ipc-child.ts), for the result-pool benchmark. */
+export async function setup(options: FleetSimOptions) {
+  const fleet = await VirtualFleet.start(options);
+  return {
+    value: { port: fleet.ports[0]! },
+    handlers: {
+      status: () => ({ connected: fleet.size, beating: fleet.beating }),
+      window: () => [...fleet.takeWindows().values()][0],
+      halt: () => fleet.drop(),
+    },
+    close: () => fleet.close(),
+  };
 }

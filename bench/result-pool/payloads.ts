@@ -10,7 +10,7 @@
  *   slave's `tensor.tolist()` gives), written as JSON numbers. Each takes ~19 characters, so a JSON body of a given
  *   size carries about a fifth as many values as a MessagePack body of that size.
  */
-import { encodeBody, kJson, kMsgpack } from '../src/protocol/codec.ts';
+import { encodeBody, kJson, kMsgpack } from '../../src/protocol/codec.ts';
 
 export type ResultFormat = 'json' | 'msgpack';
 export const kResultFormats: readonly ResultFormat[] = ['json', 'msgpack'];

@@ -1,9 +1,10 @@
 /**
  * The heavy handler's work: a chain of SHA-256 digests over a fixed 4 KiB block, so every result costs the same
  * real CPU whatever its size. The work is a count of rounds, not a time: a contended thread takes longer, as
- * real work would. bench/result-pool.ts calibrates the count once per run and passes it in `kRoundsEnv`.
+ * real work would. bench/result-pool/result-pool.ts calibrates the count once per run and passes it in `kRoundsEnv`.
  */
 import { createHash } from 'node:crypto';
+import { median } from '../../harness/report.ts';
 
 /** The environment variable that carries the calibrated rounds to the handler (pool threads inherit it). */
 export const kRoundsEnv = 'FLEETMASTER_BENCH_HANDLER_ROUNDS';
@@ -29,7 +30,7 @@ export function calibrate(targetMs: number, samples = 15): { rounds: number; mea
       burn(rounds, `${tag}-${i}`);
       calls.push(performance.now() - started);
     }
-    return medianOf(calls);
+    return median(calls);
   };
   let rounds = 100;
   let measuredMs = time(rounds, 'warm-up');
@@ -40,9 +41,4 @@ export function calibrate(targetMs: number, samples = 15): { rounds: number; mea
     if (Math.abs(measuredMs - targetMs) < 0.05 * targetMs) break;
   }
   return { rounds, measuredMs };
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1]!;
 }

@@ -4,55 +4,45 @@
  * all of them expire — against a naive baseline in the same run (a `Map` of records whose sweep scans the whole
  * fleet). The table shows that the registry's sweep costs what expires, not the fleet size.
  *
- *   npx tsx bench/registry.ts [--sizes 10000,100000] [--time MS]
+ *   npx tsx bench/registry/registry.ts [--sizes 10000,100000] [--time MS]
  */
-import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Bench } from 'tinybench';
-import { SlaveRegistry } from '../src/master/registry.ts';
-import { walkArgs } from './args.ts';
-import { thousands } from './front-end-report.ts';
-import { writeResultFiles } from './result-files.ts';
+import { SlaveRegistry } from '../../src/master/registry.ts';
+import { int, listOf, type OptionsOf, oneOf, value } from '../harness/args.ts';
+import { type Context, defineBench, type Result, runIfMain } from '../harness/bench.ts';
+import { environmentLine, fixed, lower, table, thousands } from '../harness/report.ts';
 
 export type Operation = 'heartbeat' | 'sweep';
 export type Implementation = 'registry' | 'naive';
 export const kExpiries = ['none', '1%', 'all'] as const;
 export type Expiry = (typeof kExpiries)[number];
 export const kGcModes = ['minor', 'major', 'none'] as const;
-export type GcMode = (typeof kGcModes)[number];
 
-export interface RegistryOptions {
-  /** Fleet sizes. @defaultValue [10_000, 100_000] */
-  sizes: readonly number[];
-  /**
-   * Milliseconds per case (tinybench `time`). Sweeps count their setup in this budget, so a case ends in about
-   * this time; the timings themselves never include setup. @defaultValue 200
-   */
-  time: number;
-  /** Fewest iterations per case. @defaultValue 10 */
-  iterations: number;
+export const kFlags = {
+  sizes: value<readonly number[]>(
+    [10_000, 100_000],
+    listOf(int(100, 10_000_000), true),
+    'LIST',
+    'fleet sizes',
+  ),
+  time: value(200, int(10, 600_000), 'MS', 'milliseconds per case, setup included; timings exclude setup'),
+  iterations: value(10, int(1, 1_000_000), 'N', 'fewest iterations per case'),
   /**
    * A garbage collection in the setup of every sweep that expires slaves, so the garbage of the last
-   * re-population is not collected inside the next timed sweep: `minor` (a scavenge: cheap, keeps caches
-   * mostly warm), `major` (a full GC: also leaves the CPU caches cold, as a sweep once a second meets them in a
-   * busy master), `none`. @defaultValue 'minor'
+   * re-population is not collected inside the next timed sweep: `minor` (a scavenge: cheap, keeps caches mostly
+   * warm), `major` (a full GC: also leaves the CPU caches cold, as a sweep once a second meets them in a busy
+   * master), `none`.
    */
-  gc: GcMode;
-  /** Progress lines. @defaultValue none */
-  log: (line: string) => void;
-}
-
-const kResultsDir = fileURLToPath(new URL('./results/', import.meta.url));
-
-export const kDefaults: Readonly<Omit<RegistryOptions, 'log'>> = Object.freeze({
-  sizes: Object.freeze([10_000, 100_000]),
-  time: 200,
-  iterations: 10,
-  gc: 'minor',
-});
+  gc: value(
+    kGcModes[0] as (typeof kGcModes)[number],
+    oneOf(kGcModes),
+    'MODE',
+    'collect garbage in the setup of expiring sweeps',
+  ),
+};
+export type RegistryOptions = OptionsOf<typeof kFlags>;
 
 /** Heartbeats per iteration: one `touch` is tens of nanoseconds, far below one timer read. */
 const kBeatsPerIteration = 1000;
@@ -79,90 +69,15 @@ export interface Scaling {
   operation: Operation;
   expiry: Expiry | undefined;
   implementation: Implementation;
-  /** Largest fleet ÷ smallest fleet. */
+  /** Largest fleet ÷ smallest fleet; its expired count ÷ the smallest fleet's; its time ÷ the smallest's. */
   fleetFactor: number;
-  /** Its expired count ÷ the smallest fleet's. */
   expiredFactor: number;
-  /** Largest fleet's time ÷ the smallest's. */
   costFactor: number;
 }
 
-export interface RegistryResult {
-  bench: 'registry';
-  startedAt: string;
-  finishedAt: string;
-  environment: {
-    node: string;
-    platform: string;
-    cpus: number;
-    cpuModel: string;
-    loadAverage: [number, number];
-  };
-  options: Omit<RegistryOptions, 'log'>;
-  rows: RegistryRow[];
-  scaling: Scaling[];
-}
+export type RegistryResult = Result<RegistryOptions, { rows: RegistryRow[]; scaling: Scaling[] }>;
 
-// ---- CLI parsing (pure) ----
-
-export interface ParsedArgs {
-  options: Omit<RegistryOptions, 'log'>;
-  out: string;
-  write: boolean;
-  help: boolean;
-}
-
-export const kUsage = `usage: npx tsx bench/registry.ts [options]
-  --sizes LIST     comma-separated fleet sizes (default ${kDefaults.sizes.join(',')})
-  --time MS        milliseconds per case, setup included (default ${kDefaults.time}); timings exclude setup
-  --iterations N   fewest iterations per case (default ${kDefaults.iterations})
-  --gc MODE        collect garbage in the setup of expiring sweeps: minor, major or none (default ${kDefaults.gc})
-  --out DIR        results directory (default bench/results)
-  --no-write       print only`;
-
-/** Parses `process.argv.slice(2)` (`--flag value` or `--flag=value`). Pure: throws a RangeError naming the flag. */
-export function parseArgs(argv: readonly string[]): ParsedArgs {
-  const options = { ...kDefaults };
-  const integer = (name: string, raw: string | undefined, min: number, max: number) => {
-    const value = Number(raw);
-    if (raw === undefined || raw === '' || !Number.isInteger(value) || value < min || value > max) {
-      throw new RangeError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
-    }
-    return value;
-  };
-  const common = walkArgs(argv, kUsage, (flag, value) => {
-    switch (flag) {
-      case '--sizes': {
-        const raw = value();
-        const sizes = (raw ?? '').split(',').map((s) => integer('sizes', s, 100, 10_000_000));
-        options.sizes = [...new Set(sizes)].sort((a, b) => a - b);
-        break;
-      }
-      case '--time':
-        options.time = integer('time', value(), 10, 600_000);
-        break;
-      case '--iterations':
-        options.iterations = integer('iterations', value(), 1, 1_000_000);
-        break;
-      case '--gc': {
-        const mode = value();
-        if (!kGcModes.includes(mode as GcMode)) {
-          throw new RangeError(`--gc must be one of ${kGcModes.join(', ')}, got ${JSON.stringify(mode)}`);
-        }
-        options.gc = mode as GcMode;
-        break;
-      }
-      default:
-        return false;
-    }
-    return true;
-  });
-  const out = common.out ?? kResultsDir;
-  const { write, help } = common;
-  return { options, out, write, help };
-}
-
-/** How many slaves a sweep expires in a fleet of `size`. Pure. */
+/** How many slaves a sweep expires in a fleet of `size`. */
 export function expiredCount(expiry: Expiry, size: number): number {
   if (expiry === 'none') return 0;
   if (expiry === 'all') return size;
@@ -283,7 +198,7 @@ interface Case {
 type GcFunction = (options?: { type: 'major' | 'minor' }) => void;
 
 /** A collection of the chosen kind; `global.gc` without `--expose-gc` on the command line (tsx starts node). */
-function collector(mode: GcMode): () => void {
+function collector(mode: RegistryOptions['gc']): () => void {
   if (mode === 'none') return () => {};
   let gc = (globalThis as { gc?: GcFunction }).gc;
   if (!gc) {
@@ -294,11 +209,8 @@ function collector(mode: GcMode): () => void {
   return () => collect({ type: mode });
 }
 
-export async function run(input: Partial<RegistryOptions> = {}): Promise<RegistryResult> {
-  const options: RegistryOptions = { ...kDefaults, log: () => {}, ...input };
+async function run(options: RegistryOptions, ctx: Context) {
   const gc = collector(options.gc);
-  const startedAt = new Date();
-  const loadBefore = os.loadavg()[0] ?? Number.NaN;
   const bench = new Bench({ name: 'registry', time: options.time, iterations: options.iterations });
   const cases: Case[] = [];
   const implementations: Implementation[] = ['registry', 'naive'];
@@ -382,9 +294,9 @@ export async function run(input: Partial<RegistryOptions> = {}): Promise<Registr
 
   bench.addEventListener('cycle', (event) => {
     const task = (event as unknown as { task?: { name: string } }).task;
-    if (task) options.log(`done: ${task.name}`);
+    if (task) ctx.log(`done: ${task.name}`);
   });
-  options.log(
+  ctx.log(
     `registry: ${cases.length} cases × ≥ ${options.time} ms measured (setup excluded); sizes ${options.sizes.map(thousands).join(', ')}`,
   );
   await bench.run();
@@ -407,24 +319,10 @@ export async function run(input: Partial<RegistryOptions> = {}): Promise<Registr
       iterations: result.latency.samplesCount,
     });
   }
-  return {
-    bench: 'registry',
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    environment: {
-      node: process.version,
-      platform: `${process.platform} ${os.release()}`,
-      cpus: os.availableParallelism(),
-      cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
-      loadAverage: [loadBefore, os.loadavg()[0] ?? Number.NaN],
-    },
-    options: { sizes: options.sizes, time: options.time, iterations: options.iterations, gc: options.gc },
-    rows,
-    scaling: scalingOf(rows),
-  };
+  return { rows, scaling: scalingOf(rows) };
 }
 
-/** Largest fleet ÷ smallest fleet, per operation, expiry and implementation. Pure. */
+/** Largest fleet ÷ smallest fleet, per operation, expiry and implementation. */
 export function scalingOf(rows: readonly RegistryRow[]): Scaling[] {
   const out: Scaling[] = [];
   const keys = new Set(rows.map((r) => `${r.operation}|${r.expiry ?? ''}|${r.implementation}`));
@@ -454,85 +352,72 @@ export function scalingOf(rows: readonly RegistryRow[]): Scaling[] {
 
 // ---- report ----
 
-const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
-
 /** µs with enough digits for nanosecond operations. */
 const us = (n: number) => (n >= 100 ? fixed(n, 0) : n >= 1 ? fixed(n, 2) : fixed(n, 4));
 
+const label = (r: Pick<RegistryRow, 'operation' | 'expiry'>) =>
+  r.operation === 'heartbeat' ? 'heartbeat' : `sweep, ${r.expiry} expire`;
+
 export function formatMarkdown(result: RegistryResult): string {
-  const env = result.environment;
-  const lines = [
-    '### Registry: heartbeat bookkeeping and one sweep tick, `SlaveRegistry` vs a naive full scan',
-    '',
-    `tinybench, ≥ ${result.options.time} ms measured and ≥ ${result.options.iterations} iterations per case ` +
-      `(re-population between sweeps excluded${result.options.gc === 'none' ? '' : `, a ${result.options.gc} GC before each expiring sweep`}); node ${env.node}, ${env.cpus} × ${env.cpuModel}; load average ` +
-      `${fixed(env.loadAverage[0], 2)} → ${fixed(env.loadAverage[1], 2)}; ${result.startedAt}.`,
-    '',
-    '| operation | fleet | expired per sweep | registry µs/op | p99 µs | ± % | registry ns per expired slave | naive full scan µs/op | naive ÷ registry |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|',
-  ];
-  const find = (r: RegistryRow, implementation: Implementation) =>
-    result.rows.find(
-      (x) =>
-        x.implementation === implementation &&
-        x.operation === r.operation &&
-        x.size === r.size &&
-        x.expiry === r.expiry,
-    );
-  for (const r of result.rows) {
-    if (r.implementation !== 'registry') continue;
-    const naive = find(r, 'naive');
-    const label = r.operation === 'heartbeat' ? 'heartbeat (byToken + touch)' : `sweep, ${r.expiry} expire`;
-    lines.push(
-      `| ${label} | ${thousands(r.size)} | ${thousands(r.expired)} | ${us(r.meanUs)} | ${us(r.p99Us)} | ` +
-        `${fixed(r.rme, 1)} | ${r.expired > 0 ? fixed((r.meanUs * 1000) / r.expired, 1) : '–'} | ` +
-        `${naive ? us(naive.meanUs) : '–'} | ${naive ? fixed(naive.meanUs / r.meanUs, 1) : '–'} |`,
-    );
-  }
-  lines.push(
-    '',
-    "Scaling, largest fleet ÷ smallest (the registry's sweep should follow the expired column):",
-    '',
-  );
-  lines.push('| operation | implementation | fleet × | expired × | time × |', '|---|---|--:|--:|--:|');
-  for (const s of result.scaling) {
-    const label = s.operation === 'heartbeat' ? 'heartbeat' : `sweep, ${s.expiry} expire`;
-    lines.push(
-      `| ${label} | ${s.implementation} | ${fixed(s.fleetFactor, 0)} | ` +
-        `${Number.isFinite(s.expiredFactor) ? fixed(s.expiredFactor, 0) : '–'} | ${fixed(s.costFactor, 2)} |`,
-    );
-  }
-  return lines.join('\n') + '\n';
-}
-
-export function writeResults(result: RegistryResult, dir: string): Promise<string[]> {
-  return writeResultFiles(dir, 'registry', result.startedAt, result, formatMarkdown(result));
-}
-
-async function main(argv: readonly string[]): Promise<number> {
-  const args = parseArgs(argv);
-  if (args.help) {
-    console.log(kUsage);
-    return 0;
-  }
-  const result = await run({ ...args.options, log: (line) => console.error(line) });
-  console.log(formatMarkdown(result));
-  if (args.write) {
-    for (const file of await writeResults(result, args.out)) {
-      console.error(`wrote ${path.relative(process.cwd(), file)}`);
-    }
-  }
-  return 0;
-}
-
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (err: unknown) => {
-      console.error(err instanceof Error ? err.message : err);
-      process.exitCode = 2;
-    },
+  const o = result.options;
+  const same = (a: RegistryRow, b: RegistryRow) =>
+    a.operation === b.operation && a.size === b.size && a.expiry === b.expiry;
+  const rows = result.rows
+    .filter((r) => r.implementation === 'registry')
+    .map((r) => {
+      const naive = result.rows.find((x) => x.implementation === 'naive' && same(x, r));
+      return [
+        r.operation === 'heartbeat' ? 'heartbeat (byToken + touch)' : label(r),
+        ...[thousands(r.size), thousands(r.expired), us(r.meanUs), us(r.p99Us), fixed(r.rme, 1)],
+        r.expired > 0 ? fixed((r.meanUs * 1000) / r.expired, 1) : '–',
+        naive ? us(naive.meanUs) : '–',
+        naive ? fixed(naive.meanUs / r.meanUs, 1) : '–',
+      ];
+    });
+  const scaling = result.scaling.map((s) => [
+    ...[label(s), s.implementation, fixed(s.fleetFactor, 0)],
+    ...[Number.isFinite(s.expiredFactor) ? fixed(s.expiredFactor, 0) : '–', fixed(s.costFactor, 2)],
+  ]);
+  return (
+    [
+      '### Registry: heartbeat bookkeeping and one sweep tick, `SlaveRegistry` vs a naive full scan',
+      '',
+      `tinybench, ≥ ${o.time} ms measured and ≥ ${o.iterations} iterations per case (re-population between ` +
+        `sweeps excluded${o.gc === 'none' ? '' : `, a ${o.gc} GC before each expiring sweep`}); ${environmentLine(result)}`,
+      '',
+      ...table(
+        [
+          ...['operation', 'fleet', 'expired per sweep', 'registry µs/op', 'p99 µs', '± %'],
+          ...['registry ns per expired slave', 'naive full scan µs/op', 'naive ÷ registry'],
+        ],
+        'lrrrrrrrr',
+        rows,
+      ),
+      '',
+      "Scaling, largest fleet ÷ smallest (the registry's sweep should follow the expired column):",
+      '',
+      ...table(['operation', 'implementation', 'fleet ×', 'expired ×', 'time ×'], 'llrrr', scaling),
+    ].join('\n') + '\n'
   );
 }
+
+export function headlines(r: RegistryResult) {
+  const out = r.rows
+    .filter((row) => row.implementation === 'registry')
+    .map((row) => lower(`${label(row)}, ${row.size} slaves`, row.meanUs, 'µs'));
+  for (const s of r.scaling) {
+    if (s.implementation !== 'registry' || s.operation !== 'sweep' || s.expiry !== 'none') continue;
+    out.push(lower(`sweep, none expire: time × for fleet × ${s.fleetFactor}`, s.costFactor, '×'));
+  }
+  return out;
+}
+
+export const registry = defineBench({
+  name: 'registry',
+  flags: kFlags,
+  run,
+  format: formatMarkdown,
+  headlines,
+});
+
+runIfMain(import.meta.url, registry);

@@ -5,7 +5,7 @@
  * master's registry holds only live slaves, and memory is flat.
  *
  *   npm run soak -- [--duration 60] [--slaves 6] [--kill-every 3] [--garbage-rate 50]
- *   (= node --expose-gc --import tsx bench/soak.ts …; with --expose-gc the memory check uses the heap after GC)
+ *   (= node --expose-gc --import tsx test/soak.ts …; with --expose-gc the memory check uses the heap after GC)
  *
  * Loopback only; every loop is bounded by the duration.
  */
@@ -41,7 +41,7 @@ export function parseArgs(argv: string[]): SoakOptions {
   };
 }
 
-const kSlaveProcess = fileURLToPath(new URL('../test/fixtures/slave-process.ts', import.meta.url));
+const kSlaveProcess = fileURLToPath(new URL('./fixtures/slave-process.ts', import.meta.url));
 
 interface Member {
   name: string;

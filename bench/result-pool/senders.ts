@@ -11,9 +11,10 @@
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Pool } from 'undici';
-import { kExtensionsHeader, kOurExtensions } from '../src/protocol/extensions.ts';
-import type { ResultPayload } from './result-payloads.ts';
-import { type HistogramSummary, summariseHistogram } from './result-pool-report.ts';
+import { kExtensionsHeader, kOurExtensions } from '../../src/protocol/extensions.ts';
+import { type HistogramSummary, summariseHistogram } from '../harness/report.ts';
+import { retryDelayMs } from '../harness/virtual-fleet.ts';
+import type { ResultPayload } from './payloads.ts';
 
 export interface ResultWindow {
   seconds: number;
@@ -173,14 +174,4 @@ export class ResultSenders {
       await sleep(10);
     }
   }
-}
-
-/** The master's `data.retryAfterMs` (else 1 s), spread ±50% as fleetmaster's slave spreads it. */
-export function retryDelayMs(text: string): number {
-  let hinted: unknown;
-  try {
-    hinted = (JSON.parse(text) as { data?: { retryAfterMs?: unknown } }).data?.retryAfterMs;
-  } catch {}
-  const base = typeof hinted === 'number' && hinted > 0 ? hinted : 1000;
-  return Math.min(30_000, Math.max(10, base)) * (0.5 + Math.random());
 }

@@ -1,0 +1,216 @@
+/**
+ * The front-end benchmark's result: its flags, per-run samples, their medians, the master ÷ baseline ratios, its
+ * table and headlines. Pure.
+ */
+import { int, num, type OptionsOf, subsetOf, toggle, value } from '../harness/args.ts';
+import type { Result } from '../harness/bench.ts';
+import { type ProfileSummary, profileTables } from '../harness/profile.ts';
+import {
+  environmentLine,
+  fixed,
+  higher,
+  lower,
+  median,
+  percent,
+  table,
+  thousands,
+} from '../harness/report.ts';
+import { kServerKinds, kServerLabels, type ServerKind } from '../harness/servers.ts';
+
+export const kRouteNames = ['heartbeat', 'result'] as const;
+export type RouteName = (typeof kRouteNames)[number];
+
+export const kFlags = {
+  duration: value(2, num(0.1, 600), 'S', 'seconds per run'),
+  rounds: value(10, int(1, 1000), 'N', 'rounds; the servers take turns within each'),
+  connections: value(10, int(1, 10_000), 'C', 'autocannon connections'),
+  pipelining: value(1, int(1, 1000), 'P', 'requests in flight per connection'),
+  warmup: value(1, num(0, 600), 'S', 'unrecorded seconds per server and route first'),
+  routes: value<readonly RouteName[]>(kRouteNames, subsetOf(kRouteNames), 'LIST', 'routes to measure'),
+  profile: toggle('CPU-profile the master over the measured rounds and summarise it'),
+  pin: toggle('taskset: servers on the last CPU, autocannon on the others'),
+  resultThreads: value<number | undefined>(
+    undefined,
+    int(0, 256),
+    'N',
+    "the master's resultThreads (0 = inline)",
+    "the master's",
+  ),
+  metrics: toggle("run the master with metrics on (GET /metrics; the counters' cost on each route)"),
+};
+export type FrontEndOptions = OptionsOf<typeof kFlags>;
+
+/** One autocannon run: one server, one route, one round (round -1 is the warm-up, never recorded). */
+export interface Sample {
+  round: number;
+  route: RouteName;
+  server: ServerKind;
+  /** Responses received. */
+  requests: number;
+  seconds: number;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  /** Server process CPU (user + system) per response, in microseconds. */
+  serverCpuUsPerReq: number;
+  /** Server process CPU time ÷ wall time (1 = one core busy); load generator (this process) CPU ÷ wall time. */
+  serverCpu: number;
+  clientCpu: number;
+}
+
+function summariseServer(samples: readonly Sample[]) {
+  const mid = (pick: (s: Sample) => number) => median(samples.map(pick));
+  const sum = (pick: (s: Sample) => number) => samples.reduce((n, s) => n + pick(s), 0);
+  return {
+    reqPerSec: mid((s) => s.reqPerSec),
+    p50Ms: mid((s) => s.p50Ms),
+    p99Ms: mid((s) => s.p99Ms),
+    serverCpuUsPerReq: mid((s) => s.serverCpuUsPerReq),
+    serverCpu: mid((s) => s.serverCpu),
+    clientCpu: mid((s) => s.clientCpu),
+    errors: sum((s) => s.errors),
+    timeouts: sum((s) => s.timeouts),
+    non2xx: sum((s) => s.non2xx),
+  };
+}
+
+/**
+ * Per server, the median over rounds; per baseline, master ÷ baseline taken within each round (a slow round is
+ * slow for both), then their median (req/s, with min–max, and CPU per request: above 1, the master costs more).
+ */
+export function summariseRoute(samples: readonly Sample[], rounds: number) {
+  const of = (server: ServerKind) => samples.filter((s) => s.server === server);
+  const servers = Object.fromEntries(kServerKinds.map((k) => [k, summariseServer(of(k))])) as Record<
+    ServerKind,
+    ReturnType<typeof summariseServer>
+  >;
+  const ratio = (baseline: ServerKind) => {
+    const perRound: number[] = [];
+    const cpu: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const m = samples.find((s) => s.round === round && s.server === 'master');
+      const b = samples.find((s) => s.round === round && s.server === baseline);
+      if (!m || !b || b.reqPerSec === 0) continue;
+      perRound.push(m.reqPerSec / b.reqPerSec);
+      cpu.push(m.serverCpuUsPerReq / b.serverCpuUsPerReq);
+    }
+    const spread = { min: Math.min(...perRound), max: Math.max(...perRound) };
+    return { median: median(perRound), ...spread, perRound, cpuPerReq: median(cpu) };
+  };
+  const baselines = kServerKinds.filter((k) => k !== 'master');
+  return {
+    servers,
+    ratios: Object.fromEntries(baselines.map((b) => [b, ratio(b)])) as Record<
+      'uws' | 'node',
+      ReturnType<typeof ratio>
+    >,
+  };
+}
+export type RouteSummary = ReturnType<typeof summariseRoute>;
+
+/** Every error, timeout or non-2xx count, as one line per route and server. */
+export function findProblems(routes: Partial<Record<RouteName, RouteSummary>>): string[] {
+  const problems: string[] = [];
+  for (const route of kRouteNames) {
+    for (const kind of kServerKinds) {
+      const s = routes[route]?.servers[kind];
+      if (!s || s.errors + s.timeouts + s.non2xx === 0) continue;
+      problems.push(
+        `${route} on ${kServerLabels[kind]}: ${s.errors} errors, ${s.timeouts} timeouts, ${s.non2xx} non-2xx`,
+      );
+    }
+  }
+  return problems;
+}
+
+export const kHeartbeatTarget = 0.9;
+
+export interface FrontEndFigures {
+  /** What each server reported about its configuration (the master: its `resultThreads`). */
+  serverNotes: Record<ServerKind, Record<string, number | string>>;
+  routes: Partial<Record<RouteName, RouteSummary>>;
+  /** False when the heartbeat saw any error, timeout or non-2xx answer, on any server. */
+  ok: boolean;
+  problems: string[];
+  /** Heartbeat master ÷ raw uWS, median; the target is ≥ `heartbeatTarget`. */
+  heartbeatRatio: number | undefined;
+  heartbeatTarget: number;
+  /** With `--profile`: where the master's CPU went during the measured rounds. */
+  profile: { file: string; summary: ProfileSummary } | undefined;
+  samples: Sample[];
+}
+export type FrontEndResult = Result<FrontEndOptions, FrontEndFigures>;
+
+export function formatMarkdown(result: FrontEndResult): string {
+  const o = result.options;
+  const rows = o.routes.flatMap((route) =>
+    kServerKinds.map((kind) => {
+      const summary = result.routes[route]!;
+      const s = summary.servers[kind];
+      const r = kind === 'master' ? undefined : summary.ratios[kind];
+      return [
+        ...[route, kServerLabels[kind], thousands(s.reqPerSec), fixed(s.p50Ms, 3), fixed(s.p99Ms, 3)],
+        ...[
+          fixed(s.serverCpuUsPerReq, 2),
+          percent(s.serverCpu),
+          percent(s.clientCpu),
+          s.errors + s.timeouts,
+          s.non2xx,
+        ],
+        r ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})` : '–',
+        r ? fixed(r.cpuPerReq, 2) : '–',
+      ];
+    }),
+  );
+  const lines = [
+    `### Front end: master vs raw uWS vs node:http`,
+    '',
+    `${o.rounds} rounds × ${o.duration} s per server and route (warm-up ${o.warmup} s), ` +
+      `${o.connections} connections, pipelining ${o.pipelining}; ${o.pin ? 'pinned' : 'unpinned'}; ` +
+      `master resultThreads ${result.serverNotes.master.resultThreads ?? '?'}` +
+      `${o.resultThreads === undefined ? ' (its default)' : ''}; ${environmentLine(result)}` +
+      (o.profile ? ' **Master profiled: its figures are depressed by the profiler.**' : ''),
+    '',
+    ...table(
+      [
+        ...['route', 'server', 'req/s', 'p50 ms', 'p99 ms', 'server µs CPU/req', 'server CPU', 'client CPU'],
+        ...['errors', 'non-2xx', 'master ÷ this: req/s (min–max)', 'CPU/req'],
+      ],
+      'llrrrrrrrrrr',
+      rows,
+    ),
+    '',
+  ];
+  if (result.heartbeatRatio !== undefined) {
+    const met = result.heartbeatRatio >= result.heartbeatTarget;
+    lines.push(
+      `Heartbeat master ÷ raw uWS: **${fixed(result.heartbeatRatio, 2)}** (target ≥ ${result.heartbeatTarget}: ${met ? 'met' : 'NOT met'}).`,
+    );
+  }
+  for (const problem of result.problems) lines.push(`- problem: ${problem}`);
+  const p = result.profile;
+  if (p) {
+    lines.push(
+      '',
+      `Master CPU profile (\`${p.file}\`), ${fixed(p.summary.busyMs, 0)} ms busy, ${fixed(p.summary.idleMs, 0)} ms idle:`,
+      '',
+      ...profileTables(p.summary),
+    );
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function headlines(r: FrontEndResult) {
+  return kRouteNames.flatMap((route) => {
+    const s = r.routes[route];
+    if (!s) return [];
+    return [
+      higher(`${route}: master req/s`, s.servers.master.reqPerSec, 'req/s'),
+      higher(`${route}: master ÷ raw uWS req/s`, s.ratios.uws.median, '×'),
+      lower(`${route}: master ÷ raw uWS CPU/req`, s.ratios.uws.cpuPerReq, '×'),
+    ];
+  });
+}
