@@ -55,6 +55,8 @@ describe('parseArgs', () => {
       '--sim-connections',
       '2000',
       '--baseline-duration=0',
+      '--engine',
+      'node,uws',
       '--msgpack',
       '--profile',
       '--out',
@@ -78,6 +80,7 @@ describe('parseArgs', () => {
       ports: 8,
       simConnections: 2000,
       baselineDuration: 0,
+      engine: ['uws', 'node'],
       msgpack: true,
       profile: true,
     });
@@ -263,6 +266,7 @@ function fakeResult(): FleetResult {
     ok: true,
     problems: [],
     profile: undefined,
+    engines: [],
   };
 }
 
@@ -271,11 +275,25 @@ describe('formatMarkdown', () => {
     const text = formatMarkdown(fakeResult());
     assert.match(text, /### Fleet: 1,000 virtual slaves/);
     assert.match(text, /\| 4,000 \| 250\.00 \| 430\.00 \|/);
-    assert.match(text, /\| null master \(raw uWS, heartbeats only\) \| 1,000 \|/);
+    assert.match(text, /\| null master \(raw server of the engine, heartbeats only\) \| 1,000 \|/);
     // idle p99 3 ms ÷ null 2 ms
     assert.match(text, /\| master, heartbeats only \|.*\| 1\.50 \| 1\.00 \|/);
     assert.match(text, /target tasks\/s ≥ 15,000 with 1,000 slaves: \*\*4,000\*\* \(NOT met\)/);
     assert.match(text, /target false evictions = 0: \*\*0\*\* \(met\)/);
     assert.doesNotMatch(text, /problem:/);
+    assert.doesNotMatch(text, /By engine/, 'one engine: no engine table');
+  });
+
+  test('with two engines, a row per engine and tasks/s of each ÷ the first', () => {
+    const result = fakeResult();
+    const row = { p50Ms: 1, p99Ms: 2, loadedBeatP99Ms: 3, masterCpu: 1, failed: 0, falseEvictions: 0 };
+    result.engines = [
+      { engine: 'uws', tasksPerSec: 16_000, ...row },
+      { engine: 'node', tasksPerSec: 8_000, ...row },
+    ];
+    const text = formatMarkdown(result);
+    assert.match(text, /By engine/);
+    assert.match(text, /\| uws \| 16,000 \|.*\| 1\.00 \|/);
+    assert.match(text, /\| node \| 8,000 \|.*\| 0\.50 \|/);
   });
 });

@@ -108,34 +108,46 @@ describe('statistics', () => {
     assert.ok(Number.isNaN(median([])));
   });
 
+  test('an engine that did not run has no ratio, and its servers no row', () => {
+    const summary = summariseRoute([sample(0, 'master-node', 9), sample(0, 'node', 10)], 1);
+    assert.equal(summary.ratios.uws, undefined);
+    assert.equal(summary.ratios.node?.median, 0.9);
+    assert.deepEqual(Object.keys(summary.servers), ['master-node', 'node']);
+  });
+
   test('ratios are taken within a round, then their median', () => {
     // round 0: a slow machine for everyone; round 1: fast; the ratio is steady while req/s is not
     const samples = [
       sample(0, 'master', 45, 11),
       sample(0, 'uws', 50, 10),
+      sample(0, 'master-node', 27, 22),
       sample(0, 'node', 30, 20),
       sample(1, 'master', 90, 11),
       sample(1, 'uws', 100, 10),
+      sample(1, 'master-node', 57, 22),
       sample(1, 'node', 60, 20),
       sample(2, 'master', 80, 11),
       sample(2, 'uws', 100, 10),
+      sample(2, 'master-node', 38, 22),
       sample(2, 'node', 40, 20),
     ];
     const summary = summariseRoute(samples, 3);
-    assert.deepEqual(summary.ratios.uws.perRound, [0.9, 0.9, 0.8]);
-    assert.equal(summary.ratios.uws.median, 0.9);
-    assert.equal(summary.ratios.uws.min, 0.8);
-    assert.equal(summary.ratios.uws.max, 0.9);
-    assert.equal(summary.ratios.uws.cpuPerReq, 1.1);
-    assert.equal(summary.ratios.node.median, 1.5);
-    assert.equal(summary.servers.master.reqPerSec, 80);
+    assert.deepEqual(summary.ratios.uws?.perRound, [0.9, 0.9, 0.8]);
+    assert.equal(summary.ratios.uws?.median, 0.9);
+    assert.equal(summary.ratios.uws?.min, 0.8);
+    assert.equal(summary.ratios.uws?.max, 0.9);
+    assert.equal(summary.ratios.uws?.cpuPerReq, 1.1);
+    // the node engine's master is held against raw node:http, not against uWS
+    assert.deepEqual(summary.ratios.node?.perRound, [0.9, 0.95, 0.95]);
+    assert.equal(summary.ratios.node?.cpuPerReq, 1.1);
+    assert.equal(summary.servers.master?.reqPerSec, 80);
   });
 
   test('any error, timeout or non-2xx is a problem naming route and server', () => {
     const bad = { ...sample(0, 'node', 10), non2xx: 2 };
     const summary = summariseRoute([sample(0, 'master', 10), sample(0, 'uws', 10), bad], 1);
     assert.deepEqual(findProblems({ heartbeat: summary }), [
-      'heartbeat on node:http: 0 errors, 0 timeouts, 2 non-2xx',
+      'heartbeat on raw node:http: 0 errors, 0 timeouts, 2 non-2xx',
     ]);
   });
 });

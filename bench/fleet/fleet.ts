@@ -13,6 +13,7 @@ import path from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { EngineName } from '../../src/http/engine.ts';
 import { type Context, defineBench, runIfMain, within } from '../harness/bench.ts';
 import type { IpcChild } from '../harness/ipc-child.ts';
 import { type ConnectOutcome, type Progress, startMaster } from '../harness/master-child.ts';
@@ -24,6 +25,7 @@ import {
   assemble,
   beatPhase,
   checkOptions,
+  engineRow,
   type FleetOptions,
   type FleetResult,
   formatMarkdown,
@@ -174,8 +176,8 @@ async function run(o: FleetOptions, ctx: Context) {
   });
   ctx.defer(() => fleet.close());
 
-  const measure = async () => {
-    let onProgress = progressLogger(fleet, log, () => 'connecting');
+  const measure = async (engine: EngineName, baselines: boolean) => {
+    let onProgress = progressLogger(fleet, log, () => `${engine}: connecting`);
     const master = await startMaster(
       {
         options: {
@@ -183,15 +185,17 @@ async function run(o: FleetOptions, ctx: Context) {
           heartbeatCheckSpan: o.heartbeatCheckSpan,
           resultThreads: o.resultThreads,
           taskClient: o.taskClient,
+          engine,
         },
         plugins: [kTaskLoad],
         warnings: 5,
       },
       {
-        label: 'fleet master',
-        execArgv: o.profile
-          ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', String(kProfileIntervalUs)]
-          : [],
+        label: `fleet master (${engine} engine)`,
+        execArgv:
+          o.profile && baselines
+            ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', String(kProfileIntervalUs)]
+            : [],
         onProgress: (p) => onProgress(p),
       },
     );
@@ -215,13 +219,15 @@ async function run(o: FleetOptions, ctx: Context) {
         (connect.failed > 0 ? `; ${connect.failed} failed, first: ${connect.firstError}` : ''),
     );
     const heartbeats: HeartbeatPhase[] = [];
-    if (o.baselineDuration > 0) heartbeats.push(await heartbeatsOnly(fleet, 'idle', master, o, log));
+    if (baselines && o.baselineDuration > 0) {
+      heartbeats.push(await heartbeatsOnly(fleet, 'idle', master, o, log));
+    }
 
     // every connection runs start → join → next
     const loadStarted = performance.now();
     onProgress = progressLogger(fleet, log, () => {
       const s = (performance.now() - loadStarted) / 1000;
-      return `load ${s.toFixed(0)}/${o.warmup + o.duration} s`;
+      return `${engine}: load ${s.toFixed(0)}/${o.warmup + o.duration} s`;
     });
     const loadMs = (o.warmup + o.duration) * 1000 + kDrainMs + 15_000;
     const [outcome, sim] = await Promise.all([
@@ -238,10 +244,10 @@ async function run(o: FleetOptions, ctx: Context) {
     fleet.drop(origin);
     await master.stop(15_000);
 
-    // the null master: as many fresh slaves heartbeat a raw uWS app answering the master's heartbeat bytes with no
-    // checks; the simulator is warm by now, and alone with this one fleet, as it was with the master's
-    if (o.baselineDuration > 0) {
-      const nullMaster = await startServer('uws');
+    // the null master: as many fresh slaves heartbeat the engine's raw server answering the master's heartbeat
+    // bytes with no checks; the simulator is warm by now, and alone with this one fleet, as it was with the master's
+    if (baselines && o.baselineDuration > 0) {
+      const nullMaster = await startServer(engine);
       ctx.defer(() => nullMaster.stop());
       const nullOrigin = `http://127.0.0.1:${nullMaster.ready.port}`;
       fleet.addDirect(o.slaves, nullOrigin);
@@ -252,7 +258,19 @@ async function run(o: FleetOptions, ctx: Context) {
     return assemble({ ...parts, outcome, sim, stats, counters: fleet.counters });
   };
 
-  const result = await within(plannedMs + kRunSlackMs, 'fleet benchmark', measure());
+  const measureAll = async () => {
+    const [first, ...others] = o.engine;
+    const result = await measure(first!, true);
+    result.engines.push(engineRow(first!, result));
+    for (const engine of others) {
+      const figures = await measure(engine, false);
+      result.engines.push(engineRow(engine, figures));
+      result.problems.push(...figures.problems.map((p) => `${engine} engine: ${p}`));
+      result.ok &&= figures.ok;
+    }
+    return result;
+  };
+  const result = await within(plannedMs * o.engine.length + kRunSlackMs, 'fleet benchmark', measureAll());
   if (o.profile) {
     const [main, ...threads] = await summariseProfileDir(profileDir, 20, result.load.windowUs);
     if (main?.thread !== 0) result.problems.push(`no CPU profile found in ${profileDir}`);

@@ -2,11 +2,13 @@
  * The fleet benchmark's result: its flags, its figures (assembled from what the master child, the simulator and
  * the null master measured), the issue's targets, its tables and headlines. Pure.
  */
-import { int, num, type OptionsOf, oneOf, toggle, value } from '../harness/args.ts';
+import type { EngineName } from '../../src/http/engine.ts';
+import { int, num, type OptionsOf, oneOf, subsetOf, toggle, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
 import type { MasterReady } from '../harness/master-child.ts';
 import { type ProfileSummary, profileTables } from '../harness/profile.ts';
 import { environmentLine, fixed, higher, lower, percent, table, thousands } from '../harness/report.ts';
+import { availableEngines } from '../harness/servers.ts';
 import type { SimCounters, WindowSummary } from '../harness/virtual-fleet.ts';
 import type { LoadOutcome } from './task-load.ts';
 
@@ -48,6 +50,13 @@ export const kFlags = {
     'S',
     'heartbeats only, against the idle master, then the null master',
   ),
+  engine: value<readonly EngineName[]>(
+    availableEngines().slice(0, 1),
+    subsetOf(['uws', 'node'] as const),
+    'LIST',
+    "the master's HTTP engine; with two (uws,node) the second runs the same load after the first and gets a row beside it",
+    'uws, or node where uws does not load',
+  ),
   msgpack: toggle('task and result bodies as MessagePack'),
   profile: toggle('CPU-profile the master child (node --cpu-prof) and summarise its load window'),
 };
@@ -64,7 +73,7 @@ export function checkOptions(o: FleetOptions): void {
 export type HeartbeatPhaseKind = 'null' | 'idle' | 'loaded';
 
 export const kPhaseLabels: Readonly<Record<HeartbeatPhaseKind, string>> = {
-  null: 'null master (raw uWS, heartbeats only)',
+  null: 'null master (raw server of the engine, heartbeats only)',
   idle: 'master, heartbeats only',
   loaded: 'master, under task load',
 };
@@ -239,6 +248,35 @@ export function assemble({ options, outcome: out, sim, connect, counters, ...par
     ok: problems.length === 0,
     problems,
     profile: undefined as FleetProfile | undefined,
+    /** One row per engine measured (`--engine uws,node`): the same load, one after the other. */
+    engines: [] as EngineRow[],
+  };
+}
+
+/** An engine's figures, beside the others'. */
+export interface EngineRow {
+  engine: EngineName;
+  tasksPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  /** Heartbeat p99 while the tasks ran. */
+  loadedBeatP99Ms: number;
+  masterCpu: number;
+  failed: number;
+  falseEvictions: number;
+}
+
+export function engineRow(engine: EngineName, figures: ReturnType<typeof assemble>): EngineRow {
+  const l = figures.load;
+  return {
+    engine,
+    tasksPerSec: l.tasksPerSec,
+    p50Ms: l.p50Ms,
+    p99Ms: l.p99Ms,
+    loadedBeatP99Ms: figures.heartbeats.find((h) => h.kind === 'loaded')?.p99Ms ?? Number.NaN,
+    masterCpu: l.masterCpu,
+    failed: l.failed + l.startFailed,
+    falseEvictions: figures.evictions.falseEvictions,
   };
 }
 
@@ -259,7 +297,7 @@ export function formatMarkdown(result: FleetResult): string {
   const { options: o, connect: c, load: l } = result;
   const work = o.sleepMs > 0 ? `sleep ${o.sleepMs} ms` : o.workUs > 0 ? `busy ${o.workUs} µs` : 'no work';
   const lines = [
-    `### Fleet: ${thousands(o.slaves)} virtual slaves against one master`,
+    `### Fleet: ${thousands(o.slaves)} virtual slaves against one master (${o.engine.join(', ')} engine)`,
     '',
     `${o.duration} s measured after ${o.warmup} s warm-up; heartbeat every ${o.heartbeatSpan} s ` +
       `(±${Math.round(o.heartbeatJitter * 100)}%), tolerance ${o.heartbeatTolerance} s, sweep every ` +
@@ -301,6 +339,26 @@ export function formatMarkdown(result: FleetResult): string {
     ),
     '',
   ];
+  if (result.engines.length > 1) {
+    const first = result.engines[0]!;
+    lines.push(
+      `By engine (the same load, one after the other; the tables below are the ${first.engine} engine's):`,
+      '',
+      ...table(
+        [
+          ...['engine', 'tasks/s', 'task p50 ms', 'task p99 ms', 'heartbeat p99 under load ms'],
+          ...['master CPU', 'failed', 'false evictions', `tasks/s ÷ ${first.engine}`],
+        ],
+        'lrrrrrrrr',
+        result.engines.map((e) => [
+          ...[e.engine, thousands(e.tasksPerSec), fixed(e.p50Ms, 2), fixed(e.p99Ms, 2)],
+          ...[fixed(e.loadedBeatP99Ms, 2), percent(e.masterCpu), e.failed, e.falseEvictions],
+          fixed(e.tasksPerSec / first.tasksPerSec, 2),
+        ]),
+      ),
+      '',
+    );
+  }
   const nullPhase = result.heartbeats.find((h) => h.kind === 'null');
   const ratio = (h: HeartbeatPhase, pick: (p: HeartbeatPhase) => number) =>
     nullPhase && h.kind !== 'null' ? fixed(pick(h) / pick(nullPhase), 2) : '–';
@@ -380,5 +438,7 @@ export function headlines(r: FleetResult) {
     lower('false evictions', r.evictions.falseEvictions),
     lower('master CPU', r.load.masterCpu * 100, '%'),
     lower('master RSS per slave', r.connect.rssPerSlaveKiB, 'KiB'),
+    // results written before --engine have no engine rows
+    ...(r.engines ?? []).slice(1).map((e) => higher(`tasks/s, ${e.engine} engine`, e.tasksPerSec, 'tasks/s')),
   ];
 }

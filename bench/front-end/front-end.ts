@@ -22,9 +22,9 @@ import { thousands } from '../harness/report.ts';
 import {
   kHeartbeatBody,
   kResultBody,
-  kServerKinds,
   kServerLabels,
   type ServerChild,
+  serverKindsFor,
   startServer,
 } from '../harness/servers.ts';
 import {
@@ -34,7 +34,7 @@ import {
   formatMarkdown,
   headlines,
   kFlags,
-  kHeartbeatTarget,
+  kHeartbeatTargets,
   type RouteName,
   type RouteSummary,
   type Sample,
@@ -97,10 +97,11 @@ async function checkServer(
   } catch {}
   if (status !== 200 || !success)
     throw new Error(`${kServerLabels[kind]} answered ${route} with ${status} ${body}`);
-  if (kind === 'master' && route === 'result' && !body.includes('ignored')) {
+  const isMaster = kind === 'master' || kind === 'master-node';
+  if (isMaster && route === 'result' && !body.includes('ignored')) {
     throw new Error(`master did not take the "ignored" result path: ${body}`);
   }
-  if (kind === 'master' && body !== (route === 'heartbeat' ? kHeartbeatBody : kResultBody)) {
+  if (isMaster && body !== (route === 'heartbeat' ? kHeartbeatBody : kResultBody)) {
     log(
       `warning: the master's ${route} answer differs from the baselines' (update bench/harness/servers.ts): ${body}`,
     );
@@ -190,7 +191,8 @@ async function measureAll(
     log('warm-up');
     for (const route of o.routes) for (const child of children) await measure(child, route, o, o.warmup, -1);
   }
-  const master = children.find((c) => c.ready.kind === 'master')!;
+  // the profile follows the first master (the uws engine's where it runs)
+  const master = children.find((c) => c.ready.kind === 'master' || c.ready.kind === 'master-node')!;
   if (profileFile !== undefined) await master.request('profile-start', { intervalUs: kProfileIntervalUs });
   const samples: Sample[] = [];
   for (let round = 0; round < o.rounds; round++) {
@@ -203,15 +205,17 @@ async function measureAll(
       thousands(
         samples.find((s) => s.round === round && s.route === route && s.server === kind)?.reqPerSec ?? 0,
       );
-    const line = o.routes.map((r) => `${r} ${kServerKinds.map((k) => at(r, k)).join(' / ')}`).join('; ');
-    log(`round ${round + 1}/${o.rounds}, req/s ${kServerKinds.join(' / ')}: ${line}`);
+    const kinds = children.map((c) => c.ready.kind);
+    const line = o.routes.map((r) => `${r} ${kinds.map((k) => at(r, k)).join(' / ')}`).join('; ');
+    log(`round ${round + 1}/${o.rounds}, req/s ${kinds.join(' / ')}: ${line}`);
   }
   if (profileFile !== undefined) await master.request('profile-stop', { file: profileFile });
   return samples;
 }
 
 async function run(o: FrontEndOptions, ctx: Context): Promise<FrontEndFigures> {
-  const pairs = o.routes.length * kServerKinds.length;
+  const kinds = serverKindsFor(o.engines);
+  const pairs = o.routes.length * kinds.length;
   const plannedMs = pairs * (o.warmup + o.rounds * o.duration) * 1000;
   ctx.log(
     `front-end bench: ${pairs} server×route pairs × (${o.warmup} s warm-up + ${o.rounds} × ${o.duration} s) ≈ ${Math.ceil(plannedMs / 1000)} s of load`,
@@ -226,7 +230,7 @@ async function run(o: FrontEndOptions, ctx: Context): Promise<FrontEndFigures> {
     ...(o.metrics ? { metrics: true } : {}),
   };
   const children: ServerChild[] = [];
-  for (const kind of kServerKinds) {
+  for (const kind of kinds) {
     const child = await startServer(kind, knobs);
     ctx.defer(() => child.stop(3000));
     children.push(child);
@@ -253,8 +257,12 @@ async function run(o: FrontEndOptions, ctx: Context): Promise<FrontEndFigures> {
     routes,
     ok: !problems.some((p) => p.startsWith('heartbeat ')),
     problems,
-    heartbeatRatio: routes.heartbeat?.ratios.uws.median,
-    heartbeatTarget: kHeartbeatTarget,
+    heartbeat: Object.fromEntries(
+      o.engines.flatMap((engine) => {
+        const ratio = routes.heartbeat?.ratios[engine]?.median;
+        return ratio === undefined ? [] : [[engine, { ratio, target: kHeartbeatTargets[engine] }]];
+      }),
+    ),
     profile:
       profileFile === undefined
         ? undefined

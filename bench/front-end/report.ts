@@ -2,6 +2,8 @@
  * The front-end benchmark's result: its flags, per-run samples, their medians, the master ÷ baseline ratios, its
  * table and headlines. Pure.
  */
+
+import type { EngineName } from '../../src/http/engine.ts';
 import { int, num, type OptionsOf, subsetOf, toggle, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
 import { type ProfileSummary, profileTables } from '../harness/profile.ts';
@@ -15,7 +17,13 @@ import {
   table,
   thousands,
 } from '../harness/report.ts';
-import { kServerKinds, kServerLabels, type ServerKind } from '../harness/servers.ts';
+import {
+  availableEngines,
+  kEnginePairs,
+  kServerKinds,
+  kServerLabels,
+  type ServerKind,
+} from '../harness/servers.ts';
 
 export const kRouteNames = ['heartbeat', 'result'] as const;
 export type RouteName = (typeof kRouteNames)[number];
@@ -27,6 +35,13 @@ export const kFlags = {
   pipelining: value(1, int(1, 1000), 'P', 'requests in flight per connection'),
   warmup: value(1, num(0, 600), 'S', 'unrecorded seconds per server and route first'),
   routes: value<readonly RouteName[]>(kRouteNames, subsetOf(kRouteNames), 'LIST', 'routes to measure'),
+  engines: value<readonly EngineName[]>(
+    availableEngines(),
+    subsetOf(['uws', 'node'] as const),
+    'LIST',
+    'HTTP engines: each runs the master and its raw baseline',
+    'those this Node runs',
+  ),
   profile: toggle('CPU-profile the master over the measured rounds and summarise it'),
   pin: toggle('taskset: servers on the last CPU, autocannon on the others'),
   resultThreads: value<number | undefined>(
@@ -78,20 +93,21 @@ function summariseServer(samples: readonly Sample[]) {
 }
 
 /**
- * Per server, the median over rounds; per baseline, master ÷ baseline taken within each round (a slow round is
- * slow for both), then their median (req/s, with min–max, and CPU per request: above 1, the master costs more).
+ * Per server, the median over rounds; per engine, its master ÷ its raw baseline taken within each round (a slow
+ * round is slow for both), then their median (req/s, with min–max, and CPU per request: above 1, the master
+ * costs more). Servers and engines without samples are left out.
  */
 export function summariseRoute(samples: readonly Sample[], rounds: number) {
   const of = (server: ServerKind) => samples.filter((s) => s.server === server);
-  const servers = Object.fromEntries(kServerKinds.map((k) => [k, summariseServer(of(k))])) as Record<
-    ServerKind,
-    ReturnType<typeof summariseServer>
+  const present = kServerKinds.filter((k) => of(k).length > 0);
+  const servers = Object.fromEntries(present.map((k) => [k, summariseServer(of(k))])) as Partial<
+    Record<ServerKind, ReturnType<typeof summariseServer>>
   >;
-  const ratio = (baseline: ServerKind) => {
+  const ratio = (master: ServerKind, baseline: ServerKind) => {
     const perRound: number[] = [];
     const cpu: number[] = [];
     for (let round = 0; round < rounds; round++) {
-      const m = samples.find((s) => s.round === round && s.server === 'master');
+      const m = samples.find((s) => s.round === round && s.server === master);
       const b = samples.find((s) => s.round === round && s.server === baseline);
       if (!m || !b || b.reqPerSec === 0) continue;
       perRound.push(m.reqPerSec / b.reqPerSec);
@@ -100,14 +116,12 @@ export function summariseRoute(samples: readonly Sample[], rounds: number) {
     const spread = { min: Math.min(...perRound), max: Math.max(...perRound) };
     return { median: median(perRound), ...spread, perRound, cpuPerReq: median(cpu) };
   };
-  const baselines = kServerKinds.filter((k) => k !== 'master');
-  return {
-    servers,
-    ratios: Object.fromEntries(baselines.map((b) => [b, ratio(b)])) as Record<
-      'uws' | 'node',
-      ReturnType<typeof ratio>
-    >,
-  };
+  const ratios: Partial<Record<EngineName, ReturnType<typeof ratio>>> = {};
+  for (const engine of ['uws', 'node'] as const) {
+    const { master, baseline } = kEnginePairs[engine];
+    if (servers[master] && servers[baseline]) ratios[engine] = ratio(master, baseline);
+  }
+  return { servers, ratios };
 }
 export type RouteSummary = ReturnType<typeof summariseRoute>;
 
@@ -126,18 +140,18 @@ export function findProblems(routes: Partial<Record<RouteName, RouteSummary>>): 
   return problems;
 }
 
-export const kHeartbeatTarget = 0.9;
+/** Heartbeat req/s of the master ÷ its engine's raw server, at least: the seam must cost nothing measurable. */
+export const kHeartbeatTargets: Readonly<Record<EngineName, number>> = { uws: 0.95, node: 0.9 };
 
 export interface FrontEndFigures {
   /** What each server reported about its configuration (the master: its `resultThreads`). */
-  serverNotes: Record<ServerKind, Record<string, number | string>>;
+  serverNotes: Partial<Record<ServerKind, Record<string, number | string>>>;
   routes: Partial<Record<RouteName, RouteSummary>>;
   /** False when the heartbeat saw any error, timeout or non-2xx answer, on any server. */
   ok: boolean;
   problems: string[];
-  /** Heartbeat master ÷ raw uWS, median; the target is ≥ `heartbeatTarget`. */
-  heartbeatRatio: number | undefined;
-  heartbeatTarget: number;
+  /** Per engine measured: heartbeat master ÷ its raw server, median, and the target it must reach. */
+  heartbeat: Partial<Record<EngineName, { ratio: number; target: number }>>;
   /** With `--profile`: where the master's CPU went during the measured rounds. */
   profile: { file: string; summary: ProfileSummary } | undefined;
   samples: Sample[];
@@ -146,31 +160,35 @@ export type FrontEndResult = Result<FrontEndOptions, FrontEndFigures>;
 
 export function formatMarkdown(result: FrontEndResult): string {
   const o = result.options;
-  const rows = o.routes.flatMap((route) =>
-    kServerKinds.map((kind) => {
-      const summary = result.routes[route]!;
+  const rows = o.routes.flatMap((route) => {
+    const summary = result.routes[route]!;
+    return kServerKinds.flatMap((kind) => {
       const s = summary.servers[kind];
-      const r = kind === 'master' ? undefined : summary.ratios[kind];
+      if (!s) return [];
+      const engine = (['uws', 'node'] as const).find((e) => kEnginePairs[e].baseline === kind);
+      const r = engine === undefined ? undefined : summary.ratios[engine];
       return [
-        ...[route, kServerLabels[kind], thousands(s.reqPerSec), fixed(s.p50Ms, 3), fixed(s.p99Ms, 3)],
-        ...[
-          fixed(s.serverCpuUsPerReq, 2),
-          percent(s.serverCpu),
-          percent(s.clientCpu),
-          s.errors + s.timeouts,
-          s.non2xx,
+        [
+          ...[route, kServerLabels[kind], thousands(s.reqPerSec), fixed(s.p50Ms, 3), fixed(s.p99Ms, 3)],
+          ...[
+            fixed(s.serverCpuUsPerReq, 2),
+            percent(s.serverCpu),
+            percent(s.clientCpu),
+            s.errors + s.timeouts,
+            s.non2xx,
+          ],
+          r ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})` : '–',
+          r ? fixed(r.cpuPerReq, 2) : '–',
         ],
-        r ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})` : '–',
-        r ? fixed(r.cpuPerReq, 2) : '–',
       ];
-    }),
-  );
+    });
+  });
   const lines = [
-    `### Front end: master vs raw uWS vs node:http`,
+    `### Front end: the master on each engine vs that engine's raw server`,
     '',
     `${o.rounds} rounds × ${o.duration} s per server and route (warm-up ${o.warmup} s), ` +
       `${o.connections} connections, pipelining ${o.pipelining}; ${o.pin ? 'pinned' : 'unpinned'}; ` +
-      `master resultThreads ${result.serverNotes.master.resultThreads ?? '?'}` +
+      `engines ${o.engines.join(', ')}; master resultThreads ${masterNote(result, 'resultThreads')}` +
       `${o.resultThreads === undefined ? ' (its default)' : ''}; ${environmentLine(result)}` +
       (o.profile ? ' **Master profiled: its figures are depressed by the profiler.**' : ''),
     '',
@@ -184,10 +202,12 @@ export function formatMarkdown(result: FrontEndResult): string {
     ),
     '',
   ];
-  if (result.heartbeatRatio !== undefined) {
-    const met = result.heartbeatRatio >= result.heartbeatTarget;
+  for (const engine of ['uws', 'node'] as const) {
+    const h = result.heartbeat[engine];
+    if (h === undefined) continue;
+    const met = h.ratio >= h.target;
     lines.push(
-      `Heartbeat master ÷ raw uWS: **${fixed(result.heartbeatRatio, 2)}** (target ≥ ${result.heartbeatTarget}: ${met ? 'met' : 'NOT met'}).`,
+      `Heartbeat, ${engine} engine: master ÷ ${kServerLabels[kEnginePairs[engine].baseline]}: **${fixed(h.ratio, 2)}** (target ≥ ${h.target}: ${met ? 'met' : 'NOT met'}).`,
     );
   }
   for (const problem of result.problems) lines.push(`- problem: ${problem}`);
@@ -203,14 +223,34 @@ export function formatMarkdown(result: FrontEndResult): string {
   return lines.join('\n') + '\n';
 }
 
+/** A note the masters reported (the same on every engine), or '?'. */
+function masterNote(result: FrontEndResult, key: string): string | number {
+  for (const kind of ['master', 'master-node'] as const) {
+    const note = result.serverNotes[kind]?.[key];
+    if (note !== undefined) return note;
+  }
+  return '?';
+}
+
 export function headlines(r: FrontEndResult) {
   return kRouteNames.flatMap((route) => {
     const s = r.routes[route];
     if (!s) return [];
-    return [
-      higher(`${route}: master req/s`, s.servers.master.reqPerSec, 'req/s'),
-      higher(`${route}: master ÷ raw uWS req/s`, s.ratios.uws.median, '×'),
-      lower(`${route}: master ÷ raw uWS CPU/req`, s.ratios.uws.cpuPerReq, '×'),
-    ];
+    const rows = [];
+    if (s.servers.master && s.ratios.uws) {
+      rows.push(
+        higher(`${route}: master req/s`, s.servers.master.reqPerSec, 'req/s'),
+        higher(`${route}: master ÷ raw uWS req/s`, s.ratios.uws.median, '×'),
+        lower(`${route}: master ÷ raw uWS CPU/req`, s.ratios.uws.cpuPerReq, '×'),
+      );
+    }
+    if (s.servers['master-node'] && s.ratios.node) {
+      rows.push(
+        higher(`${route}: node engine master req/s`, s.servers['master-node'].reqPerSec, 'req/s'),
+        higher(`${route}: node engine master ÷ raw node:http req/s`, s.ratios.node.median, '×'),
+        lower(`${route}: node engine master ÷ raw node:http CPU/req`, s.ratios.node.cpuPerReq, '×'),
+      );
+    }
+    return rows;
   });
 }

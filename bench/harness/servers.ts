@@ -1,26 +1,47 @@
 /**
  * The servers the benchmarks compare, each alone in its own child process (`startServer`), so none shares a
- * core's time with the load generator: the real master (with one real connected slave), and two baselines
- * answering the same bytes with no checks (raw uWS: the ceiling, and the fleet benchmark's null master;
- * node:http: the floor most Node servers start from). This file never loads autocannon.
+ * core's time with the load generator: the real master on each HTTP engine (with one real connected slave), and
+ * a baseline per engine answering the same bytes with no checks (raw uWS: the uws engine's ceiling, and the
+ * fleet benchmark's null master; raw node:http: the node engine's). This file never loads autocannon.
  */
 
-import uWS from 'uWebSockets.js';
+import type * as Uws from 'uWebSockets.js';
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import type { EngineName } from '../../src/http/engine.ts';
+import { loadUws } from '../../src/http/engines/uws.ts';
 import { kAnswers } from '../../src/master/answers.ts';
 import { kJson } from '../../src/protocol/codec.ts';
 import { IpcChild } from './ipc-child.ts';
 
-export type ServerKind = 'master' | 'uws' | 'node';
+export type ServerKind = 'master' | 'master-node' | 'uws' | 'node';
 
-export const kServerKinds: readonly ServerKind[] = ['master', 'uws', 'node'];
+export const kServerKinds: readonly ServerKind[] = ['master', 'uws', 'master-node', 'node'];
 
 export const kServerLabels: Readonly<Record<ServerKind, string>> = {
-  master: 'fleetmaster master',
+  master: 'master, uws engine',
   uws: 'raw uWebSockets.js',
-  node: 'node:http',
+  'master-node': 'master, node engine',
+  node: 'raw node:http',
 };
+
+/** Per engine: the master running on it, and the raw server it is held against. */
+export const kEnginePairs: Readonly<Record<EngineName, { master: ServerKind; baseline: ServerKind }>> = {
+  uws: { master: 'master', baseline: 'uws' },
+  node: { master: 'master-node', baseline: 'node' },
+};
+
+/** The engines this Node can run: uws only where its native build loads. */
+export function availableEngines(): EngineName[] {
+  return loadUws() instanceof Error ? ['node'] : ['uws', 'node'];
+}
+
+/** The servers that measure `engines`, in the order they take turns. */
+export function serverKindsFor(engines: readonly EngineName[]): ServerKind[] {
+  return kServerKinds.filter((kind) =>
+    engines.some((e) => kEnginePairs[e].master === kind || kEnginePairs[e].baseline === kind),
+  );
+}
 
 export interface ServerReady {
   kind: ServerKind;
@@ -52,7 +73,12 @@ export function startServer(kind: ServerKind, knobs: MasterKnobs = {}): Promise<
 
 /** The child's side. */
 export async function setup({ kind, knobs }: { kind: ServerKind; knobs: MasterKnobs }) {
-  const starts = { master: () => startMaster(knobs), uws: startRawUws, node: startNodeHttp };
+  const starts = {
+    master: () => startMaster({ ...knobs, engine: 'uws' }),
+    'master-node': () => startMaster({ ...knobs, engine: 'node' }),
+    uws: startRawUws,
+    node: startNodeHttp,
+  };
   const { close, ...ready } = await starts[kind]();
   return { value: { kind, ...ready } satisfies ServerReady, handlers: {}, close, closeTimeoutMs: 2000 };
 }
@@ -69,7 +95,11 @@ async function startMaster(knobs: MasterKnobs): Promise<RunningServer> {
     return {
       port: master.port,
       token: connection.token,
-      notes: { resultThreads: master.options.resultThreads, metrics: String(master.options.metrics) },
+      notes: {
+        resultThreads: master.options.resultThreads,
+        metrics: String(master.options.metrics),
+        engine: master.engine,
+      },
       async close() {
         await master.destroy();
         await slave.close();
@@ -84,11 +114,13 @@ async function startMaster(knobs: MasterKnobs): Promise<RunningServer> {
 
 /** The ceiling: uWS answering the same envelopes with no checks; the PUT still reads its body as it must. */
 function startRawUws(): Promise<RunningServer> {
+  const uWS = loadUws();
+  if (uWS instanceof Error) return Promise.reject(uWS);
   const app = uWS.App();
   app.get('/slave/heartbeat', (res) => {
     res.writeHeader('content-type', kJson).end(kHeartbeatBody);
   });
-  const readAndAnswer = (res: uWS.HttpResponse) => {
+  const readAndAnswer = (res: Uws.HttpResponse) => {
     let aborted = false;
     const chunks: Buffer[] = [];
     res.onAborted(() => {

@@ -10,10 +10,12 @@
  * benchmark in a child (`setup`), so the result senders never share its event loop.
  */
 
-import uWS from 'uWebSockets.js';
 import { randomBytes } from 'node:crypto';
 import { createHistogram, type RecordableHistogram } from 'node:perf_hooks';
 import { H1Client } from '../../src/client/h1-client.ts';
+import type { HttpApp, HttpRequest, HttpResponse } from '../../src/http/engine.ts';
+import { selectEngine } from '../../src/http/select-engine.ts';
+import { kSilentLogger } from '../../src/options.ts';
 import { decodeBody, encodeBody, isObject, kJson, kMsgpack } from '../../src/protocol/codec.ts';
 import type { Answer } from '../../src/protocol/envelope.ts';
 import { kExtensionsHeader, kOurExtensions } from '../../src/protocol/extensions.ts';
@@ -164,8 +166,7 @@ export class VirtualFleet {
     beatsRefused: 0,
     firstProblems: [],
   };
-  readonly #apps: uWS.TemplatedApp[] = [];
-  readonly #listenSockets: uWS.us_listen_socket[] = [];
+  readonly #apps: HttpApp[] = [];
   readonly #ports: number[] = [];
   readonly #slaves = new Map<string, VirtualSlave>();
   readonly #targets = new Map<string, Target>();
@@ -266,31 +267,24 @@ export class VirtualFleet {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     this.drop();
-    for (const socket of this.#listenSockets) uWS.us_listen_socket_close(socket);
-    for (const app of this.#apps) (app as unknown as { close(): void }).close();
+    await Promise.all(this.#apps.map((app) => app.close()));
   }
 
   // ---- the routes ----
 
-  #listen(): Promise<void> {
-    const app = uWS.App();
+  async #listen(): Promise<void> {
+    // the same engine a master of this process would take: uws where its native build loads, else node:http
+    const app = selectEngine('auto', kSilentLogger).createApp({ malformed: kSlaveAnswers.malformed });
     app.post('/connect', (res, req) => this.#route(res, req, 'connect'));
     app.post('/task/new', (res, req) => this.#route(res, req, 'task'));
     app.del('/disconnect', (res, req) => this.#route(res, req, 'disconnect'));
     app.any('/*', (res) => reply(res, kSlaveAnswers.routeNotFound, true));
     this.#apps.push(app);
-    return new Promise((resolve, reject) => {
-      app.listen('127.0.0.1', 0, (socket) => {
-        if (socket === false) return reject(new Error('virtual fleet cannot listen on 127.0.0.1'));
-        this.#listenSockets.push(socket);
-        this.#ports.push(uWS.us_socket_local_port(socket));
-        resolve();
-      });
-    });
+    this.#ports.push(await app.listen('127.0.0.1', 0, 'the virtual fleet'));
   }
 
   /** src/slave/front-end.ts's checks, in its order. */
-  #route(res: uWS.HttpResponse, req: uWS.HttpRequest, route: 'connect' | 'task' | 'disconnect') {
+  #route(res: HttpResponse, req: HttpRequest, route: 'connect' | 'task' | 'disconnect') {
     const channel = req.getHeader('channel');
     if (channel !== kChannel) {
       return reply(res, channel === '' ? kSlaveAnswers.channelNotFound : kSlaveAnswers.channelInvalid, true);
@@ -536,7 +530,7 @@ function busyWait(us: number): void {
 }
 
 /** Reads a request body (copying uWS's reused chunks); `done` is never called for an aborted request. */
-function readBody(res: uWS.HttpResponse, done: (body: Buffer) => void): void {
+function readBody(res: HttpResponse, done: (body: Buffer) => void): void {
   let aborted = false;
   const chunks: Buffer[] = [];
   res.onAborted(() => {
@@ -544,12 +538,12 @@ function readBody(res: uWS.HttpResponse, done: (body: Buffer) => void): void {
   });
   res.onData((chunk, isLast) => {
     if (aborted) return;
-    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    chunks.push(Buffer.from(chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : chunk));
     if (isLast) done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
   });
 }
 
-function reply(res: uWS.HttpResponse, answer: Answer, close = false, announce = false): void {
+function reply(res: HttpResponse, answer: Answer, close = false, announce = false): void {
   res.writeStatus(answer.status).writeHeader('content-type', kJson);
   // the /connect answer tells the master what this slave speaks, as src/slave's does
   if (announce) res.writeHeader(kExtensionsHeader, kOurExtensions);
