@@ -5,7 +5,7 @@ import type { JobVerdict } from './handler.ts';
 export interface ResultJob {
   outcome: 'complete' | 'fail';
   connection: SlaveConnection;
-  /** The body bytes; owned by the job (a fresh buffer, safe to transfer). */
+  /** The body bytes, owned by the job; a pool stage transfers only copies of them (a retry needs them). */
   body: Buffer;
   contentType: string;
   /** The `Task-Id` header, or '' when the slave sent none (a DI-engine slave never does). */
