@@ -2,6 +2,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { type BatchInput, type BatchOutput, type ThreadData, verdictOf } from './batch.ts';
+import { ResultHandlerLoadError } from './errors.ts';
 import { describeError } from './handler.ts';
 import {
   applyVerdict,
@@ -133,6 +134,17 @@ export class PoolResultStage implements ResultStage {
   whenRoom(): Promise<void> {
     if (!this.isFull) return Promise.resolve();
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
+  }
+
+  /** Loads the handler on a thread (`start()` waits for it); rejects with a `ResultHandlerLoadError`. */
+  async ready(): Promise<void> {
+    const { handler } = this.#options;
+    if (handler === undefined) return;
+    try {
+      await this.#pool.run(undefined as never, { name: 'load' });
+    } catch (err) {
+      throw new ResultHandlerLoadError(handler, err);
+    }
   }
 
   submit(job: ResultJob): Promise<ResultVerdict> {

@@ -49,6 +49,8 @@ export interface StageLoad {
  * answer always means delivered.
  */
 export interface ResultStage {
+  /** Loads the result handler once; rejects with `ResultHandlerLoadError` (`start()` waits for it). */
+  ready(): Promise<void>;
   submit(job: ResultJob): Promise<ResultVerdict>;
   /** True when the stage holds as many results (or bytes) as it may; the front end then pushes back. */
   readonly isFull: boolean;

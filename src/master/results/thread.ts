@@ -11,7 +11,7 @@ import {
   type ThreadData,
   toCrossing,
 } from './batch.ts';
-import { loadHandler, runJob } from './handler.ts';
+import { describeError, loadHandler, runJob } from './handler.ts';
 
 const { handler: handlerUrl, progress } = workerData as ThreadData;
 
@@ -32,6 +32,29 @@ export default async function runBatch(batch: BatchInput): Promise<BatchOutput> 
   Atomics.store(progress, slot, n + 1);
   const { out, transferList } = packVerdicts(verdicts);
   return movable(out, transferList);
+}
+
+/**
+ * Loads the handler, for `start()`: its failure reaches the main thread as an error that can always be cloned
+ * (whatever the module threw).
+ */
+export async function load(): Promise<void> {
+  if (handlerUrl === undefined) return;
+  try {
+    await loadHandler(handlerUrl);
+  } catch (err) {
+    // piscina posts what a task throws; what cannot be posted would kill the thread and lose the reason
+    throw isCloneable(err) ? err : new Error(describeError(err));
+  }
+}
+
+function isCloneable(value: unknown): boolean {
+  try {
+    structuredClone(value);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The reply, with its value bytes moved to the main thread rather than copied. */
