@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { after, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Packr } from 'msgpackr';
 import { type Master, type Task, TaskEndCode, type TaskEndedError, TaskStatus } from '../src/index.ts';
 import type { SlaveConnection } from '../src/master/connection.ts';
 import { PoolResultStage } from '../src/master/results/pool-stage.ts';
@@ -246,6 +247,65 @@ describe('a thread that dies under a batch', () => {
       assert.equal((waiting.result as { padding: string }).padding.length, 100 * 1024);
     } finally {
       // not close(): before the fix, a result the stage lost would keep a graceful close waiting for ever
+      await master.destroy();
+      await fleet.close();
+    }
+  });
+});
+
+describe("a peer's MessagePack", () => {
+  test('an int64 reaches its task as a number; a structured-clone (cyclic) body is refused 400/601', async () => {
+    const master = await startMaster({ resultThreads: 1 });
+    const fleet = await silentFleet(master, 2);
+    try {
+      const [counted, cyclic] = fleet.tasks as [Task, Task];
+      const msgpack = (token: string, body: Uint8Array): RawRequest => ({
+        method: 'PUT',
+        path: '/slave/task/complete',
+        headers: { Channel: '0', Token: token, 'Content-Type': 'application/msgpack' },
+        body: Buffer.from(body),
+      });
+      // {"task": {"id": ...}, "result": {"count": int64 5000000000}}, as msgpack-python writes it
+      const idBytes = Buffer.from(counted.id);
+      const int64Body = Buffer.concat([
+        Buffer.from([
+          0x82,
+          0xa4,
+          ...Buffer.from('task'),
+          0x81,
+          0xa2,
+          ...Buffer.from('id'),
+          0xd9,
+          idBytes.length,
+        ]),
+        idBytes,
+        Buffer.from([0xa6, ...Buffer.from('result'), 0x81, 0xa5, ...Buffer.from('count'), 0xd3]),
+        Buffer.from('000000012a05f200', 'hex'),
+      ]);
+      // an array that holds itself (msgpackr rebuilds such a cycle unless told not to)
+      const loop: unknown[] = [1];
+      loop.push(loop);
+      const cyclicBody = new Packr({ useRecords: false, structuredClone: true }).pack({
+        task: { id: cyclic.id },
+        result: { loop },
+      });
+      const answers = await withoutEscapes(
+        sendTogether(master.port, [
+          msgpack(fleet.tokens[0]!, int64Body),
+          msgpack(fleet.tokens[1]!, cyclicBody),
+        ]),
+      );
+      assert.deepEqual(
+        answers.map((a) => [a.status, a.json?.code]),
+        [
+          [200, 0],
+          [400, 601],
+        ],
+      );
+      await counted.join();
+      assert.deepEqual(counted.result, { count: 5_000_000_000 });
+      assert.equal(cyclic.status, TaskStatus.STARTED, 'an invalid body settles nothing');
+    } finally {
       await master.destroy();
       await fleet.close();
     }
