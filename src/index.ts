@@ -5,6 +5,7 @@ export { FleetSecretError, SlaveConnection } from './master/connection.ts';
 export type { NewConnectionOptions } from './master/master.ts';
 export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
+export { ResultHandlerLoadError } from './master/results/errors.ts';
 export type { ResultHandler, ResultHandlerInput } from './master/results/handler.ts';
 export type { FleetStatus, MasterStats, SlaveStatus } from './master/status.ts';
 export type { NewTaskOptions, TaskCallback } from './master/task.ts';

@@ -15,6 +15,8 @@ import { resolveSlaveOptions } from '../src/slave/options.ts';
 
 const kMain = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const kSumTask = fileURLToPath(new URL('./fixtures/sum-task.ts', import.meta.url));
+const kValueTask = fileURLToPath(new URL('./fixtures/value-task.ts', import.meta.url));
+const kValuesHandler = fileURLToPath(new URL('./fixtures/handlers/values.ts', import.meta.url));
 
 function cli(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', kMain, ...args], {
@@ -312,6 +314,80 @@ describe('commands, as processes', () => {
       slave.kill('SIGTERM');
       await closed;
       assert.equal(await exitOf(slave), 0);
+    } finally {
+      slave.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('results JSON cannot write (BigInt, cycle) cost only their own lines: each is reported, exit 4', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetmaster-cli-'));
+    const tasks = join(dir, 'tasks.jsonl');
+    await writeFile(
+      tasks,
+      [
+        '{"a":1}',
+        '{"bigint":"5000000000"}', // an int64 from the slave: a number at the master
+        '{"bigint":"2361183241434822606848"}', // 2^71: msgpackr's BigInt extension, still a BigInt
+        '{"make":"cycle"}', // the result handler returns a cyclic value
+        '{"b":2}',
+        '{"c":3}',
+      ].join('\n'),
+    );
+    const slave = cli([
+      'slave',
+      '--module',
+      kValueTask,
+      '--host',
+      '127.0.0.1',
+      '--port',
+      '0',
+      '--format',
+      'msgpack',
+    ]);
+    try {
+      const [, port] = await waitForLine(slave, /"port":(\d+),[^\n]*"msg":"slave listening"/);
+      const master = cli([
+        'master',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--msgpack',
+        '--result-handler',
+        kValuesHandler,
+        '--slave',
+        `s1=127.0.0.1:${port}`,
+        '--tasks',
+        tasks,
+      ]);
+      const stdout = collect(master.stdout);
+      const stderr = collect(master.stderr);
+      const code = await exitOf(master);
+      assert.equal(code, 4, stderr.text);
+      const lines = stdout.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.equal(lines.length, 6, 'a line for every task');
+      assert.deepEqual(lines[0], { slave: 's1', data: { a: 1 }, status: 'completed', result: { a: 1 } });
+      assert.deepEqual(lines[1].result, { n: 5_000_000_000 });
+      for (const [i, pattern] of [
+        [2, /^result could not be written as JSON: TypeError: Do not know how to serialize a BigInt$/],
+        [3, /^result could not be written as JSON: TypeError: Converting circular structure to JSON/],
+      ] as const) {
+        assert.equal(lines[i].status, 'completed', `line ${i}: the task's own status`);
+        assert.equal(lines[i].slave, 's1');
+        assert.ok(!('result' in lines[i]), `line ${i}: no result`);
+        assert.match(lines[i].resultError, pattern, `line ${i}`);
+      }
+      assert.deepEqual(
+        lines.slice(4).map((l) => l.result),
+        [{ b: 2 }, { c: 3 }],
+      );
+      const reported = stderr.text.split('\n').filter((l) => l.includes('"msg":"result not written"'));
+      assert.equal(reported.length, 2, 'one log line per result not written');
+      assert.match(stderr.text, /"completed":6,"failed":0,"unwritten":2/);
     } finally {
       slave.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });

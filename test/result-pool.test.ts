@@ -2,9 +2,16 @@
 // affected and the pool keeps serving.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Master, type Slave, TaskEndCode, type TaskEndedError, TaskStatus } from '../src/index.ts';
+import {
+  Master,
+  ResultHandlerLoadError,
+  type Slave,
+  TaskEndCode,
+  type TaskEndedError,
+  TaskStatus,
+} from '../src/index.ts';
 import { startDiEngineSlave } from './helpers/di-engine-slave.ts';
-import { startMaster, startSlave } from './helpers/fleet.ts';
+import { quietLogger, startMaster, startSlave } from './helpers/fleet.ts';
 
 const fixture = (name: string) => new URL(`./fixtures/handlers/${name}.ts`, import.meta.url);
 
@@ -161,6 +168,50 @@ describe('result handler on a pool thread', () => {
       await Promise.all(slaves.map((s) => s.close()));
     }
   });
+});
+
+describe('loading the handler', () => {
+  for (const [stage, resultThreads] of [
+    ['a pool', 1],
+    ['the inline stage', 0],
+  ] as const) {
+    for (const [what, name, message] of [
+      ['throws while loading', 'fails-to-load', /model file weights\.bin is missing/],
+      ['has no default export', 'no-default', /has no default export function/],
+    ] as const) {
+      test(`a handler module that ${what}: start() rejects with its error, listening nowhere (${stage})`, async () => {
+        const resultHandler = fixture(name);
+        const master = new Master({
+          host: '127.0.0.1',
+          port: 0,
+          logger: quietLogger,
+          resultHandler,
+          resultThreads,
+        });
+        try {
+          await assert.rejects(master.start(), (err: unknown) => {
+            assert.ok(err instanceof ResultHandlerLoadError);
+            assert.equal(err.code, 'FLEETMASTER_RESULT_HANDLER_LOAD');
+            assert.equal(err.handler, resultHandler.href);
+            assert.match(
+              err.message,
+              new RegExp(`^result handler ${resultHandler.href} could not be loaded: `),
+            );
+            assert.match(err.message, message);
+            assert.match(
+              String((err.cause as Error).message),
+              message,
+              "the module's own error is the cause",
+            );
+            return true;
+          });
+          assert.equal(master.port, -1, 'it never listened');
+        } finally {
+          await master.close();
+        }
+      });
+    }
+  }
 });
 
 describe('backpressure', () => {

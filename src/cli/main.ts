@@ -11,6 +11,7 @@ import { Slave } from '../slave/slave.ts';
 import { ConfigError } from './config.ts';
 import { runDemo } from './demo.ts';
 import { type Command, parseCommand } from './program.ts';
+import { taskLine } from './result-line.ts';
 
 type Run<K extends Command['kind']> = Extract<Command, { kind: K }>;
 
@@ -100,6 +101,7 @@ async function runMaster(command: Run<'master'>): Promise<void> {
   }
   let done = 0;
   let failed = 0;
+  let unwritten = 0;
   // every slave takes the next line as soon as its previous task ended
   await Promise.all(
     connections.map(async (connection) => {
@@ -112,12 +114,25 @@ async function runMaster(command: Run<'master'>): Promise<void> {
         else failed++;
         const status = ok ? 'completed' : task.status === TaskStatus.START_FAILED ? 'start_failed' : 'failed';
         const result = task.result ?? (task.error ? { error: task.error.message } : null);
-        process.stdout.write(`${JSON.stringify({ slave: connection.name, data, status, result })}\n`);
+        // a result JSON cannot write (a BigInt, a cycle) costs its own line only, and is said so on both streams
+        const written = taskLine({ slave: connection.name, data, status, result });
+        if (!written.ok) {
+          unwritten++;
+          log.error(
+            { slave: connection.name, taskId: task.id, status, reason: written.reason },
+            'result not written',
+          );
+        }
+        process.stdout.write(written.line);
       }
     }),
   );
-  log.info({ completed: done, failed }, `${done} tasks completed, ${failed} failed`);
-  if (failed > 0) process.exitCode = 3;
+  log.info(
+    { completed: done, failed, unwritten },
+    `${done} tasks completed, ${failed} failed; ${unwritten} results could not be written as JSON`,
+  );
+  if (unwritten > 0) process.exitCode = 4;
+  else if (failed > 0) process.exitCode = 3;
   await master.close();
 }
 

@@ -50,6 +50,7 @@ export const kExitCodes = `Exit codes:
   1    a runtime failure (port taken, module not loadable, a slave not connectable, …)
   2    bad usage or configuration (the message names the field and where its value came from)
   3    master --tasks: at least one task did not complete (each line of stdout says how it ended)
+  4    master --tasks: at least one result could not be written as JSON (its line says so; wins over 3)
   130  a second SIGINT forced the exit (143 for SIGTERM)`;
 
 const kPrecedence = `Configuration: a JSON config file (--config or ${kEnvPrefix}CONFIG; keys as in the table of the README),

@@ -163,7 +163,10 @@ export class Master implements ConnectionHost, FrontEndHost {
     return this.options.slaveTls;
   }
 
-  /** Listens (refusing a port another process holds) and starts the sweep. */
+  /**
+   * Loads the result handler (rejecting with `ResultHandlerLoadError` when it cannot), listens (refusing a port
+   * another process holds) and starts the sweep.
+   */
   async start(): Promise<this> {
     if (this.#app) throw new Error('Master already started');
     if (this.#closing) throw new Error('Master is closed; create a new one');
@@ -174,6 +177,8 @@ export class Master implements ConnectionHost, FrontEndHost {
     const { adminHost, adminPort } = this.options;
     let admin: HttpApp | undefined;
     try {
+      // a handler module that cannot load fails start(), before any slave can be told to report here
+      await this.#results.ready();
       this.#port = await app.listen(this.options.host, this.options.port, 'Master');
       if (adminPort !== undefined) {
         admin = this.#engine.createApp({ malformed: kAnswers.malformed });

@@ -33,104 +33,6 @@ export type JobVerdict =
   | { kind: 'invalid'; message: string };
 
 /**
- * A batch as it crosses to a thread: a few flat arrays, not one object per result (structured clone pays per
- * object: a hand-off of 64 results went from ~100 to ~40 µs in a micro-benchmark). Job i's body is `large[i]`
- * when it was too big to pack, else `pack[ends[i - 1] ?? 0, ends[i])`.
- */
-export interface BatchInput {
-  /** The small bodies, back to back (transferred). */
-  pack: Uint8Array;
-  ends: Uint32Array;
-  /** Bodies transferred alone, by job index; undefined when every body was packed. */
-  large: (Uint8Array | null)[] | undefined;
-  /** One character per job: 'c' complete, 'f' fail. */
-  outcomes: string;
-  slaves: string[];
-  contentTypes: string[];
-  /** This batch's two words in the shared progress array (see `ThreadData`). */
-  slot: number;
-}
-
-/** Job i of a batch. */
-export function jobOf(batch: BatchInput, i: number): WireJob {
-  const start = i === 0 ? 0 : batch.ends[i - 1]!;
-  return {
-    outcome: batch.outcomes.charCodeAt(i) === 0x66 ? 'fail' : 'complete',
-    slave: batch.slaves[i]!,
-    body: batch.large?.[i] ?? batch.pack.subarray(start, batch.ends[i]),
-    contentType: batch.contentTypes[i]!,
-  };
-}
-
-/** A batch's verdicts as they come back: flat too. `values[i]` is the handler's value, or the message. */
-export interface BatchOutput {
-  /** Per job: 0 result, 1 handler-error, 2 invalid. */
-  kinds: Uint8Array;
-  /** '' for an invalid body. */
-  taskIds: string[];
-  values: unknown[];
-  ms: Float64Array;
-}
-
-const kKinds = ['result', 'handler-error', 'invalid'] as const;
-
-/** Flattens verdicts for the trip back. */
-export function packVerdicts(verdicts: JobVerdict[]): BatchOutput {
-  const n = verdicts.length;
-  const out: BatchOutput = {
-    kinds: new Uint8Array(n),
-    taskIds: new Array(n),
-    values: new Array(n),
-    ms: new Float64Array(n),
-  };
-  for (let i = 0; i < n; i++) {
-    const verdict = verdicts[i]!;
-    out.kinds[i] = kKinds.indexOf(verdict.kind);
-    switch (verdict.kind) {
-      case 'result':
-        out.taskIds[i] = verdict.taskId;
-        out.values[i] = verdict.value;
-        out.ms[i] = verdict.ms;
-        break;
-      case 'handler-error':
-        out.taskIds[i] = verdict.taskId;
-        out.values[i] = verdict.message;
-        out.ms[i] = verdict.ms;
-        break;
-      case 'invalid':
-        out.taskIds[i] = '';
-        out.values[i] = verdict.message;
-        break;
-    }
-  }
-  return out;
-}
-
-/** Verdict i of a batch's output. */
-export function verdictOf(out: BatchOutput, i: number): JobVerdict {
-  switch (kKinds[out.kinds[i]!]) {
-    case 'result':
-      return { kind: 'result', taskId: out.taskIds[i]!, value: out.values[i], ms: out.ms[i]! };
-    case 'handler-error':
-      return {
-        kind: 'handler-error',
-        taskId: out.taskIds[i]!,
-        message: String(out.values[i]),
-        ms: out.ms[i]!,
-      };
-    default:
-      return { kind: 'invalid', message: String(out.values[i]) };
-  }
-}
-
-/** What every pool thread is started with (sent once, not with every batch: measured per hand-off). */
-export interface ThreadData {
-  handler: string | undefined;
-  /** Shared progress words: `progress[slot]` = index + 1 of the job running, `progress[slot + 1]` = threadId. */
-  progress: Int32Array;
-}
-
-/**
  * Runs one job: decode, then the handler. Shared by the pool thread and the inline stage so both behave
  * the same. A handler's throw becomes a verdict; only a crash or a hang escapes.
  */
@@ -150,14 +52,26 @@ export async function runJob(job: WireJob, handler: ResultHandler | undefined): 
     });
     return { kind: 'result', taskId: decoded.taskId, value, ms: performance.now() - started };
   } catch (err) {
-    const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    const message = describeError(err);
     return { kind: 'handler-error', taskId: decoded.taskId, message, ms: performance.now() - started };
+  }
+}
+
+/** `Name: message` of whatever was thrown; never throws itself (a getter or `toString` of a thrown value may). */
+export function describeError(err: unknown): string {
+  try {
+    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  } catch {
+    return 'a value that cannot be described';
   }
 }
 
 const cache = new Map<string, Promise<ResultHandler>>();
 
-/** Loads (once per thread) the default export of a handler module. */
+/**
+ * Loads (once per thread) the default export of a handler module. A failure is not kept: the next call tries
+ * again (a module that failed once on a thread, after `start()` loaded it, may well load on the next try).
+ */
 export function loadHandler(specifier: string): Promise<ResultHandler> {
   let loaded = cache.get(specifier);
   if (loaded === undefined) {
@@ -167,6 +81,7 @@ export function loadHandler(specifier: string): Promise<ResultHandler> {
       }
       return mod.default as ResultHandler;
     });
+    loaded.catch(() => cache.delete(specifier));
     cache.set(specifier, loaded);
   }
   return loaded;
@@ -185,37 +100,4 @@ async function importModule(specifier: string): Promise<{ default?: unknown }> {
       throw err;
     return createRequire(import.meta.url)(fileURLToPath(specifier)) as { default?: unknown };
   }
-}
-
-/**
- * Gives every binary view in a handler's value a buffer of its own. msgpackr decodes binary fields as views of
- * the whole body, and a structured clone copies a view's entire underlying buffer: without this, every binary
- * field would carry the whole body back to the main thread.
- */
-export function ownBinaryViews(value: unknown, depth = 0): unknown {
-  if (depth > 6 || typeof value !== 'object' || value === null) return value;
-  if (ArrayBuffer.isView(value)) {
-    if (value.buffer instanceof SharedArrayBuffer) return value;
-    if (value.byteOffset === 0 && value.byteLength === value.buffer.byteLength) return value;
-    const copy = new Uint8Array(value.byteLength);
-    copy.set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-    return Buffer.isBuffer(value)
-      ? Buffer.from(copy.buffer)
-      : new (value.constructor as new (b: ArrayBuffer) => ArrayBufferView)(copy.buffer);
-  }
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) {
-      const v = value[i];
-      if (typeof v === 'object' && v !== null) value[i] = ownBinaryViews(v, depth + 1);
-    }
-    return value;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return value;
-  const record = value as Record<string, unknown>;
-  for (const key in record) {
-    const v = record[key];
-    if (typeof v === 'object' && v !== null) record[key] = ownBinaryViews(v, depth + 1);
-  }
-  return value;
 }

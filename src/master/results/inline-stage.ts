@@ -1,3 +1,4 @@
+import { ResultHandlerLoadError } from './errors.ts';
 import { loadHandler, type ResultHandler, runJob } from './handler.ts';
 import {
   applyVerdict,
@@ -15,13 +16,24 @@ import {
  */
 export class InlineResultStage implements ResultStage {
   readonly #host: StageHost;
+  readonly #url: string | undefined;
   readonly #handler: Promise<ResultHandler> | undefined;
   #held = 0;
 
   constructor(host: StageHost, handler: string | undefined) {
     this.#host = host;
+    this.#url = handler;
     this.#handler = handler === undefined ? undefined : loadHandler(handler);
-    this.#handler?.catch(() => undefined); // surfaced per job below
+    this.#handler?.catch(() => undefined); // surfaced by ready(), and per job below
+  }
+
+  async ready(): Promise<void> {
+    if (this.#url === undefined) return;
+    try {
+      await this.#handler;
+    } catch (err) {
+      throw new ResultHandlerLoadError(this.#url, err);
+    }
   }
 
   get isFull(): boolean {

@@ -1,7 +1,9 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { type BatchInput, type BatchOutput, type ThreadData, verdictOf } from './handler.ts';
+import { type BatchInput, type BatchOutput, type ThreadData, verdictOf } from './batch.ts';
+import { ResultHandlerLoadError } from './errors.ts';
+import { describeError } from './handler.ts';
 import {
   applyVerdict,
   type ResultJob,
@@ -27,11 +29,14 @@ export interface PoolStageOptions {
 
 interface Entry {
   job: ResultJob;
-  /** The body's size at submit time (the body itself is detached once transferred). */
+  /** The body's size (the body is never transferred: only copies of it are, so a retry still has it). */
   bytes: number;
   /** Hand-offs of this result that ended with their thread dying. */
   attempts: number;
+  settled: boolean;
   resolve: (verdict: ResultVerdict) => void;
+  /** Only for a fault of the stage itself; the front end then answers "Result could not be processed." */
+  reject: (error: unknown) => void;
 }
 
 interface Run {
@@ -45,11 +50,13 @@ interface Run {
   timedOut: boolean;
   /** When it was handed to the pool (for the busy time). */
   started: number;
+  /** Its slot and thread are given back (once, when piscina settles the run). */
+  released: boolean;
 }
 
 /** How long a fresh thread may take to start and load the handler before its batch counts as hung. */
 const kStartupAllowanceMs = 60_000;
-/** Bodies up to this size travel packed into one buffer per hand-off; larger ones are transferred alone. */
+/** Bodies up to this size travel packed into one buffer per hand-off; copies of larger ones travel alone. */
 const kPackLimit = 64 * 1024;
 /** A result whose hand-off failed this many times (its thread died each time) fails for good. */
 const kMaxAttempts = 3;
@@ -65,9 +72,11 @@ const kThreadFile = new URL(`./thread${extname(fileURLToPath(import.meta.url))}`
  *
  * Faults: the thread writes into shared memory which job it is on. One watchdog timer terminates a thread
  * whose job outlives the time limit; when a thread dies (terminated, or crashed by the handler), the job it
- * was on fails with the reason and the rest of its batch goes back to the queue. Those before it in the batch
- * had run their handler, but their values died with the thread, so their handler runs again: handlers should
- * tolerate running twice for a result in that rare case.
+ * was on fails with the reason and the rest of its batch goes back to the queue (with its bytes: the thread only
+ * ever gets copies). Those before it in the batch had run their handler, but their values died with the thread,
+ * so their handler runs again: handlers should tolerate running twice for a result in that rare case. A value
+ * that cannot cross back fails its own job on the thread (`batch.ts`), so it never kills the thread. Every
+ * callback the stage schedules catches what it throws and settles the results it holds with the reason.
  */
 export class PoolResultStage implements ResultStage {
   readonly #host: StageHost;
@@ -127,12 +136,23 @@ export class PoolResultStage implements ResultStage {
     return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
+  /** Loads the handler on a thread (`start()` waits for it); rejects with a `ResultHandlerLoadError`. */
+  async ready(): Promise<void> {
+    const { handler } = this.#options;
+    if (handler === undefined) return;
+    try {
+      await this.#pool.run(undefined as never, { name: 'load' });
+    } catch (err) {
+      throw new ResultHandlerLoadError(handler, err);
+    }
+  }
+
   submit(job: ResultJob): Promise<ResultVerdict> {
     if (this.#stopped) return Promise.resolve({ kind: 'shutdown' });
     this.#held++;
     this.#heldBytes += job.body.byteLength;
-    return new Promise((resolve) => {
-      this.#queue.push({ job, bytes: job.body.byteLength, attempts: 0, resolve });
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ job, bytes: job.body.byteLength, attempts: 0, settled: false, resolve, reject });
       this.#scheduleDispatch();
     });
   }
@@ -147,7 +167,8 @@ export class PoolResultStage implements ResultStage {
   async destroy(): Promise<void> {
     this.#stopped = true;
     this.#stopWatchdog();
-    for (const entry of this.#queue.splice(0)) this.#settle(entry, { kind: 'shutdown' });
+    for (const entry of this.#queue.splice(0)) this.#settle(entry, () => ({ kind: 'shutdown' }));
+    // the runs piscina rejects now settle as shutdown too (see #died)
     await this.#pool.destroy();
   }
 
@@ -157,7 +178,14 @@ export class PoolResultStage implements ResultStage {
     // results that arrive in the same event-loop turn travel together
     setImmediate(() => {
       this.#dispatchScheduled = false;
-      this.#dispatch();
+      try {
+        this.#dispatch();
+      } catch (err) {
+        // #start settles its own batch when it fails; this guard is for the loop itself: nothing queued may
+        // be left waiting, and nothing may escape into the event loop (an exception here ends the process)
+        const reason = `result could not be handed to a thread: ${describeError(err)}`;
+        for (const entry of this.#queue.splice(0)) this.#fail(entry, reason);
+      }
     });
   }
 
@@ -171,7 +199,15 @@ export class PoolResultStage implements ResultStage {
   }
 
   #start(entries: Entry[]): void {
-    const { batch, transferList } = packJobs(entries);
+    let packed: ReturnType<typeof packJobs>;
+    try {
+      packed = packJobs(entries);
+    } catch (err) {
+      const reason = `result could not be handed to a thread: ${describeError(err)}`;
+      for (const entry of entries) this.#fail(entry, reason);
+      return;
+    }
+    const { batch, transferList } = packed;
     const slot = this.#freeSlots.pop()!;
     Atomics.store(this.#progress, slot, 0);
     Atomics.store(this.#progress, slot + 1, -1);
@@ -183,35 +219,72 @@ export class PoolResultStage implements ResultStage {
       deadline: performance.now() + Math.max(kStartupAllowanceMs, this.#options.timeLimitMs),
       timedOut: false,
       started: performance.now(),
+      released: false,
     };
     this.#runs.add(run);
     this.#startWatchdog();
     batch.slot = slot;
-    this.#pool.run(batch, { transferList: transferList as never }).then(
-      (out) => {
-        for (let i = 0; i < entries.length; i++) {
-          const entry = entries[i]!;
-          this.#settle(entry, applyVerdict(this.#host, entry.job, verdictOf(out, i)));
-        }
-        this.#finish(run);
-      },
-      (err: unknown) => {
-        const reason = run.timedOut
-          ? `result handler ran past its time limit of ${this.#options.timeLimitMs / 1000} s; its thread was replaced`
-          : `result handler crashed its thread: ${err instanceof Error ? err.message : String(err)}`;
-        // the thread works in order: the job it was on failed; the others go back to the queue
-        const on = Atomics.load(this.#progress, run.slot) - 1;
-        const again: Entry[] = [];
-        for (const [i, entry] of entries.entries()) {
-          entry.attempts++;
-          if (i === on || entry.attempts >= kMaxAttempts) {
-            this.#settle(entry, this.#host.fail(entry.job, entry.job.taskIdHint, reason));
-          } else again.push(entry);
-        }
-        this.#queue.unshift(...again);
-        this.#finish(run);
-      },
+    let reply: Promise<BatchOutput>;
+    try {
+      reply = this.#pool.run(batch, { transferList: transferList as never });
+    } catch (err) {
+      reply = Promise.reject(err); // handed over nowhere: its results go back to the queue, like a dead thread's
+    }
+    // both handlers are guarded, so nothing can reject past them
+    void reply.then(
+      (out) => this.#guard(run, () => this.#completed(run, out)),
+      (err: unknown) => this.#guard(run, () => this.#died(run, err)),
     );
+  }
+
+  /** Runs a callback of a finished run: whatever it throws settles the run's results; the run is released. */
+  #guard(run: Run, callback: () => void): void {
+    try {
+      callback();
+    } catch (err) {
+      this.#abandon(run, err);
+    } finally {
+      this.#release(run);
+    }
+  }
+
+  #completed(run: Run, out: BatchOutput): void {
+    const { entries } = run;
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      this.#settle(entry, () => applyVerdict(this.#host, entry.job, verdictOf(out, i)));
+    }
+  }
+
+  #died(run: Run, err: unknown): void {
+    const reason = run.timedOut
+      ? `result handler ran past its time limit of ${this.#options.timeLimitMs / 1000} s; its thread was replaced`
+      : `result handler crashed its thread: ${describeError(err)}`;
+    // the thread works in order: the job it was on failed; the others go back to the queue
+    const on = Atomics.load(this.#progress, run.slot) - 1;
+    const again: Entry[] = [];
+    for (const [i, entry] of run.entries.entries()) {
+      if (entry.settled) continue;
+      if (this.#stopped) {
+        this.#settle(entry, () => ({ kind: 'shutdown' }));
+        continue;
+      }
+      entry.attempts++;
+      if (i === on) this.#fail(entry, reason);
+      else if (entry.attempts >= kMaxAttempts) {
+        this.#fail(
+          entry,
+          `handed to ${entry.attempts} threads that each died before its verdict came back (last: ${reason})`,
+        );
+      } else again.push(entry);
+    }
+    this.#queue.unshift(...again);
+  }
+
+  /** Something of the stage's own failed around a run: its results fail with the reason (never wait). */
+  #abandon(run: Run, err: unknown): void {
+    const reason = `result could not be processed: ${describeError(err)}`;
+    for (const entry of run.entries) this.#fail(entry, reason);
   }
 
   #runningMs(): number {
@@ -221,7 +294,9 @@ export class PoolResultStage implements ResultStage {
     return ms;
   }
 
-  #finish(run: Run): void {
+  #release(run: Run): void {
+    if (run.released) return;
+    run.released = true;
     this.#busyMs += performance.now() - run.started;
     this.#runs.delete(run);
     this.#freeSlots.push(run.slot);
@@ -229,10 +304,24 @@ export class PoolResultStage implements ResultStage {
     this.#scheduleDispatch();
   }
 
-  #settle(entry: Entry, verdict: ResultVerdict): void {
+  #fail(entry: Entry, reason: string): void {
+    this.#settle(entry, () => this.#host.fail(entry.job, entry.job.taskIdHint, reason));
+  }
+
+  /**
+   * Settles a result once, with the verdict `verdict()` gives; if that throws (a fault of the master's own,
+   * never of the peer's), the result's promise rejects with it instead.
+   */
+  #settle(entry: Entry, verdict: () => ResultVerdict): void {
+    if (entry.settled) return;
+    entry.settled = true;
     this.#held--;
     this.#heldBytes -= entry.bytes;
-    entry.resolve(verdict);
+    try {
+      entry.resolve(verdict());
+    } catch (err) {
+      entry.reject(err);
+    }
     if (!this.isFull) for (const wake of this.#roomWaiters.splice(0)) wake();
     if (this.#held === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
@@ -243,25 +332,34 @@ export class PoolResultStage implements ResultStage {
     this.#watchdog = setInterval(() => {
       const now = performance.now();
       for (const run of this.#runs) {
-        const at = Atomics.load(this.#progress, run.slot);
-        if (at !== run.seen) {
-          // the thread moved on to a new job since the last look: its time starts now
-          run.seen = at;
-          run.deadline = now + this.#options.timeLimitMs;
-        }
-        if (!run.timedOut && now > run.deadline) {
-          run.timedOut = true;
-          this.#terminate(Atomics.load(this.#progress, run.slot + 1));
+        try {
+          this.#check(run, now);
+        } catch (err) {
+          // its results fail now; the run itself is released when piscina settles it
+          this.#abandon(run, err);
         }
       }
     }, every);
     this.#watchdog.unref();
   }
 
+  #check(run: Run, now: number): void {
+    const at = Atomics.load(this.#progress, run.slot);
+    if (at !== run.seen) {
+      // the thread moved on to a new job since the last look: its time starts now
+      run.seen = at;
+      run.deadline = now + this.#options.timeLimitMs;
+    }
+    if (!run.timedOut && now > run.deadline) {
+      run.timedOut = true;
+      this.#terminate(Atomics.load(this.#progress, run.slot + 1));
+    }
+  }
+
   /** Ends the thread a hung job runs on; piscina rejects its run and starts a replacement. */
   #terminate(threadId: number): void {
     const thread = this.#pool.threads.find((t) => t.threadId === threadId);
-    void thread?.terminate();
+    thread?.terminate().catch(() => undefined);
   }
 
   #stopWatchdog(): void {
@@ -272,7 +370,10 @@ export class PoolResultStage implements ResultStage {
 
 /**
  * A batch as the thread gets it (`BatchInput`). Small bodies are copied into one fresh buffer (one transfer
- * instead of one per result: cheaper for small bodies, measured); large ones are transferred as they are.
+ * instead of one per result: cheaper for small bodies, measured); large ones are copied one by one. Never the
+ * body itself: a transferred body is gone from this thread, and a result whose thread dies is handed over again.
+ * The copy costs ~50 µs per MiB here (2 shared cores, loaded), ~2% of the master's CPU per 1 MB MessagePack
+ * result in `bench/result-pool.ts` (~2.3 ms each, pool of 1).
  */
 function packJobs(entries: Entry[]): { batch: BatchInput; transferList: ArrayBuffer[] } {
   const n = entries.length;
@@ -293,9 +394,9 @@ function packJobs(entries: Entry[]): { batch: BatchInput; transferList: ArrayBuf
       offset += job.body.byteLength;
     } else {
       large ??= new Array(n).fill(null);
-      const body = ownedBytes(job.body);
-      large[i] = body;
-      transferList.push(body.buffer as ArrayBuffer);
+      const copy = new Uint8Array(job.body);
+      large[i] = copy;
+      transferList.push(copy.buffer);
     }
     ends[i] = offset;
     outcomes += job.outcome === 'fail' ? 'f' : 'c';
@@ -303,18 +404,4 @@ function packJobs(entries: Entry[]): { batch: BatchInput; transferList: ArrayBuf
     contentTypes[i] = job.contentType;
   }
   return { batch: { pack, ends, large, outcomes, slaves, contentTypes, slot: -1 }, transferList };
-}
-
-/** A view that owns its whole ArrayBuffer, so transferring it detaches nothing else. */
-function ownedBytes(body: Buffer): Uint8Array {
-  if (
-    body.byteOffset === 0 &&
-    body.byteLength === body.buffer.byteLength &&
-    !(body.buffer instanceof SharedArrayBuffer)
-  ) {
-    return new Uint8Array(body.buffer, 0, body.byteLength);
-  }
-  const copy = new Uint8Array(body.byteLength);
-  copy.set(body);
-  return copy;
 }

@@ -5,7 +5,7 @@ import type { JobVerdict } from './handler.ts';
 export interface ResultJob {
   outcome: 'complete' | 'fail';
   connection: SlaveConnection;
-  /** The body bytes; owned by the job (a fresh buffer, safe to transfer). */
+  /** The body bytes, owned by the job; a pool stage transfers only copies of them (a retry needs them). */
   body: Buffer;
   contentType: string;
   /** The `Task-Id` header, or '' when the slave sent none (a DI-engine slave never does). */
@@ -49,6 +49,8 @@ export interface StageLoad {
  * answer always means delivered.
  */
 export interface ResultStage {
+  /** Loads the result handler once; rejects with `ResultHandlerLoadError` (`start()` waits for it). */
+  ready(): Promise<void>;
   submit(job: ResultJob): Promise<ResultVerdict>;
   /** True when the stage holds as many results (or bytes) as it may; the front end then pushes back. */
   readonly isFull: boolean;
