@@ -1,12 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PeerClient } from '../client/peer-client.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
-import { MasterResultStageBusyError, masterErrorFor } from '../protocol/errors.ts';
+import {
+  MasterResultStageBusyError,
+  MasterSlaveTokenInvalidError,
+  masterErrorFor,
+} from '../protocol/errors.ts';
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
 import type { ResolvedSlaveOptions } from './options.ts';
 
 /** How long a probe of the current master may take before the master counts as gone. */
 const kProbeMs = 2000;
+
+/**
+ * After `/connect`, how long a refusal of this slave's token may be the master's not having listed it yet: a
+ * DI-engine master lists a slave only once it has processed the `/connect` answer, and the first heartbeat goes
+ * out with that answer. At least this long, and at least two spans (so a refused beat has been tried twice more).
+ */
+const kEarlyGraceMs = 5000;
 
 export interface LinkCounters {
   /** 503 answers met while reporting results (the master pushed back; the report was sent again). */
@@ -15,7 +26,9 @@ export interface LinkCounters {
 
 /**
  * The slave's side of one connection: heartbeats on a drift-free schedule, and result reports, through one
- * keep-alive undici pool to the master. Any heartbeat failure (after retries) or refusal ends the link.
+ * keep-alive undici pool to the master. Any heartbeat failure (after retries) or refusal ends the link, except a
+ * refusal of the token before the master has accepted any heartbeat, within the early grace (`kEarlyGraceMs`):
+ * that one may be this slave's being early, and the beat is sent again on schedule.
  */
 export class MasterLink {
   readonly token: string;
@@ -29,6 +42,10 @@ export class MasterLink {
   #timer: NodeJS.Timeout | undefined;
   #next = 0;
   #closed = false;
+  /** When the link was made, and the end of its early grace (`performance.now()` ms). */
+  readonly #graceEnds: number;
+  /** True once the master has accepted a heartbeat: from then on a refusal means it no longer knows this slave. */
+  #accepted = false;
 
   constructor(
     options: ResolvedSlaveOptions,
@@ -42,6 +59,7 @@ export class MasterLink {
     this.token = token;
     this.address = address.replace(/\/$/, '');
     this.#spanMs = options.heartbeatSpan * 1000;
+    this.#graceEnds = performance.now() + Math.max(kEarlyGraceMs, 2 * this.#spanMs);
     this.#onLost = onLost;
     this.#format =
       options.format === 'msgpack' && speaks(masterExtensions, Extension.MSGPACK) ? kMsgpack : kJson;
@@ -116,19 +134,32 @@ export class MasterLink {
     if (this.#closed) return;
     this.#client.request('GET', '/slave/heartbeat').then(
       () => {
-        if (this.#closed) return;
-        this.#next += this.#spanMs;
-        const now = performance.now();
-        if (this.#next < now) this.#next = now; // fell behind (a stall): do not burst to catch up
-        this.#timer = setTimeout(this.#beat, this.#next - now);
-        this.#timer.unref();
+        this.#accepted = true;
+        this.#schedule();
       },
       (err: unknown) => {
         if (this.#closed) return;
+        if (this.#mayBeEarly(err)) return this.#schedule();
         this.#onLost(this, err instanceof Error ? err : new Error(String(err)));
       },
     );
   };
+
+  #schedule(): void {
+    if (this.#closed) return;
+    this.#next += this.#spanMs;
+    const now = performance.now();
+    if (this.#next < now) this.#next = now; // fell behind (a stall): do not burst to catch up
+    this.#timer = setTimeout(this.#beat, this.#next - now);
+    this.#timer.unref();
+  }
+
+  /** A refusal of the token that this slave may have caused by beating before the master listed it. */
+  #mayBeEarly(err: unknown): boolean {
+    return (
+      err instanceof MasterSlaveTokenInvalidError && !this.#accepted && performance.now() < this.#graceEnds
+    );
+  }
 }
 
 /** The master's hint (data.retryAfterMs, else Retry-After seconds), spread ±50% so slaves do not return in step. */

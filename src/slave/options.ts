@@ -20,7 +20,11 @@ export interface SlaveHooks {
   beforeDisconnection?(data: unknown): unknown;
   /** Runs on `/task/new` before the task is accepted; throw `TaskRefuse` to refuse. */
   beforeTask?(data: unknown): unknown;
-  /** The master stopped answering heartbeats (after retries) or refused one; the slave is connectable again. */
+  /**
+   * The master stopped answering heartbeats (after retries) or refused one (a refusal of this slave's token in the
+   * first seconds after `/connect`, before any beat was accepted, is not final: see docs/protocol.md); the slave is
+   * connectable again.
+   */
   lostConnection?(masterAddress: string, error: Error): unknown;
 }
 
