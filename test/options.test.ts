@@ -109,6 +109,7 @@ describe('Slave options', () => {
     assert.equal(options.port, 7236);
     assert.equal(options.channel, 0);
     assert.equal(options.heartbeatSpan, 3);
+    assert.equal(options.masterTimeout, 30);
     assert.equal(options.requestRetries, 5);
     assert.equal(options.requestRetryWaiting, 1);
     assert.equal(options.maxBodySize, 64 * 1024 * 1024);
@@ -137,6 +138,8 @@ describe('Slave options', () => {
     ['heartbeatSpan below 0.2', { heartbeatSpan: 0.1 }, /options\.heartbeatSpan/],
     ['heartbeatSpan 0', { heartbeatSpan: 0 }, /options\.heartbeatSpan/],
     ['heartbeatSpan NaN', { heartbeatSpan: Number.NaN }, /options\.heartbeatSpan/],
+    ['masterTimeout below 0.2', { masterTimeout: 0.1 }, /options\.masterTimeout/],
+    ['masterTimeout not a number', loose({ masterTimeout: '30' }), /options\.masterTimeout/],
     ['port negative', { port: -1 }, /options\.port/],
     ['port 70000', { port: 70000 }, /options\.port/],
     ['channel 1.5', { channel: 1.5 }, /options\.channel/],

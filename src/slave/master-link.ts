@@ -1,15 +1,19 @@
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PeerClient } from '../client/peer-client.ts';
+import { type PeerAnswer, PeerClient, type RequestOptions } from '../client/peer-client.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import {
+  BadAnswerError,
+  isResponseError,
   MasterResultStageBusyError,
   MasterSlaveTokenInvalidError,
   masterErrorFor,
 } from '../protocol/errors.ts';
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
 import type { ResolvedSlaveOptions } from './options.ts';
+import type { LinkHealth, ProbeOutcome } from './takeover.ts';
 
-/** How long a probe of the current master may take before the master counts as gone. */
+/** How long a probe of the current master may take before it counts as silent. */
 const kProbeMs = 2000;
 
 /**
@@ -46,6 +50,8 @@ export class MasterLink {
   readonly #graceEnds: number;
   /** True once the master has accepted a heartbeat: from then on a refusal means it no longer knows this slave. */
   #accepted = false;
+  /** Since when a request to the master has gone unanswered; undefined once one was answered (a refusal too). */
+  #waitingSince: number | undefined;
 
   constructor(
     options: ResolvedSlaveOptions,
@@ -95,7 +101,7 @@ export class MasterLink {
     const headers = { 'task-id': taskId };
     for (;;) {
       try {
-        await this.#client.request('PUT', `/slave/task/${outcome}`, {
+        await this.#ask('PUT', `/slave/task/${outcome}`, {
           body,
           contentType: this.#format,
           headers,
@@ -109,18 +115,28 @@ export class MasterLink {
     }
   }
 
-  /** One heartbeat now, no retry, a short wait: true if the master still answers for this slave. */
-  async probe(): Promise<boolean> {
-    if (this.#closed) return false;
-    try {
-      await this.#client.request('GET', '/slave/heartbeat', {
-        retries: 0,
-        signal: AbortSignal.timeout(kProbeMs),
-      });
-      return true;
-    } catch {
-      return false;
-    }
+  /** One heartbeat now, no retry, a short wait (even if the link's sockets are all held by a hung master). */
+  async probe(): Promise<ProbeOutcome> {
+    if (this.#closed) return 'silent';
+    const signal = AbortSignal.timeout(kProbeMs);
+    const asked = this.#ask('GET', '/slave/heartbeat', { retries: 0, signal }).then(
+      (): ProbeOutcome => {
+        this.#accepted = true;
+        return 'answered';
+      },
+      (err: unknown): ProbeOutcome => (isAnswer(err) ? 'refused' : 'silent'),
+    );
+    return Promise.race([asked, once(signal, 'abort').then((): ProbeOutcome => 'silent')]);
+  }
+
+  /** What `isMasterGone` weighs, now. */
+  health(): LinkHealth {
+    const now = performance.now();
+    return {
+      accepted: this.#accepted,
+      inGrace: now < this.#graceEnds,
+      silentForMs: this.#waitingSince === undefined ? 0 : now - this.#waitingSince,
+    };
   }
 
   async close(): Promise<void> {
@@ -130,9 +146,24 @@ export class MasterLink {
     await this.#client.close();
   }
 
+  /** Every request to the master goes through here, so the link knows for how long the master has been silent. */
+  #ask(method: 'GET' | 'PUT', path: string, options?: RequestOptions): Promise<PeerAnswer> {
+    this.#waitingSince ??= performance.now();
+    return this.#client.request(method, path, options).then(
+      (answer) => {
+        this.#waitingSince = undefined;
+        return answer;
+      },
+      (err: unknown) => {
+        if (isAnswer(err)) this.#waitingSince = undefined;
+        throw err;
+      },
+    );
+  }
+
   #beat = (): void => {
     if (this.#closed) return;
-    this.#client.request('GET', '/slave/heartbeat').then(
+    this.#ask('GET', '/slave/heartbeat').then(
       () => {
         this.#accepted = true;
         this.#schedule();
@@ -160,6 +191,11 @@ export class MasterLink {
       err instanceof MasterSlaveTokenInvalidError && !this.#accepted && performance.now() < this.#graceEnds
     );
   }
+}
+
+/** The master answered, if only with a refusal or something that is not the protocol: it is there. */
+function isAnswer(err: unknown): boolean {
+  return isResponseError(err) || err instanceof BadAnswerError;
 }
 
 /** The master's hint (data.retryAfterMs, else Retry-After seconds), spread ±50% so slaves do not return in step. */

@@ -37,6 +37,21 @@ export interface SlaveOptions {
   channel?: number;
   /** Seconds between heartbeats (minimum 0.2). @defaultValue `3` */
   heartbeatSpan?: number;
+  /**
+   * Seconds the connected master must have left a request of this slave unanswered before a `/connect` from another
+   * master that does not prove the fleet secret may replace it (minimum 0.2). A master that refuses this slave's
+   * heartbeat (it no longer knows the slave, e.g. it restarted on its port) is replaced at once, and one that proves
+   * the fleet secret always may.
+   *
+   * The point is to be sure the master is gone, since anyone who knows the channel can send `/connect`. So the
+   * default is well above a long GC pause or a VM migration (seconds), and above the master's own default
+   * `heartbeatTolerance` of 17 s: by the time a master cut off from this slave lets another master in, it has
+   * evicted the slave on its side too, and never two masters count on it. It is also `requestTimeout`'s default,
+   * so a heartbeat held by a paused master has timed out by then. (A master that is unreachable outright loses the
+   * link sooner anyway: a heartbeat that fails after `requestRetries` ends it.)
+   * @defaultValue `30`
+   */
+  masterTimeout?: number;
   /** Extra attempts for a request to the master after a connection-level error. @defaultValue `5` */
   requestRetries?: number;
   /** Seconds between those attempts. @defaultValue `1` */
@@ -71,6 +86,7 @@ export interface ResolvedSlaveOptions {
   readonly port: number;
   readonly channel: number;
   readonly heartbeatSpan: number;
+  readonly masterTimeout: number;
   readonly requestRetries: number;
   readonly requestRetryWaiting: number;
   readonly requestTimeout: number;
@@ -89,6 +105,7 @@ export const kSlaveDefaults = Object.freeze({
   port: 7236,
   channel: 0,
   heartbeatSpan: 3,
+  masterTimeout: 30,
   requestRetries: 5,
   requestRetryWaiting: 1,
   requestTimeout: 30,
@@ -110,6 +127,7 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     port: checkInteger('port', o.port, 0, 65535),
     channel: checkInteger('channel', o.channel, 0),
     heartbeatSpan: checkNumber('heartbeatSpan', o.heartbeatSpan, 0.2, kMaxSeconds),
+    masterTimeout: checkNumber('masterTimeout', o.masterTimeout, 0.2, kMaxSeconds),
     requestRetries: checkInteger('requestRetries', o.requestRetries, 0, 1000),
     requestRetryWaiting: checkNumber('requestRetryWaiting', o.requestRetryWaiting, 0, kMaxSeconds),
     requestTimeout: checkNumber('requestTimeout', o.requestTimeout, 0.01, kMaxSeconds),

@@ -17,6 +17,7 @@ import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
 import { mountSlaveRoutes, type SlaveFrontEndHost } from './front-end.ts';
 import { type LinkCounters, MasterLink } from './master-link.ts';
 import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
+import { isMasterGone } from './takeover.ts';
 
 interface RunningTask {
   id: string;
@@ -79,9 +80,17 @@ export class Slave implements SlaveFrontEndHost {
     return this.#tasksDone;
   }
 
-  /** Counters: tasks finished, and result reports the master pushed back (and that were sent again). */
-  stats(): { tasksDone: number; resultsPushedBack: number } {
-    return { tasksDone: this.#tasksDone, resultsPushedBack: this.#counters.pushedBack };
+  /**
+   * Counters: tasks finished, and result reports the master pushed back (and that were sent again); and
+   * `masterSilence`, the seconds a request to the connected master has gone unanswered (0 once it answered, and
+   * while unconnected), which `masterTimeout` is weighed against.
+   */
+  stats(): { tasksDone: number; resultsPushedBack: number; masterSilence: number } {
+    return {
+      tasksDone: this.#tasksDone,
+      resultsPushedBack: this.#counters.pushedBack,
+      masterSilence: (this.#link?.health().silentForMs ?? 0) / 1000,
+    };
   }
 
   get isShuttingDown(): boolean {
@@ -190,13 +199,16 @@ export class Slave implements SlaveFrontEndHost {
         reason: 'this master did not prove the fleet secret',
       });
     }
-    // A master that restarted connects again before this slave's next heartbeat shows the old link is dead:
-    // ask the current master now, and stay with it only if it still answers for this slave.
+    const proved = secret !== undefined;
+    // Anyone who knows the channel may send /connect: leave the current master only for one that proved the fleet
+    // secret, or when the current master is demonstrably gone (a master restarted on its port connects again
+    // before this slave's next heartbeat could show it: the probe's refusal shows it now).
     const current = this.#link;
-    if (current && !(await current.probe())) {
-      this.#lost(current, new Error('replaced: the master no longer knows this slave'));
+    if (current && !proved) {
+      if (!(await this.#isGone(current))) return kSlaveAnswers.alreadyConnected;
+      this.#lost(current, new Error('replaced: the master is gone'));
     }
-    if (this.#link) return kSlaveAnswers.alreadyConnected;
+    if (this.#link && !proved) return kSlaveAnswers.alreadyConnected; // raced with another /connect
     const master = body.master;
     const address = isObject(master) ? master.address : undefined;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
@@ -204,7 +216,12 @@ export class Slave implements SlaveFrontEndHost {
     }
     const refused = await this.#runHook(() => this.beforeConnection(body.data ?? {}));
     if (refused) return refused;
-    if (this.#link || this.#shuttingDown) return kSlaveAnswers.alreadyConnected; // raced with another /connect
+    if (this.#shuttingDown) return kSlaveAnswers.alreadyConnected;
+    const still = this.#link;
+    if (still) {
+      if (!proved) return kSlaveAnswers.alreadyConnected; // raced with another /connect
+      this.#lost(still, new Error('replaced by a master that proved the fleet secret'));
+    }
     const link = new MasterLink(this.options, token, address, masterExtensions, this.#counters, (l, err) =>
       this.#lost(l, err),
     );
@@ -283,6 +300,12 @@ export class Slave implements SlaveFrontEndHost {
       this.options.logger.warn(errorFields(err), 'a slave hook threw');
       return slaveDataInvalid(err instanceof Error ? err.message : String(err));
     }
+  }
+
+  /** Asks the current master with one heartbeat, and weighs its answer with how long it has been silent. */
+  async #isGone(link: MasterLink): Promise<boolean> {
+    const probe = await link.probe();
+    return isMasterGone(probe, link.health(), this.options.masterTimeout * 1000);
   }
 
   async #run(task: RunningTask, link: MasterLink): Promise<void> {
