@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { SlaveErrorCode as S } from '../src/index.ts';
 import { isMasterGone, type LinkHealth } from '../src/slave/takeover.ts';
-import { assertFailure, assertSuccess } from './helpers/envelope.ts';
+import { assertEnvelope, assertFailure, assertSuccess } from './helpers/envelope.ts';
 import { killChild, spawnMaster, startMaster, startSlave, waitFor } from './helpers/fleet.ts';
 import { raw } from './helpers/raw-http.ts';
 
@@ -94,6 +94,30 @@ test('a master that is gone (SIGKILL) is replaced once masterTimeout has passed,
     await killChild(gone.child);
     await next.close();
     await Promise.all([patient.close(), quick.close()]);
+  }
+});
+
+test('with a fleet secret: a master that proves it replaces a paused master at once; a stranger gets a challenge', async () => {
+  const secret = 'takeover-secret';
+  const slave = await startSlave({ heartbeatSpan: 0.2, fleetSecret: secret });
+  const paused = await spawnMaster([slave.port], secret);
+  const next = await startMaster({ fleetSecret: secret });
+  try {
+    await waitFor('connected to the child master', () => slave.masterAddress === paused.address);
+    paused.child.kill('SIGSTOP');
+    const stranger = await strangerConnect(slave.port);
+    const envelope = assertEnvelope(stranger, 403, S.SLAVE_CONNECTION_REFUSED);
+    const data = envelope.data as { fleetChallenge?: unknown };
+    assert.equal(typeof data.fleetChallenge, 'string', 'a challenge to prove the secret over');
+    assert.equal(stranger.headers['fleet-auth'], undefined, 'a refusal carries no proof');
+    assert.equal(slave.masterAddress, paused.address);
+    // one of the fleet: no need to wait for the paused master to be gone
+    await next.newConnection('next', '127.0.0.1', slave.port).connect();
+    assert.equal(slave.masterAddress, `http://127.0.0.1:${next.port}`);
+  } finally {
+    await killChild(paused.child);
+    await next.close();
+    await slave.close();
   }
 });
 

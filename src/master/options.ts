@@ -99,7 +99,9 @@ export interface MasterOptions {
   slaveTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /**
    * A secret shared with the slaves (fleetmaster extension; off by default for DI-engine compatibility). With it
-   * the master proves itself on `/connect` and accepts only slaves that prove the same secret.
+   * the master proves itself on `/connect` (answering the slave's challenge, one more round trip) and accepts only
+   * slaves that prove the same secret over a nonce of its own (else `FleetSecretError`). It authenticates
+   * `/connect` only: see docs/protocol.md, "Fleet secret", for what it does and does not protect.
    */
   fleetSecret?: string;
   /**

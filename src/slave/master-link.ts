@@ -10,6 +10,7 @@ import {
   masterErrorFor,
 } from '../protocol/errors.ts';
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
+import { createTokenCheck } from '../protocol/token.ts';
 import type { ResolvedSlaveOptions } from './options.ts';
 import type { LinkHealth, ProbeOutcome } from './takeover.ts';
 
@@ -38,6 +39,7 @@ export class MasterLink {
   readonly token: string;
   readonly address: string;
   readonly #client: PeerClient;
+  readonly #isToken: (given: string) => boolean;
   readonly #spanMs: number;
   readonly #onLost: (link: MasterLink, error: Error) => void;
   readonly #counters: LinkCounters;
@@ -63,6 +65,7 @@ export class MasterLink {
   ) {
     this.#counters = counters;
     this.token = token;
+    this.#isToken = createTokenCheck(token);
     this.address = address.replace(/\/$/, '');
     this.#spanMs = options.heartbeatSpan * 1000;
     this.#graceEnds = performance.now() + Math.max(kEarlyGraceMs, 2 * this.#spanMs);
@@ -79,6 +82,11 @@ export class MasterLink {
       connections: 2,
       tls: options.masterTls,
     });
+  }
+
+  /** True when `given` is this link's token (constant time: the token is what a master proves itself with). */
+  isToken(given: string): boolean {
+    return this.#isToken(given);
   }
 
   get isOpen(): boolean {

@@ -74,7 +74,9 @@ export interface SlaveOptions {
   masterTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /**
    * A secret shared with the master (fleetmaster extension; off by default for DI-engine compatibility). With it
-   * the slave accepts `/connect` only from a master that proves the same secret, and proves it in return.
+   * the slave accepts `/connect` only from a master that proves the same secret over a fresh challenge of the
+   * slave's, and then proves it in return; such a master may also replace the slave's current master. It
+   * authenticates `/connect` only: see docs/protocol.md, "Fleet secret", for what it does and does not protect.
    */
   fleetSecret?: string;
   /** A pino-compatible logger (master links, lost connections, reporting failures). @defaultValue silent */

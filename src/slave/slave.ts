@@ -9,12 +9,26 @@ import { SlaveErrorCode } from '../protocol/codes.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
 import { slaveErrorFor } from '../protocol/errors.ts';
 import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
-import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
+import {
+  bodyDigest,
+  fleetProof,
+  isFleetProof,
+  isNonceShaped,
+  kAuthHeader,
+  kChallengeHeader,
+  parseFleetProof,
+} from '../protocol/fleet-secret.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { isUuid } from '../protocol/uuid.ts';
 import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
-import { mountSlaveRoutes, type SlaveFrontEndHost } from './front-end.ts';
+import { ConnectChallenges } from './connect-challenges.ts';
+import {
+  type ConnectAnswer,
+  type ConnectRequest,
+  mountSlaveRoutes,
+  type SlaveFrontEndHost,
+} from './front-end.ts';
 import { type LinkCounters, MasterLink } from './master-link.ts';
 import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
 import { isMasterGone } from './takeover.ts';
@@ -47,6 +61,8 @@ export class Slave implements SlaveFrontEndHost {
   readonly #self = new SelfClient();
   #tasksDone = 0;
   readonly #counters: LinkCounters = { pushedBack: 0 };
+  /** Fleet-secret nonces handed out and spent, and tokens used (bounded; see ConnectChallenges). */
+  readonly #challenges = new ConnectChallenges();
 
   constructor(options: SlaveOptions = {}) {
     this.options = resolveSlaveOptions(options);
@@ -187,17 +203,18 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   /** @internal */
-  async connect(
-    token: string,
-    body: Record<string, unknown>,
-    masterExtensions: string,
-    masterProof: string,
-  ): Promise<Answer> {
+  isMasterToken(token: string): boolean {
+    return this.#link?.isToken(token) ?? false;
+  }
+
+  /** @internal */
+  async connect(request: ConnectRequest): Promise<ConnectAnswer> {
+    const { token, body } = request;
     const secret = this.options.fleetSecret;
-    if (secret !== undefined && !isFleetProof(secret, 'master', token, masterProof)) {
-      return fail(403, SlaveErrorCode.SLAVE_CONNECTION_REFUSED, 'Connection refused!', {
-        reason: 'this master did not prove the fleet secret',
-      });
+    const digest = secret === undefined ? '' : bodyDigest(request.raw);
+    if (secret !== undefined) {
+      const refused = this.#refuseUnproven(secret, request, digest);
+      if (refused) return withHeaders(refused);
     }
     const proved = secret !== undefined;
     // Anyone who knows the channel may send /connect: leave the current master only for one that proved the fleet
@@ -205,39 +222,69 @@ export class Slave implements SlaveFrontEndHost {
     // before this slave's next heartbeat could show it: the probe's refusal shows it now).
     const current = this.#link;
     if (current && !proved) {
-      if (!(await this.#isGone(current))) return kSlaveAnswers.alreadyConnected;
+      if (!(await this.#isGone(current))) return withHeaders(kSlaveAnswers.alreadyConnected);
       this.#lost(current, new Error('replaced: the master is gone'));
     }
-    if (this.#link && !proved) return kSlaveAnswers.alreadyConnected; // raced with another /connect
+    if (this.#link && !proved) return withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
     const master = body.master;
     const address = isObject(master) ? master.address : undefined;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
-      return slaveDataInvalid('Master address not found (expected master.address as http://host:port).');
+      return withHeaders(
+        slaveDataInvalid('Master address not found (expected master.address as http://host:port).'),
+      );
     }
     const refused = await this.#runHook(() => this.beforeConnection(body.data ?? {}));
-    if (refused) return refused;
-    if (this.#shuttingDown) return kSlaveAnswers.alreadyConnected;
+    if (refused) return withHeaders(refused);
+    if (this.#shuttingDown) return withHeaders(kSlaveAnswers.alreadyConnected);
     const still = this.#link;
     if (still) {
-      if (!proved) return kSlaveAnswers.alreadyConnected; // raced with another /connect
+      if (!proved) return withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
       this.#lost(still, new Error('replaced by a master that proved the fleet secret'));
     }
-    const link = new MasterLink(this.options, token, address, masterExtensions, this.#counters, (l, err) =>
+    const link = new MasterLink(this.options, token, address, request.extensions, this.#counters, (l, err) =>
       this.#lost(l, err),
     );
     this.#link = link;
     this.options.logger.info({ master: address }, 'connected to master');
-    // the answer goes out first; the master has already listed the token, so an early beat is welcome
+    // the answer goes out first. A fleetmaster master listed the token before /connect, so an early beat is
+    // welcome; a DI-engine master lists it only after this answer, which the link's early grace allows for
     setImmediate(() => link.start());
-    return kSlaveAnswers.connected;
+    if (secret === undefined) return withHeaders(kSlaveAnswers.connected);
+    this.#challenges.useToken(token);
+    // only now, the master having proved itself, does this slave prove itself, over the master's nonce
+    return withHeaders(
+      kSlaveAnswers.connected,
+      fleetProof(secret, 'slave', request.challenge, token, digest),
+    );
   }
 
-  /** @internal */
-  connectHeaders(token: string): Record<string, string> {
-    const headers: Record<string, string> = { [kExtensionsHeader]: kOurExtensions };
-    const secret = this.options.fleetSecret;
-    if (secret !== undefined) headers[kAuthHeader] = fleetProof(secret, 'slave', token);
-    return headers;
+  /**
+   * With a fleet secret: the refusal of a `/connect` whose master did not prove it over a nonce of this slave,
+   * carrying a fresh nonce to prove it over (never a proof), or undefined once it did (its nonce is then spent).
+   */
+  #refuseUnproven(secret: string, request: ConnectRequest, digest: string): Answer | undefined {
+    if (this.#challenges.isTokenUsed(request.token)) {
+      return connectionRefused(
+        'this token was already used on a connect (a master makes one per connection)',
+      );
+    }
+    const parsed = parseFleetProof(request.proof);
+    if (parsed === undefined) return this.#challenge('prove the fleet secret over this challenge');
+    const verdict = this.#challenges.check(parsed.nonce);
+    if (verdict !== 'ok')
+      return this.#challenge(`the challenge answered was ${verdict}; prove over this one`);
+    if (!isNonceShaped(request.challenge)) {
+      return this.#challenge(`a ${kChallengeHeader} header is needed: the slave proves itself over it`);
+    }
+    if (!isFleetProof(secret, 'master', parsed.nonce, request.token, digest, request.proof)) {
+      return this.#challenge('this master did not prove the fleet secret');
+    }
+    this.#challenges.spend(parsed.nonce);
+    return undefined;
+  }
+
+  #challenge(reason: string): Answer {
+    return connectionRefused(reason, this.#challenges.issue());
   }
 
   /** @internal */
@@ -375,4 +422,17 @@ export class Slave implements SlaveFrontEndHost {
     // uWS finishes closing sockets on its next loop turn; after it the port is free for a new listener
     await new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+/** A `/connect` answer with its headers: what this slave speaks, and its fleet-secret proof when given one. */
+function withHeaders(answer: Answer, proof?: string): ConnectAnswer {
+  const headers: Record<string, string> = { [kExtensionsHeader]: kOurExtensions };
+  if (proof !== undefined) headers[kAuthHeader] = proof;
+  return { ...answer, headers };
+}
+
+/** 403, code 503: the refusal a DI-engine master understands; a challenge travels in its data, never a proof. */
+function connectionRefused(reason: string, fleetChallenge?: string): Answer {
+  const data = fleetChallenge === undefined ? { reason } : { reason, fleetChallenge };
+  return fail(403, SlaveErrorCode.SLAVE_CONNECTION_REFUSED, 'Connection refused!', data);
 }
