@@ -9,6 +9,7 @@ import {
   checkNumber,
   checkString,
   checkTls,
+  freezeRedacted,
   kMaxSeconds,
   type Logger,
   type LoggerLike,
@@ -222,7 +223,7 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
       throw new TypeError(`options.myAddress must look like http://host:port (got ${o.myAddress})`);
     }
   }
-  return Object.freeze({
+  const resolved: ResolvedMasterOptions = {
     host: checkString('host', o.host),
     port: checkInteger('port', o.port, 0, 65535),
     channel: checkInteger('channel', o.channel, 0),
@@ -249,7 +250,8 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     adminHost: checkString('adminHost', o.adminHost),
     hooks: Object.freeze(hooks),
     logger: toLogger(o.logger),
-  });
+  };
+  return freezeRedacted(resolved, ['selfToken', 'fleetSecret']);
 }
 
 function checkSelfToken(value: unknown): string {

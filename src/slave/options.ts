@@ -4,6 +4,7 @@ import {
   checkNumber,
   checkString,
   checkTls,
+  freezeRedacted,
   kMaxSeconds,
   type Logger,
   type LoggerLike,
@@ -124,7 +125,7 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     const fn = checkFunction<SlaveHooks[typeof name]>(`hooks.${name}`, options.hooks?.[name]);
     if (fn) (hooks as Record<string, unknown>)[name] = fn;
   }
-  return Object.freeze({
+  const resolved: ResolvedSlaveOptions = {
     host: checkString('host', o.host),
     port: checkInteger('port', o.port, 0, 65535),
     channel: checkInteger('channel', o.channel, 0),
@@ -141,7 +142,8 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     masterTls: o.masterTls,
     fleetSecret: o.fleetSecret === undefined ? undefined : checkString('fleetSecret', o.fleetSecret),
     logger: toLogger(o.logger),
-  });
+  };
+  return freezeRedacted(resolved, ['fleetSecret']);
 }
 
 function checkFormat(value: unknown): 'json' | 'msgpack' {
