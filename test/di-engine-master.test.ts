@@ -57,6 +57,14 @@ describe('a DI-engine master that lists the slave late', () => {
     await waitFor('the slave to drop the link', () => !slave.isConnected);
   });
 
+  test('a master that announced fleetmaster extensions gets no grace: its first refusal ends the link', async () => {
+    // a fleetmaster master lists the token before /connect: its refusal cannot be the slave's being early
+    const refusedBefore = master.beats.refused;
+    await master.connect(slave.port, 'never', { 'Fleet-Extensions': 'task-id, msgpack, backpressure' });
+    await waitFor('the slave to drop the link', () => !slave.isConnected);
+    assert.equal(master.beats.refused - refusedBefore, 1, 'one refused beat, not sent again');
+  });
+
   test('a master that never lists the slave: the link ends once the early grace is over', async () => {
     const refusedBefore = master.beats.refused;
     await master.connect(slave.port, 'never');

@@ -21,6 +21,8 @@ const kProbeMs = 2000;
  * After `/connect`, how long a refusal of this slave's token may be the master's not having listed it yet: a
  * DI-engine master lists a slave only once it has processed the `/connect` answer, and the first heartbeat goes
  * out with that answer. At least this long, and at least two spans (so a refused beat has been tried twice more).
+ * A fleetmaster master (it announces its extensions on `/connect`) lists the token before, so it gets no grace:
+ * its refusal is final at once (e.g. a master restarted on its port).
  */
 const kEarlyGraceMs = 5000;
 
@@ -32,8 +34,8 @@ export interface LinkCounters {
 /**
  * The slave's side of one connection: heartbeats on a drift-free schedule, and result reports, through one
  * keep-alive undici pool to the master. Any heartbeat failure (after retries) or refusal ends the link, except a
- * refusal of the token before the master has accepted any heartbeat, within the early grace (`kEarlyGraceMs`):
- * that one may be this slave's being early, and the beat is sent again on schedule.
+ * DI-engine master's refusal of the token before it has accepted any heartbeat, within the early grace
+ * (`kEarlyGraceMs`): that one may be this slave's being early, and the beat is sent again on schedule.
  */
 export class MasterLink {
   readonly token: string;
@@ -68,7 +70,8 @@ export class MasterLink {
     this.#isToken = createTokenCheck(token);
     this.address = address.replace(/\/$/, '');
     this.#spanMs = options.heartbeatSpan * 1000;
-    this.#graceEnds = performance.now() + Math.max(kEarlyGraceMs, 2 * this.#spanMs);
+    const listsFirst = masterExtensions !== '';
+    this.#graceEnds = performance.now() + (listsFirst ? 0 : Math.max(kEarlyGraceMs, 2 * this.#spanMs));
     this.#onLost = onLost;
     this.#format =
       options.format === 'msgpack' && speaks(masterExtensions, Extension.MSGPACK) ? kMsgpack : kJson;

@@ -31,6 +31,7 @@ export interface DiEngineMaster {
   connect(
     slavePort: number,
     registerDelayMs: number | 'never',
+    headers?: Record<string, string>,
   ): Promise<{ token: string; answer: DiEngineMasterAnswer }>;
   /** POST /task/new; resolves with the answer and, when accepted, a promise of the route the result came on. */
   newTask(
@@ -96,7 +97,14 @@ export async function startDiEngineMaster(): Promise<DiEngineMaster> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
-  const send = (port: number, method: string, path: string, token: string, body: unknown) =>
+  const send = (
+    port: number,
+    method: string,
+    path: string,
+    token: string,
+    body: unknown,
+    extra: Record<string, string> = {},
+  ) =>
     new Promise<DiEngineMasterAnswer>((resolve, reject) => {
       const payload = JSON.stringify(body);
       const req = http.request(
@@ -106,7 +114,7 @@ export async function startDiEngineMaster(): Promise<DiEngineMaster> {
           method,
           path,
           agent,
-          headers: { Channel: '0', Token: token, 'Content-Length': Buffer.byteLength(payload) },
+          headers: { Channel: '0', Token: token, 'Content-Length': Buffer.byteLength(payload), ...extra },
         },
         (res) => {
           const parts: Buffer[] = [];
@@ -125,9 +133,10 @@ export async function startDiEngineMaster(): Promise<DiEngineMaster> {
     address,
     beats,
     acceptedBeatsOf: (token) => known.get(token) ?? 0,
-    async connect(slavePort, registerDelayMs) {
+    async connect(slavePort, registerDelayMs, headers) {
       const token = randomBytes(32).toString('hex');
-      const answer = await send(slavePort, 'POST', '/connect', token, { master: { address }, data: {} });
+      const body = { master: { address }, data: {} };
+      const answer = await send(slavePort, 'POST', '/connect', token, body, headers);
       if (answer.status === 200 && registerDelayMs !== 'never') {
         await new Promise((r) => setTimeout(r, registerDelayMs));
         known.set(token, 0);
