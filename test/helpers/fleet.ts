@@ -57,8 +57,21 @@ export async function spawnSlave(args: Record<string, string | number> = {}): Pr
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  const [message] = (await once(child, 'message')) as [{ port: number }];
+  const message = (await firstMessage(child)) as { port: number };
   return { child, port: message.port };
+}
+
+/** The child's first IPC message; rejects if it exits before sending one (instead of waiting for ever). */
+async function firstMessage(child: ChildProcess): Promise<unknown> {
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    throw new Error(`child ${child.spawnfile} exited (${signal ?? code}) before it was ready`);
+  });
+  try {
+    const [message] = await Promise.race([once(child, 'message'), exited]);
+    return message;
+  } finally {
+    exited.catch(() => undefined);
+  }
 }
 
 export interface ChildMaster {
@@ -82,7 +95,7 @@ export async function spawnMaster(slavePorts: number[], fleetSecret?: string): P
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  await once(child, 'message');
+  await firstMessage(child);
   return { child, port, address: `http://127.0.0.1:${port}` };
 }
 
