@@ -5,9 +5,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { SlaveErrorCode as S } from '../src/index.ts';
+import { MasterLink } from '../src/slave/master-link.ts';
+import { resolveSlaveOptions } from '../src/slave/options.ts';
 import { isMasterGone, type LinkHealth } from '../src/slave/takeover.ts';
 import { assertEnvelope, assertFailure, assertSuccess } from './helpers/envelope.ts';
 import { killChild, spawnMaster, startMaster, startSlave, waitFor } from './helpers/fleet.ts';
+import { HoldingPeer } from './helpers/holding-peer.ts';
 import { raw } from './helpers/raw-http.ts';
 
 /** An unauthenticated /connect, as anyone who knows the channel can send: its master address goes nowhere. */
@@ -117,6 +120,47 @@ test('with a fleet secret: a master that proves it replaces a paused master at o
   } finally {
     await killChild(paused.child);
     await next.close();
+    await slave.close();
+  }
+});
+
+test('concurrent /connects to a slave whose master hangs share one probe, and are all refused', async () => {
+  const peer = await HoldingPeer.start(); // a master that never answers: its heartbeats hang
+  const link = new MasterLink(
+    resolveSlaveOptions({ requestRetries: 0 }),
+    'a'.repeat(64),
+    peer.origin,
+    '',
+    {
+      pushedBack: 0,
+    },
+    () => undefined,
+  );
+  try {
+    const first = link.probe();
+    assert.equal(link.probe(), first, 'a second caller gets the probe in flight');
+    assert.equal(await first, 'silent');
+    assert.notEqual(link.probe(), first, 'once settled, the next caller probes anew');
+  } finally {
+    await peer.close();
+    await link.close();
+  }
+  const slave = await startSlave({ heartbeatSpan: 60, requestRetries: 0 });
+  const holding = await HoldingPeer.start();
+  try {
+    const connect = (address: string) =>
+      raw(slave.port, {
+        method: 'POST',
+        path: '/connect',
+        headers: { Channel: '0', Token: randomBytes(32).toString('hex') },
+        body: JSON.stringify({ master: { address }, data: {} }),
+      });
+    assertSuccess(await connect(holding.origin), 'Connect success.');
+    const answers = await Promise.all(Array.from({ length: 20 }, () => strangerConnect(slave.port)));
+    for (const answer of answers) assertFailure(answer, 400, S.SLAVE_ALREADY_CONNECTED);
+    assert.equal(slave.masterAddress, holding.origin);
+  } finally {
+    await holding.close();
     await slave.close();
   }
 });

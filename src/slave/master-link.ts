@@ -56,6 +56,8 @@ export class MasterLink {
   #accepted = false;
   /** Since when a request to the master has gone unanswered; undefined once one was answered (a refusal too). */
   #waitingSince: number | undefined;
+  /** The probe in flight, shared by every caller until it settles. */
+  #probing: Promise<ProbeOutcome> | undefined;
 
   constructor(
     options: ResolvedSlaveOptions,
@@ -126,8 +128,21 @@ export class MasterLink {
     }
   }
 
-  /** One heartbeat now, no retry, a short wait (even if the link's sockets are all held by a hung master). */
-  async probe(): Promise<ProbeOutcome> {
+  /**
+   * One heartbeat now, no retry, a short wait (even if the link's sockets are all held by a hung master). Callers
+   * meanwhile share it: a crowd of `/connect`s puts one probe in flight, not one each.
+   */
+  probe(): Promise<ProbeOutcome> {
+    if (this.#probing) return this.#probing;
+    const probing = this.#probeOnce();
+    this.#probing = probing;
+    void probing.finally(() => {
+      if (this.#probing === probing) this.#probing = undefined;
+    });
+    return probing;
+  }
+
+  async #probeOnce(): Promise<ProbeOutcome> {
     if (this.#closed) return 'silent';
     const signal = AbortSignal.timeout(kProbeMs);
     const asked = this.#ask('GET', '/slave/heartbeat', { retries: 0, signal }).then(
