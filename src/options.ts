@@ -1,4 +1,5 @@
 /** Small validators shared by the master's and the slave's options; each message names the option. */
+import { type InspectOptions, inspect } from 'node:util';
 
 /** The longest span a Node timer takes, in seconds: a longer one is clamped to 1 ms by Node itself. */
 export const kMaxSeconds = Math.floor((2 ** 31 - 1) / 1000);
@@ -115,4 +116,25 @@ export function stripUndefined<T extends object>(value: T): Partial<T> {
   const out: Partial<T> = {};
   for (const key in value) if (value[key] !== undefined) out[key] = value[key];
   return out;
+}
+
+const kRedacted = '[redacted]';
+
+/**
+ * Freezes resolved options so that printing them (console.log, util.inspect, JSON.stringify, a logger that
+ * serialises them) shows `[redacted]` for the `secrets`, while code reads them as usual. The secrets stay ordinary
+ * enumerable fields: a copy (`{ ...options }`) must not silently lose one.
+ */
+export function freezeRedacted<T extends object>(options: T, secrets: readonly (keyof T & string)[]): T {
+  const printable = (): Record<string, unknown> => {
+    const copy: Record<string, unknown> = { ...(options as Record<string, unknown>) };
+    for (const key of secrets) if (copy[key] !== undefined) copy[key] = kRedacted;
+    return copy;
+  };
+  Object.defineProperty(options, 'toJSON', { value: printable });
+  Object.defineProperty(options, inspect.custom, {
+    value: (depth: number, opts: InspectOptions, print: typeof inspect) =>
+      print(printable(), { ...opts, depth }),
+  });
+  return Object.freeze(options);
 }

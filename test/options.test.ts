@@ -2,6 +2,7 @@
 // the reference would silently raise to its minimum (or choke on).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { format, inspect } from 'node:util';
 import { Master, type MasterOptions, Slave, type SlaveOptions } from '../src/index.ts';
 
 /** Options as a user with no type checker might pass them. */
@@ -109,6 +110,7 @@ describe('Slave options', () => {
     assert.equal(options.port, 7236);
     assert.equal(options.channel, 0);
     assert.equal(options.heartbeatSpan, 3);
+    assert.equal(options.masterTimeout, 30);
     assert.equal(options.requestRetries, 5);
     assert.equal(options.requestRetryWaiting, 1);
     assert.equal(options.maxBodySize, 64 * 1024 * 1024);
@@ -137,6 +139,8 @@ describe('Slave options', () => {
     ['heartbeatSpan below 0.2', { heartbeatSpan: 0.1 }, /options\.heartbeatSpan/],
     ['heartbeatSpan 0', { heartbeatSpan: 0 }, /options\.heartbeatSpan/],
     ['heartbeatSpan NaN', { heartbeatSpan: Number.NaN }, /options\.heartbeatSpan/],
+    ['masterTimeout below 0.2', { masterTimeout: 0.1 }, /options\.masterTimeout/],
+    ['masterTimeout not a number', loose({ masterTimeout: '30' }), /options\.masterTimeout/],
     ['port negative', { port: -1 }, /options\.port/],
     ['port 70000', { port: 70000 }, /options\.port/],
     ['channel 1.5', { channel: 1.5 }, /options\.channel/],
@@ -163,5 +167,57 @@ describe('Slave options', () => {
 
   test('refused, naming the option: heartbeatSpan beyond what a timer can wait', () => {
     assert.throws(() => new Slave({ heartbeatSpan: (kTimerLimitMs + 1) / 1000 }), /options\.heartbeatSpan/);
+  });
+});
+
+describe('secrets in resolved options', () => {
+  const selfToken = 'self-token-0123456789-abcdef';
+  const fleetSecret = 'fleet-secret-that-must-not-print';
+
+  /** Every way options usually get printed: console.log, util.inspect (%o shows hidden fields), JSON, a logger. */
+  function printed(options: object): string[] {
+    const lines: string[] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => lines.push(format(...args));
+    try {
+      console.log(options);
+      console.log('%o', options);
+      console.log({ nested: { options } });
+    } finally {
+      console.log = original;
+    }
+    return [
+      ...lines,
+      inspect(options, { depth: Number.POSITIVE_INFINITY, showHidden: true }),
+      JSON.stringify(options),
+      JSON.stringify({ options }),
+      format('%j', options),
+    ];
+  }
+
+  test('master.options and slave.options print selfToken and fleetSecret as [redacted]', () => {
+    const master = new Master({ selfToken, fleetSecret });
+    const slave = new Slave({ fleetSecret });
+    for (const [what, options] of [
+      ['master', master.options],
+      ['slave', slave.options],
+    ] as const) {
+      for (const text of printed(options)) {
+        assert.ok(!text.includes(fleetSecret), `${what}: fleetSecret printed in ${text}`);
+        assert.ok(!text.includes(selfToken), `${what}: selfToken printed in ${text}`);
+      }
+      assert.match(inspect(options), /fleetSecret: '\[redacted\]'/, what);
+      assert.equal(JSON.parse(JSON.stringify(options)).fleetSecret, '[redacted]', what);
+      assert.match(inspect(options), /channel: 0/, `${what}: the rest still prints`);
+    }
+    assert.match(inspect(master.options), /selfToken: '\[redacted\]'/);
+    // the library (and the user's code) still reads them
+    assert.equal(master.options.selfToken, selfToken);
+    assert.equal(master.options.fleetSecret, fleetSecret);
+    assert.equal(slave.options.fleetSecret, fleetSecret);
+    assert.equal(master.selfToken, selfToken);
+    assert.ok(Object.keys(slave.options).includes('fleetSecret'), 'still an option of its own name');
+    // options left unset print as they are
+    assert.equal(JSON.parse(JSON.stringify(new Slave().options)).fleetSecret, undefined);
   });
 });

@@ -103,3 +103,25 @@ describe('slave: what an unauthenticated caller can make it read', () => {
     assertSuccess(accepted, 'Connect success.', 'a /connect once the uploads ended');
   });
 });
+
+describe('slave with a fleet secret: a /connect that has not proved it yet', () => {
+  test('gets its challenge from its headers alone, before its body is read', async () => {
+    const slave = await startSlave({ heartbeatSpan: 60, requestRetries: 0, fleetSecret: 's3cret' });
+    const connection = await RawConnection.open(slave.port);
+    try {
+      // 4 KiB declared, 10 bytes sent: an unproven master's body is never read
+      const [answer] = await connection.send(head('/connect', 'POST', 'application/json', 4096, 10));
+      assert.ok(answer, 'answered before its body arrived');
+      const data = answer.json?.data as { fleetChallenge?: unknown; reason?: unknown } | null;
+      assert.equal(typeof data?.fleetChallenge, 'string', 'the refusal carries a challenge');
+      assertFailure(answer, 403, S.SLAVE_CONNECTION_REFUSED, 'unproven /connect', {
+        fleetChallenge: data?.fleetChallenge,
+        reason: 'prove the fleet secret over this challenge',
+      });
+      assert.equal(answer.headers['fleet-auth'], undefined, 'and no proof');
+    } finally {
+      connection.destroy();
+      await slave.close();
+    }
+  });
+});

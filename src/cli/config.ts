@@ -276,6 +276,14 @@ export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.f
       default: '3',
       min: 0.2,
     },
+    {
+      key: 'masterTimeout',
+      type: 'number',
+      arg: 'seconds',
+      help: "a master's silence before a /connect from another master without the fleet secret may replace it",
+      default: '30',
+      min: 0.2,
+    },
     ...kRequests('the master'),
     {
       key: 'format',

@@ -2,9 +2,18 @@ import type { PeerAnswer } from '../client/peer-client.ts';
 import { headerOf, PeerClient } from '../client/peer-client.ts';
 import type { Logger } from '../options.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
-import { slaveErrorFor } from '../protocol/errors.ts';
+import { SlaveConnectionRefusedError, slaveErrorFor } from '../protocol/errors.ts';
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
-import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
+import {
+  bodyDigest,
+  fleetProof,
+  isFleetProof,
+  isNonceShaped,
+  kAuthHeader,
+  kChallengeHeader,
+  randomNonce,
+} from '../protocol/fleet-secret.ts';
+import { randomToken } from '../protocol/token.ts';
 import { kEnd, type NewTaskOptions, Task, TaskEndCode, TaskEndedError, type TaskHost } from './task.ts';
 
 /** What a connection needs from its master (implemented by `Master`; kept narrow on purpose). */
@@ -60,8 +69,9 @@ export class SlaveConnection {
   readonly host: string;
   readonly port: number;
   readonly https: boolean;
-  /** The one token of this connection (slave token here, master token on the slave). */
-  readonly token: string;
+  #token: string;
+  /** connect() was called before: the next one makes a new token. */
+  #attempted = false;
   readonly #host: ConnectionHost;
   readonly #tasks = new Set<Task>();
   /** What every task of this connection calls back into: built once, not per task (measured hot). */
@@ -88,7 +98,7 @@ export class SlaveConnection {
     this.port = port;
     this.https = options.https;
     this.#wantMsgpack = options.msgpack;
-    this.token = token;
+    this.#token = token;
     this.#taskHost = {
       logger: host.logger,
       beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
@@ -104,6 +114,15 @@ export class SlaveConnection {
         host.untrackTask(task);
       },
     };
+  }
+
+  /**
+   * The one token of this connection (slave token here, master token on the slave). A `connect()` after an
+   * earlier one (unless still connected) makes a new one: a token is never sent on two connects, so nothing of an
+   * old session can pass for the new one, and a slave with a fleet secret refuses a token it has seen connect.
+   */
+  get token(): string {
+    return this.#token;
   }
 
   /** True when task bodies go out as MessagePack: asked for, and the slave announced it. */
@@ -125,26 +144,37 @@ export class SlaveConnection {
     return `${this.https ? 'https' : 'http'}://${host}:${this.port}`;
   }
 
-  /** `POST /connect`. Resolves with what `afterConnect` returns; rejects as `errorConnect` decides. */
+  /**
+   * `POST /connect` (twice with a fleet secret: the slave's refusal of the first carries the challenge the second
+   * answers). Resolves with what `afterConnect` returns; rejects as `errorConnect` decides.
+   */
   async connect(): Promise<unknown> {
     const data = await this.#host.hook('beforeConnect', this);
     const address = await this.#host.addressFor(this);
+    if (this.#attempted && !this.#connected) this.#renewToken();
+    this.#attempted = true;
     this.#host.connecting(this);
+    const body = encodeBody({ master: { address }, data: data ?? {} }, kJson);
     let answer: PeerAnswer;
+    let nonce: string | undefined;
     try {
-      answer = await this.#request('POST', '/connect', { master: { address }, data: data ?? {} });
+      ({ answer, nonce } = await this.#postConnect(body));
     } catch (err) {
       this.#host.connectFailed(this, toError(err));
       return this.#host.hookError('errorConnect', this, toError(err));
     }
     const secret = this.#host.fleetSecret;
-    if (secret !== undefined && !isFleetProof(secret, 'slave', this.token, headerOf(answer, kAuthHeader))) {
+    if (
+      secret !== undefined &&
+      (nonce === undefined ||
+        !isFleetProof(secret, 'slave', nonce, this.token, bodyDigest(body), headerOf(answer, kAuthHeader)))
+    ) {
       // it accepted us but cannot prove the fleet's secret: not one of ours. Undo its side, refuse ours.
       const error = new FleetSecretError(
         `slave ${this.name} at ${this.origin} did not prove the fleet secret`,
       );
       this.#host.connectFailed(this, error);
-      await this.#request('DELETE', '/disconnect', { data: {} }).catch(() => undefined);
+      await this.#send('DELETE', '/disconnect', encodeBody({ data: {} }, kJson)).catch(() => undefined);
       return this.#host.hookError('errorConnect', this, error);
     }
     this.#slaveExtensions = headerOf(answer, kExtensionsHeader);
@@ -158,7 +188,7 @@ export class SlaveConnection {
     const data = await this.#host.hook('beforeDisconnect', this);
     let answer: PeerAnswer;
     try {
-      answer = await this.#request('DELETE', '/disconnect', { data: data ?? {} });
+      answer = await this.#send('DELETE', '/disconnect', encodeBody({ data: data ?? {} }, kJson));
     } catch (err) {
       return this.#host.hookError('errorDisconnect', this, toError(err));
     }
@@ -230,19 +260,49 @@ export class SlaveConnection {
   }
 
   #headers(): Record<string, string> {
-    const headers: Record<string, string> = {
-      channel: String(this.#host.channel),
-      token: this.token,
-      [kExtensionsHeader]: kOurExtensions,
-    };
-    const secret = this.#host.fleetSecret;
-    if (secret !== undefined) headers[kAuthHeader] = fleetProof(secret, 'master', this.token);
-    return headers;
+    return { channel: String(this.#host.channel), token: this.token, [kExtensionsHeader]: kOurExtensions };
   }
 
-  #request(method: 'POST' | 'DELETE', path: string, body: unknown): Promise<PeerAnswer> {
+  /**
+   * The `/connect` exchange. With a fleet secret, a slave that has one refuses the first request with a challenge
+   * (a nonce of its own); the same body goes again with the proof over it and a nonce of ours, over which the
+   * slave proves itself in its answer. Resolves with that nonce (undefined when no challenge came).
+   */
+  async #postConnect(body: string | Buffer): Promise<{ answer: PeerAnswer; nonce?: string }> {
+    try {
+      return { answer: await this.#send('POST', '/connect', body) };
+    } catch (err) {
+      const secret = this.#host.fleetSecret;
+      const challenge = secret === undefined ? undefined : challengeOf(err);
+      if (secret === undefined || challenge === undefined) throw err;
+      const nonce = randomNonce();
+      const headers = {
+        [kAuthHeader]: fleetProof(secret, 'master', challenge, this.token, bodyDigest(body)),
+        [kChallengeHeader]: nonce,
+      };
+      return { answer: await this.#send('POST', '/connect', body, headers), nonce };
+    }
+  }
+
+  #send(
+    method: 'POST' | 'DELETE',
+    path: string,
+    body: string | Buffer,
+    headers?: Record<string, string>,
+  ): Promise<PeerAnswer> {
     this.#client ??= this.#newClient('undici');
-    return this.#client.request(method, path, { body: encodeBody(body, kJson), contentType: kJson });
+    return this.#client.request(method, path, { body, contentType: kJson, headers });
+  }
+
+  /** A new token; the clients made for the old one (their headers carry it) are closed. */
+  #renewToken(): void {
+    this.#token = randomToken();
+    const client = this.#client;
+    const taskClient = this.#taskClient;
+    this.#client = undefined;
+    this.#taskClient = undefined;
+    void client?.close();
+    void taskClient?.close();
   }
 
   #newClient(transport: 'undici' | 'h1'): PeerClient {
@@ -266,6 +326,13 @@ export class FleetSecretError extends Error {
     super(message);
     this.name = 'FleetSecretError';
   }
+}
+
+/** The nonce a slave with a fleet secret sends in its refusal of a `/connect` without a proof. */
+function challengeOf(err: unknown): string | undefined {
+  if (!(err instanceof SlaveConnectionRefusedError)) return undefined;
+  const challenge = (err.data as { fleetChallenge?: unknown } | null)?.fleetChallenge;
+  return isNonceShaped(challenge) ? challenge : undefined;
 }
 
 function toError(err: unknown): Error {

@@ -10,6 +10,7 @@ import {
   checkNumber,
   checkString,
   checkTls,
+  freezeRedacted,
   kMaxSeconds,
   type Logger,
   type LoggerLike,
@@ -107,7 +108,9 @@ export interface MasterOptions {
   slaveTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /**
    * A secret shared with the slaves (fleetmaster extension; off by default for DI-engine compatibility). With it
-   * the master proves itself on `/connect` and accepts only slaves that prove the same secret.
+   * the master proves itself on `/connect` (answering the slave's challenge, one more round trip) and accepts only
+   * slaves that prove the same secret over a nonce of its own (else `FleetSecretError`). It authenticates
+   * `/connect` only: see docs/protocol.md, "Fleet secret", for what it does and does not protect.
    */
   fleetSecret?: string;
   /**
@@ -229,7 +232,7 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
       throw new TypeError(`options.myAddress must look like http://host:port (got ${o.myAddress})`);
     }
   }
-  return Object.freeze({
+  const resolved: ResolvedMasterOptions = {
     host: checkString('host', o.host),
     engine: o.engine === undefined ? defaultEngine() : checkEngine(o.engine),
     port: checkInteger('port', o.port, 0, 65535),
@@ -257,7 +260,8 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     adminHost: checkString('adminHost', o.adminHost),
     hooks: Object.freeze(hooks),
     logger: toLogger(o.logger),
-  });
+  };
+  return freezeRedacted(resolved, ['selfToken', 'fleetSecret']);
 }
 
 function checkSelfToken(value: unknown): string {

@@ -5,8 +5,25 @@ import type { ChannelVerdict } from '../protocol/channel.ts';
 import { decodeBody, isMsgpack, isObject } from '../protocol/codec.ts';
 import type { Answer } from '../protocol/envelope.ts';
 import { kExtensionsHeader } from '../protocol/extensions.ts';
-import { kAuthHeader } from '../protocol/fleet-secret.ts';
+import { kAuthHeader, kChallengeHeader } from '../protocol/fleet-secret.ts';
 import { kSlaveAnswers, slaveBodyTooLarge, slaveDataInvalid } from './answers.ts';
+
+/** A master's `/connect`, as the route read it. */
+export interface ConnectRequest {
+  readonly token: string;
+  readonly body: Record<string, unknown>;
+  /** The body's bytes as they arrived: the fleet-secret proofs cover them. */
+  readonly raw: Uint8Array;
+  /** The master's `Fleet-Extensions`, `Fleet-Auth` and `Fleet-Challenge` headers ('' when absent). */
+  readonly extensions: string;
+  readonly proof: string;
+  readonly challenge: string;
+}
+
+/** The answer to `/connect`, with its headers (extensions; the slave's fleet-secret proof on a success only). */
+export interface ConnectAnswer extends Answer {
+  readonly headers: Readonly<Record<string, string>>;
+}
 
 /** What the slave's routes need from the slave. Each handler returns the answer to send. */
 export interface SlaveFrontEndHost {
@@ -16,17 +33,12 @@ export interface SlaveFrontEndHost {
   readonly replies: ReplyTracker;
   checkChannel(header: string): ChannelVerdict;
   checkSelfToken(header: string): boolean;
-  /** The connected master's token, or undefined while unconnected. */
-  readonly masterToken: string | undefined;
-  connect(
-    token: string,
-    body: Record<string, unknown>,
-    masterExtensions: string,
-    masterProof: string,
-  ): Promise<Answer>;
-  /** Headers for a `/connect` answer (extensions; the slave's fleet-secret proof for this token). */
-  connectHeaders(token: string): Record<string, string>;
+  /** True when `token` is the connected master's (constant time; false while unconnected). */
+  isMasterToken(token: string): boolean;
+  connect(request: ConnectRequest): Promise<ConnectAnswer>;
   disconnect(body: Record<string, unknown>): Promise<Answer>;
+  /** With a fleet secret: the refusal a `/connect` earns from its headers alone (read before its body). */
+  refuseConnect(token: string, proof: string, challenge: string): Answer | undefined;
   newTask(body: Record<string, unknown>): Promise<Answer>;
   shutdownRequested(): void;
   warn(message: string, error: unknown): void;
@@ -62,18 +74,24 @@ export function mountSlaveRoutes(app: HttpApp, host: SlaveFrontEndHost): void {
     const token = req.getHeader('token');
     if (token === '') return sendNow(res, kSlaveAnswers.masterTokenNotFound);
     // /connect accepts any token while unconnected (the already-connected check comes after the body)
-    if (route !== 'connect' && token !== host.masterToken)
+    if (route !== 'connect' && !host.isMasterToken(token))
       return sendNow(res, kSlaveAnswers.masterTokenInvalid);
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
     const masterExtensions = req.getHeader(kExtensionsHeader);
     const masterProof = req.getHeader(kAuthHeader);
+    const masterChallenge = req.getHeader(kChallengeHeader);
     const control = route !== 'newTask';
     if (control) {
       // checked before a byte of the body is read: its content is unauthenticated
       const hasBody =
         (contentLength !== '' && contentLength !== '0') || req.getHeader('transfer-encoding') !== '';
       if (isMsgpack(contentType)) return sendNow(res, kSlaveAnswers.controlNotJson, hasBody);
+      if (route === 'connect') {
+        // with a fleet secret, a master that has not proved it yet gets its challenge unread
+        const refused = host.refuseConnect(token, masterProof, masterChallenge);
+        if (refused) return sendNow(res, refused, hasBody);
+      }
       if (uploads >= kMaxUploads) return sendNow(res, kSlaveAnswers.uploadsBusy, hasBody);
     }
     uploads++;
@@ -92,13 +110,21 @@ export function mountSlaveRoutes(app: HttpApp, host: SlaveFrontEndHost): void {
       const body = decoded.value;
       const work =
         route === 'connect'
-          ? host.connect(token, body, masterExtensions, masterProof)
+          ? host.connect({
+              token,
+              body,
+              raw: read.body,
+              extensions: masterExtensions,
+              proof: masterProof,
+              challenge: masterChallenge,
+            })
           : route === 'disconnect'
             ? host.disconnect(body)
             : host.newTask(body);
       work.then(
         // the /connect answer tells a fleetmaster master what this slave speaks; a DI-engine master ignores it
-        (answer) => reply.send(answer, route === 'connect' ? host.connectHeaders(token) : undefined),
+        (answer: Answer) =>
+          reply.send(answer, route === 'connect' ? (answer as ConnectAnswer).headers : undefined),
         (err: unknown) => {
           host.warn(`slave route ${route} failed`, err);
           reply.send(slaveDataInvalid(err instanceof Error ? err.message : String(err)));

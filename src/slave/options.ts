@@ -5,6 +5,7 @@ import {
   checkNumber,
   checkString,
   checkTls,
+  freezeRedacted,
   kMaxSeconds,
   type Logger,
   type LoggerLike,
@@ -21,7 +22,11 @@ export interface SlaveHooks {
   beforeDisconnection?(data: unknown): unknown;
   /** Runs on `/task/new` before the task is accepted; throw `TaskRefuse` to refuse. */
   beforeTask?(data: unknown): unknown;
-  /** The master stopped answering heartbeats (after retries) or refused one; the slave is connectable again. */
+  /**
+   * The master stopped answering heartbeats (after retries) or refused one (a refusal of this slave's token in the
+   * first seconds after `/connect`, before any beat was accepted, is not final: see docs/protocol.md); the slave is
+   * connectable again.
+   */
   lostConnection?(masterAddress: string, error: Error): unknown;
 }
 
@@ -40,6 +45,21 @@ export interface SlaveOptions {
   channel?: number;
   /** Seconds between heartbeats (minimum 0.2). @defaultValue `3` */
   heartbeatSpan?: number;
+  /**
+   * Seconds the connected master must have left a request of this slave unanswered before a `/connect` from another
+   * master that does not prove the fleet secret may replace it (minimum 0.2). A master that refuses this slave's
+   * heartbeat (it no longer knows the slave, e.g. it restarted on its port) is replaced at once, and one that proves
+   * the fleet secret always may.
+   *
+   * The point is to be sure the master is gone, since anyone who knows the channel can send `/connect`. So the
+   * default is well above a long GC pause or a VM migration (seconds), and above the master's own default
+   * `heartbeatTolerance` of 17 s: by the time a master cut off from this slave lets another master in, it has
+   * evicted the slave on its side too, and never two masters count on it. It is also `requestTimeout`'s default,
+   * so a heartbeat held by a paused master has timed out by then. (A master that is unreachable outright loses the
+   * link sooner anyway: a heartbeat that fails after `requestRetries` ends it.)
+   * @defaultValue `30`
+   */
+  masterTimeout?: number;
   /** Extra attempts for a request to the master after a connection-level error. @defaultValue `5` */
   requestRetries?: number;
   /** Seconds between those attempts. @defaultValue `1` */
@@ -62,7 +82,9 @@ export interface SlaveOptions {
   masterTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /**
    * A secret shared with the master (fleetmaster extension; off by default for DI-engine compatibility). With it
-   * the slave accepts `/connect` only from a master that proves the same secret, and proves it in return.
+   * the slave accepts `/connect` only from a master that proves the same secret over a fresh challenge of the
+   * slave's, and then proves it in return; such a master may also replace the slave's current master. It
+   * authenticates `/connect` only: see docs/protocol.md, "Fleet secret", for what it does and does not protect.
    */
   fleetSecret?: string;
   /** A pino-compatible logger (master links, lost connections, reporting failures). @defaultValue silent */
@@ -75,6 +97,7 @@ export interface ResolvedSlaveOptions {
   readonly port: number;
   readonly channel: number;
   readonly heartbeatSpan: number;
+  readonly masterTimeout: number;
   readonly requestRetries: number;
   readonly requestRetryWaiting: number;
   readonly requestTimeout: number;
@@ -93,6 +116,7 @@ export const kSlaveDefaults = Object.freeze({
   port: 7236,
   channel: 0,
   heartbeatSpan: 3,
+  masterTimeout: 30,
   requestRetries: 5,
   requestRetryWaiting: 1,
   requestTimeout: 30,
@@ -109,12 +133,13 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     const fn = checkFunction<SlaveHooks[typeof name]>(`hooks.${name}`, options.hooks?.[name]);
     if (fn) (hooks as Record<string, unknown>)[name] = fn;
   }
-  return Object.freeze({
+  const resolved: ResolvedSlaveOptions = {
     host: checkString('host', o.host),
     engine: o.engine === undefined ? defaultEngine() : checkEngine(o.engine),
     port: checkInteger('port', o.port, 0, 65535),
     channel: checkInteger('channel', o.channel, 0),
     heartbeatSpan: checkNumber('heartbeatSpan', o.heartbeatSpan, 0.2, kMaxSeconds),
+    masterTimeout: checkNumber('masterTimeout', o.masterTimeout, 0.2, kMaxSeconds),
     requestRetries: checkInteger('requestRetries', o.requestRetries, 0, 1000),
     requestRetryWaiting: checkNumber('requestRetryWaiting', o.requestRetryWaiting, 0, kMaxSeconds),
     requestTimeout: checkNumber('requestTimeout', o.requestTimeout, 0.01, kMaxSeconds),
@@ -126,7 +151,8 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     masterTls: o.masterTls,
     fleetSecret: o.fleetSecret === undefined ? undefined : checkString('fleetSecret', o.fleetSecret),
     logger: toLogger(o.logger),
-  });
+  };
+  return freezeRedacted(resolved, ['fleetSecret']);
 }
 
 function checkFormat(value: unknown): 'json' | 'msgpack' {

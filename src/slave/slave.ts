@@ -8,14 +8,29 @@ import { isObject } from '../protocol/codec.ts';
 import { SlaveErrorCode } from '../protocol/codes.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
 import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
-import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
+import {
+  bodyDigest,
+  fleetProof,
+  isFleetProof,
+  isNonceShaped,
+  kAuthHeader,
+  kChallengeHeader,
+  parseFleetProof,
+} from '../protocol/fleet-secret.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { isUuid } from '../protocol/uuid.ts';
 import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
-import { mountSlaveRoutes, type SlaveFrontEndHost } from './front-end.ts';
+import { ConnectChallenges } from './connect-challenges.ts';
+import {
+  type ConnectAnswer,
+  type ConnectRequest,
+  mountSlaveRoutes,
+  type SlaveFrontEndHost,
+} from './front-end.ts';
 import { type LinkCounters, MasterLink } from './master-link.ts';
 import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
+import { isMasterGone } from './takeover.ts';
 
 interface RunningTask {
   id: string;
@@ -45,6 +60,8 @@ export class Slave implements SlaveFrontEndHost {
   readonly #self = new SelfClient();
   #tasksDone = 0;
   readonly #counters: LinkCounters = { pushedBack: 0 };
+  /** Fleet-secret nonces handed out and spent, and tokens used (bounded; see ConnectChallenges). */
+  readonly #challenges = new ConnectChallenges();
 
   constructor(options: SlaveOptions = {}) {
     this.options = resolveSlaveOptions(options);
@@ -84,9 +101,17 @@ export class Slave implements SlaveFrontEndHost {
     return this.#tasksDone;
   }
 
-  /** Counters: tasks finished, and result reports the master pushed back (and that were sent again). */
-  stats(): { tasksDone: number; resultsPushedBack: number } {
-    return { tasksDone: this.#tasksDone, resultsPushedBack: this.#counters.pushedBack };
+  /**
+   * Counters: tasks finished, and result reports the master pushed back (and that were sent again); and
+   * `masterSilence`, the seconds a request to the connected master has gone unanswered (0 once it answered, and
+   * while unconnected), which `masterTimeout` is weighed against.
+   */
+  stats(): { tasksDone: number; resultsPushedBack: number; masterSilence: number } {
+    return {
+      tasksDone: this.#tasksDone,
+      resultsPushedBack: this.#counters.pushedBack,
+      masterSilence: (this.#link?.health().silentForMs ?? 0) / 1000,
+    };
   }
 
   get isShuttingDown(): boolean {
@@ -181,49 +206,101 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   /** @internal */
-  async connect(
-    token: string,
-    body: Record<string, unknown>,
-    masterExtensions: string,
-    masterProof: string,
-  ): Promise<Answer> {
+  isMasterToken(token: string): boolean {
+    return this.#link?.isToken(token) ?? false;
+  }
+
+  /** @internal */
+  async connect(request: ConnectRequest): Promise<ConnectAnswer> {
+    const { token, body } = request;
     const secret = this.options.fleetSecret;
-    if (secret !== undefined && !isFleetProof(secret, 'master', token, masterProof)) {
-      return fail(403, SlaveErrorCode.SLAVE_CONNECTION_REFUSED, 'Connection refused!', {
-        reason: 'this master did not prove the fleet secret',
-      });
+    const digest = secret === undefined ? '' : bodyDigest(request.raw);
+    if (secret !== undefined) {
+      const refused = this.#refuseUnproven(secret, request, digest);
+      if (refused) return withHeaders(refused);
     }
-    // A master that restarted connects again before this slave's next heartbeat shows the old link is dead:
-    // ask the current master now, and stay with it only if it still answers for this slave.
+    const proved = secret !== undefined;
+    // Anyone who knows the channel may send /connect: leave the current master only for one that proved the fleet
+    // secret, or when the current master is demonstrably gone (a master restarted on its port connects again
+    // before this slave's next heartbeat could show it: the probe's refusal shows it now).
     const current = this.#link;
-    if (current && !(await current.probe())) {
-      this.#lost(current, new Error('replaced: the master no longer knows this slave'));
+    if (current && !proved) {
+      if (!(await this.#isGone(current))) return withHeaders(kSlaveAnswers.alreadyConnected);
+      this.#lost(current, new Error('replaced: the master is gone'));
     }
-    if (this.#link) return kSlaveAnswers.alreadyConnected;
+    if (this.#link && !proved) return withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
     const master = body.master;
     const address = isObject(master) ? master.address : undefined;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
-      return slaveDataInvalid('Master address not found (expected master.address as http://host:port).');
+      return withHeaders(
+        slaveDataInvalid('Master address not found (expected master.address as http://host:port).'),
+      );
     }
     const refused = await this.#runHook(() => this.beforeConnection(body.data ?? {}));
-    if (refused) return refused;
-    if (this.#link || this.#shuttingDown) return kSlaveAnswers.alreadyConnected; // raced with another /connect
-    const link = new MasterLink(this.options, token, address, masterExtensions, this.#counters, (l, err) =>
+    if (refused) return withHeaders(refused);
+    if (this.#shuttingDown) return withHeaders(kSlaveAnswers.alreadyConnected);
+    const still = this.#link;
+    if (still) {
+      if (!proved) return withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
+      this.#lost(still, new Error('replaced by a master that proved the fleet secret'));
+    }
+    const link = new MasterLink(this.options, token, address, request.extensions, this.#counters, (l, err) =>
       this.#lost(l, err),
     );
     this.#link = link;
     this.options.logger.info({ master: address }, 'connected to master');
-    // the answer goes out first; the master has already listed the token, so an early beat is welcome
+    // the answer goes out first. A fleetmaster master listed the token before /connect, so an early beat is
+    // welcome; a DI-engine master lists it only after this answer, which the link's early grace allows for
     setImmediate(() => link.start());
-    return kSlaveAnswers.connected;
+    if (secret === undefined) return withHeaders(kSlaveAnswers.connected);
+    this.#challenges.useToken(token);
+    // only now, the master having proved itself, does this slave prove itself, over the master's nonce
+    return withHeaders(
+      kSlaveAnswers.connected,
+      fleetProof(secret, 'slave', request.challenge, token, digest),
+    );
   }
 
-  /** @internal */
-  connectHeaders(token: string): Record<string, string> {
-    const headers: Record<string, string> = { [kExtensionsHeader]: kOurExtensions };
-    const secret = this.options.fleetSecret;
-    if (secret !== undefined) headers[kAuthHeader] = fleetProof(secret, 'slave', token);
-    return headers;
+  /**
+   * @internal With a fleet secret, what the headers of a `/connect` alone show (a used token, no proof, a stale or
+   * foreign nonce, no nonce of the master's): its refusal, answered before the body is read. Undefined when the
+   * proof has yet to be checked against the body, or without a secret.
+   */
+  refuseConnect(token: string, proof: string, challenge: string): Answer | undefined {
+    if (this.options.fleetSecret === undefined) return undefined;
+    if (this.#challenges.isTokenUsed(token)) {
+      return connectionRefused(
+        'this token was already used on a connect (a master makes one per connection)',
+      );
+    }
+    const parsed = parseFleetProof(proof);
+    if (parsed === undefined) return this.#challenge('prove the fleet secret over this challenge');
+    const verdict = this.#challenges.check(parsed.nonce);
+    if (verdict !== 'ok')
+      return this.#challenge(`the challenge answered was ${verdict}; prove over this one`);
+    if (!isNonceShaped(challenge)) {
+      return this.#challenge(`a ${kChallengeHeader} header is needed: the slave proves itself over it`);
+    }
+    return undefined;
+  }
+
+  /**
+   * With a fleet secret: the refusal of a `/connect` whose master did not prove it over a nonce of this slave,
+   * carrying a fresh nonce to prove it over (never a proof), or undefined once it did (its nonce is then spent).
+   */
+  #refuseUnproven(secret: string, request: ConnectRequest, digest: string): Answer | undefined {
+    const refused = this.refuseConnect(request.token, request.proof, request.challenge);
+    if (refused) return refused;
+    const parsed = parseFleetProof(request.proof)!;
+    if (!isFleetProof(secret, 'master', parsed.nonce, request.token, digest, request.proof)) {
+      return this.#challenge('this master did not prove the fleet secret');
+    }
+    this.#challenges.spend(parsed.nonce);
+    return undefined;
+  }
+
+  #challenge(reason: string): Answer {
+    return connectionRefused(reason, this.#challenges.issue());
   }
 
   /** @internal */
@@ -286,6 +363,12 @@ export class Slave implements SlaveFrontEndHost {
       this.options.logger.warn(errorFields(err), 'a slave hook threw');
       return slaveDataInvalid(err instanceof Error ? err.message : String(err));
     }
+  }
+
+  /** Asks the current master with one heartbeat, and weighs its answer with how long it has been silent. */
+  async #isGone(link: MasterLink): Promise<boolean> {
+    const probe = await link.probe();
+    return isMasterGone(probe, link.health(), this.options.masterTimeout * 1000);
   }
 
   async #run(task: RunningTask, link: MasterLink): Promise<void> {
@@ -352,4 +435,17 @@ export class Slave implements SlaveFrontEndHost {
     this.#app = undefined;
     await app?.close();
   }
+}
+
+/** A `/connect` answer with its headers: what this slave speaks, and its fleet-secret proof when given one. */
+function withHeaders(answer: Answer, proof?: string): ConnectAnswer {
+  const headers: Record<string, string> = { [kExtensionsHeader]: kOurExtensions };
+  if (proof !== undefined) headers[kAuthHeader] = proof;
+  return { ...answer, headers };
+}
+
+/** 403, code 503: the refusal a DI-engine master understands; a challenge travels in its data, never a proof. */
+function connectionRefused(reason: string, fleetChallenge?: string): Answer {
+  const data = fleetChallenge === undefined ? { reason } : { reason, fleetChallenge };
+  return fail(403, SlaveErrorCode.SLAVE_CONNECTION_REFUSED, 'Connection refused!', data);
 }

@@ -57,6 +57,52 @@ export async function spawnSlave(args: Record<string, string | number> = {}): Pr
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
-  const [message] = (await once(child, 'message')) as [{ port: number }];
+  const message = (await firstMessage(child)) as { port: number };
   return { child, port: message.port };
+}
+
+/** The child's first IPC message; rejects if it exits before sending one (instead of waiting for ever). */
+async function firstMessage(child: ChildProcess): Promise<unknown> {
+  const exited = once(child, 'exit').then(([code, signal]) => {
+    throw new Error(`child ${child.spawnfile} exited (${signal ?? code}) before it was ready`);
+  });
+  try {
+    const [message] = await Promise.race([once(child, 'message'), exited]);
+    return message;
+  } finally {
+    exited.catch(() => undefined);
+  }
+}
+
+export interface ChildMaster {
+  child: ChildProcess;
+  port: number;
+  /** The address its slaves report to. */
+  address: string;
+}
+
+const kMasterProcess = fileURLToPath(new URL('../fixtures/master-process.ts', import.meta.url));
+
+/**
+ * A master in its own process (so it can be paused with SIGSTOP or SIGKILLed), started from
+ * test/fixtures/master-process.ts; it has connected the slaves at `slavePorts` when this resolves.
+ */
+export async function spawnMaster(slavePorts: number[], fleetSecret?: string): Promise<ChildMaster> {
+  const port = await freePort();
+  const argv = [`--port=${port}`, `--slave-port=${slavePorts.join(',')}`];
+  if (fleetSecret !== undefined) argv.push(`--fleet-secret=${fleetSecret}`);
+  const child = fork(kMasterProcess, argv, {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  await firstMessage(child);
+  return { child, port, address: `http://127.0.0.1:${port}` };
+}
+
+/** Ends a child for good, paused (SIGSTOP) or not, and waits for its exit. */
+export async function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGKILL');
+  await exited;
 }
