@@ -173,7 +173,8 @@ describe('connection abuse', () => {
 
   before(async () => {
     process.on('unhandledRejection', onRejection);
-    master = await startMaster({ heartbeatTolerance: 2, heartbeatCheckSpan: 0.2, maxBodySize: 1 << 20 });
+    // 4 MiB: one slave's unfinished uploads may hold that much at once, and the watched ones below hold 2.2 MB
+    master = await startMaster({ heartbeatTolerance: 2, heartbeatCheckSpan: 0.2, maxBodySize: 4 << 20 });
     slave = await startSlave({
       heartbeatSpan: 0.2,
       processTask: async (data) => {

@@ -326,8 +326,6 @@ describe("the stage's own callbacks", () => {
     const stage = new PoolResultStage(host, {
       handler: undefined,
       threads: 1,
-      maxQueue: 100,
-      maxQueueBytes: 1 << 20,
       timeLimitMs: 5000,
       maxBatch: 64,
     });

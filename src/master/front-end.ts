@@ -1,5 +1,5 @@
 import type { HttpApp, HttpRequest, HttpResponse } from '../http/engine.ts';
-import { readBody } from '../http/read-body.ts';
+import { type BodyOutcome, declaredLength, readBody } from '../http/read-body.ts';
 import { answerUnrouted, PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
 import type { Answer } from '../protocol/envelope.ts';
@@ -9,6 +9,7 @@ import { bodyTooLarge, kAnswers, taskDataInvalid } from './answers.ts';
 import type { SlaveConnection } from './connection.ts';
 import type { FleetCounters } from './counters.ts';
 import type { SlaveRecord, SlaveRegistry } from './registry.ts';
+import type { ResultBudget } from './results/budget.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 
 /** What the routes need from the master. */
@@ -18,6 +19,8 @@ export interface FrontEndHost extends AdminHost {
   readonly counters: FleetCounters;
   readonly registry: SlaveRegistry<SlaveConnection>;
   readonly results: ResultStage;
+  /** What result bodies may hold at once: uploads are admitted against it before they are read. */
+  readonly budget: ResultBudget<SlaveConnection>;
   /** Hands a result to the stage (or acknowledges at once one that cannot reach a running task). */
   submitResult(job: ResultJob): Promise<ResultVerdict>;
   readonly maxBodySize: number;
@@ -39,22 +42,34 @@ export interface FrontEndHost extends AdminHost {
  */
 export function mountMasterRoutes(app: HttpApp, host: FrontEndHost): void {
   const tooLarge = bodyTooLarge(host.maxBodySize);
-  const { counters } = host;
+  const { counters, budget } = host;
 
   /** Every error answer is counted by its code (the metrics' request errors). */
   const refuse = (res: HttpResponse, answer: Answer, close?: boolean, headers?: Record<string, string>) => {
     counters.error(answer.code);
     sendNow(res, answer, close, headers);
   };
-  const reply = (pending: PendingReply, answer: Answer, close?: boolean) => {
+  const reply = (
+    pending: PendingReply,
+    answer: Answer,
+    close?: boolean,
+    headers?: Record<string, string>,
+  ) => {
     if (answer.code !== 0) counters.error(answer.code);
-    pending.send(answer, undefined, close);
+    pending.send(answer, headers, close);
   };
-  /** Hands a result to the stage and answers with its verdict (made once: not a closure per result). */
-  const submitResult = (pending: PendingReply, job: ResultJob) => {
+  /**
+   * Hands a result to the stage and answers with its verdict; the `held` budget bytes go back then (made once:
+   * not a closure per result).
+   */
+  const submitResult = (pending: PendingReply, job: ResultJob, held: number) => {
     host.submitResult(job).then(
-      (verdict) => reply(pending, answerFor(verdict)),
+      (verdict) => {
+        budget.release(held);
+        reply(pending, answerFor(verdict));
+      },
       (err: unknown) => {
+        budget.release(held);
         host.warn('result stage failed', err);
         reply(pending, taskDataInvalid('Result could not be processed.'));
       },
@@ -116,40 +131,80 @@ export function mountMasterRoutes(app: HttpApp, host: FrontEndHost): void {
     const extensions = req.getHeader(kExtensionsHeader);
     // the header counts only from a slave that announced it (it is then checked against the body)
     const taskIdHint = speaks(extensions, Extension.TASK_ID) ? req.getHeader('task-id').toLowerCase() : '';
-    const stage = host.results;
-    if (stage.isFull && speaks(extensions, Extension.BACKPRESSURE)) {
-      // a fleetmaster slave retries after Retry-After; its body is left unread, so the connection closes
-      refuse(res, kAnswers.resultStageBusy, true, kRetryAfter);
-      return;
+    const { connection } = record;
+    const declared = declaredLength(contentLength);
+    if (declared > host.maxBodySize) return refuse(res, tooLarge, true);
+    // A body holds the budget from before its first byte is read until its result settles. A chunked one is
+    // admitted empty and grows chunk by chunk; one slave's unfinished uploads never pass maxBodySize.
+    const bytes = Math.max(0, declared);
+    if (budget.overSlaveShare(connection, bytes))
+      return refuse(res, kAnswers.resultStageBusy, true, kRetryAfter);
+    let state: 'waiting' | 'reading' | 'read' = budget.tryAdmit(connection, bytes) ? 'reading' : 'waiting';
+    // a fleetmaster slave sends again after Retry-After (its body is left unread, so the connection closes); a
+    // DI-engine slave dies on any error answer to a result, so it is held instead (below). It never sends a
+    // chunked body: one that does is told to come back too.
+    if (state === 'waiting' && (speaks(extensions, Extension.BACKPRESSURE) || declared < 0)) {
+      return refuse(res, kAnswers.resultStageBusy, true, kRetryAfter);
     }
-    let bodyRead = false;
+    /** Budget bytes this result holds, once admitted. */
+    let held = state === 'reading' ? bytes : 0;
+    let body: BodyOutcome | undefined;
     const pending = new PendingReply(res, host.replies, () => {
-      if (!bodyRead) host.resultAborted(record.connection, taskIdHint);
+      if (state === 'read') return; // in the stage: its verdict gives the budget back
+      if (state === 'waiting') budget.abandon(connection, bytes);
+      else giveBack();
+      host.resultAborted(connection, taskIdHint);
     });
-    // a DI-engine slave dies on any error answer to a result: hold it instead, reading nothing more from its
-    // socket until the stage has room (the kernel's socket buffer holds the rest of its body)
-    const hold = stage.isFull;
-    if (hold) {
-      res.pause();
-      void stage.whenRoom().then(() => pending.isOpen && res.resume());
-    }
-    readBody(res, contentLength, host.maxBodySize, (read) => {
-      bodyRead = true;
-      if (!read.ok) {
+    const giveBack = () => {
+      budget.uploaded(connection, held);
+      budget.release(held);
+    };
+    const proceed = () => {
+      if (state !== 'reading' || body === undefined) return;
+      state = 'read';
+      if (!body.ok) {
+        giveBack();
         // the rest of the body is still on the wire: answer, then close the connection
-        reply(pending, tooLarge, true);
-        return;
+        if (body.reason === 'too-large') return reply(pending, tooLarge, true);
+        return reply(pending, kAnswers.resultStageBusy, true, kRetryAfter);
       }
-      const job: ResultJob = {
-        outcome,
-        connection: record.connection,
-        body: read.body,
-        contentType,
-        taskIdHint,
-      };
-      if (stage.isFull) void stage.whenRoom().then(() => submitResult(pending, job));
-      else submitResult(pending, job);
-    });
+      budget.uploaded(connection, held);
+      submitResult(pending, { outcome, connection, body: body.body, contentType, taskIdHint }, held);
+    };
+    readBody(
+      res,
+      contentLength,
+      host.maxBodySize,
+      (read) => {
+        body = read;
+        proceed();
+      },
+      {
+        // a held body allocates nothing: it keeps only what reached the master before the pause
+        preallocate: state === 'reading',
+        grow: (more) => {
+          if (!budget.grow(connection, more)) return false;
+          held += more;
+          return true;
+        },
+      },
+    );
+    if (state === 'waiting') {
+      // read nothing more from its socket until the budget has room (the kernel's buffer holds the rest)
+      res.pause();
+      void budget.admit(connection, bytes).then(() => {
+        if (!pending.isOpen) {
+          // it went away after its turn came
+          budget.uploaded(connection, bytes);
+          budget.release(bytes);
+          return;
+        }
+        state = 'reading';
+        held = bytes;
+        res.resume();
+        proceed();
+      });
+    }
   };
   app.put('/slave/task/complete', resultRoute('complete'));
   app.put('/slave/task/fail', resultRoute('fail'));

@@ -20,6 +20,7 @@ import {
   resolveMasterOptions,
 } from './options.ts';
 import { type SlaveRecord, SlaveRegistry } from './registry.ts';
+import { ResultBudget } from './results/budget.ts';
 import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
@@ -51,6 +52,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   #results: ResultStage | undefined;
   /** @internal */
   readonly replies: ReplyTracker = { open: 0 };
+  /** @internal What result bodies may hold at once, from before their upload is read until they settle. */
+  readonly budget: ResultBudget<SlaveConnection>;
   /** Plain counters (heartbeats, error answers, removals, task ends); metrics and stats read them. */
   readonly counters = new FleetCounters();
   readonly #selfToken: string;
@@ -72,6 +75,11 @@ export class Master implements ConnectionHost, FrontEndHost {
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
     this.#engine = selectEngine(this.options.engine, this.options.logger);
+    this.budget = new ResultBudget({
+      maxCount: this.options.resultQueueLimit,
+      maxBytes: this.options.resultQueueBytes,
+      perSlaveBytes: this.options.maxBodySize,
+    });
     this.#selfToken = this.options.selfToken ?? randomToken();
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
@@ -581,8 +589,6 @@ export class Master implements ConnectionHost, FrontEndHost {
     return new PoolResultStage(this.#tasks, {
       handler: o.resultHandler,
       threads: o.resultThreads,
-      maxQueue: o.resultQueueLimit,
-      maxQueueBytes: o.resultQueueBytes,
       timeLimitMs: o.resultTimeLimit * 1000,
       maxBatch: o.resultBatch,
     });

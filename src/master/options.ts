@@ -121,9 +121,15 @@ export interface MasterOptions {
   resultHandler?: string | URL;
   /** Threads of the result pool; 0 runs decoding and the handler inline on the main thread. @defaultValue cores − 1 (min 1) */
   resultThreads?: number;
-  /** Results the stage holds at once (queued or on a thread) before it pushes back. @defaultValue 10000 */
+  /**
+   * Results held at once (uploads still arriving, queued, or on a thread) before the master pushes back.
+   * @defaultValue 10000
+   */
   resultQueueLimit?: number;
-  /** Result body bytes the stage holds at once before it pushes back. @defaultValue 256 MiB */
+  /**
+   * Result body bytes held at once, counted from before an upload is read, before the master pushes back; one
+   * slave's unfinished uploads hold at most `maxBodySize`. @defaultValue 256 MiB
+   */
   resultQueueBytes?: number;
   /** Seconds one result's handler may run; past it the thread is replaced and the task fails. @defaultValue 30 */
   resultTimeLimit?: number;

@@ -36,16 +36,8 @@ export class InlineResultStage implements ResultStage {
     }
   }
 
-  get isFull(): boolean {
-    return false;
-  }
-
   load(): StageLoad {
     return { held: this.#held, queued: 0, threads: 0, busyThreads: 0, busyMs: 0 };
-  }
-
-  whenRoom(): Promise<void> {
-    return Promise.resolve();
   }
 
   async submit(job: ResultJob): Promise<ResultVerdict> {

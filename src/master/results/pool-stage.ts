@@ -17,10 +17,6 @@ export interface PoolStageOptions {
   /** Path or URL of the handler module; undefined: the threads only decode. */
   handler: string | undefined;
   threads: number;
-  /** Results held at once (queued + on threads). */
-  maxQueue: number;
-  /** Body bytes held at once. */
-  maxQueueBytes: number;
   /** Milliseconds one result's handler may run before its thread is replaced and the task fails. */
   timeLimitMs: number;
   /** Results handed to a thread in one go, at most. */
@@ -29,8 +25,6 @@ export interface PoolStageOptions {
 
 interface Entry {
   job: ResultJob;
-  /** The body's size (the body is never transferred: only copies of it are, so a retry still has it). */
-  bytes: number;
   /** Hand-offs of this result that ended with their thread dying. */
   attempts: number;
   settled: boolean;
@@ -84,12 +78,10 @@ export class PoolResultStage implements ResultStage {
   readonly #pool: Piscina<BatchInput, BatchOutput>;
   readonly #queue: Entry[] = [];
   readonly #runs = new Set<Run>();
-  readonly #roomWaiters: (() => void)[] = [];
   readonly #idleWaiters: (() => void)[] = [];
   readonly #progress: Int32Array;
   readonly #freeSlots: number[];
   #held = 0;
-  #heldBytes = 0;
   #dispatchScheduled = false;
   #watchdog: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -112,10 +104,6 @@ export class PoolResultStage implements ResultStage {
     });
   }
 
-  get isFull(): boolean {
-    return this.#held >= this.#options.maxQueue || this.#heldBytes >= this.#options.maxQueueBytes;
-  }
-
   /** Results held (queued or on a thread). */
   get held(): number {
     return this.#held;
@@ -129,11 +117,6 @@ export class PoolResultStage implements ResultStage {
       busyThreads: this.#runs.size,
       busyMs: this.#busyMs + this.#runningMs(),
     };
-  }
-
-  whenRoom(): Promise<void> {
-    if (!this.isFull) return Promise.resolve();
-    return new Promise((resolve) => this.#roomWaiters.push(resolve));
   }
 
   /** Loads the handler on a thread (`start()` waits for it); rejects with a `ResultHandlerLoadError`. */
@@ -150,9 +133,8 @@ export class PoolResultStage implements ResultStage {
   submit(job: ResultJob): Promise<ResultVerdict> {
     if (this.#stopped) return Promise.resolve({ kind: 'shutdown' });
     this.#held++;
-    this.#heldBytes += job.body.byteLength;
     return new Promise((resolve, reject) => {
-      this.#queue.push({ job, bytes: job.body.byteLength, attempts: 0, settled: false, resolve, reject });
+      this.#queue.push({ job, attempts: 0, settled: false, resolve, reject });
       this.#scheduleDispatch();
     });
   }
@@ -316,13 +298,11 @@ export class PoolResultStage implements ResultStage {
     if (entry.settled) return;
     entry.settled = true;
     this.#held--;
-    this.#heldBytes -= entry.bytes;
     try {
       entry.resolve(verdict());
     } catch (err) {
       entry.reject(err);
     }
-    if (!this.isFull) for (const wake of this.#roomWaiters.splice(0)) wake();
     if (this.#held === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
   }
 

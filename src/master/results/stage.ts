@@ -52,12 +52,8 @@ export interface ResultStage {
   /** Loads the result handler once; rejects with `ResultHandlerLoadError` (`start()` waits for it). */
   ready(): Promise<void>;
   submit(job: ResultJob): Promise<ResultVerdict>;
-  /** True when the stage holds as many results (or bytes) as it may; the front end then pushes back. */
-  readonly isFull: boolean;
   /** How busy the stage is now. */
   load(): StageLoad;
-  /** Resolves when there is room again (immediately if there is). */
-  whenRoom(): Promise<void>;
   /** Finishes the jobs already submitted, then stops. */
   close(): Promise<void>;
   /** Stops at once; pending jobs settle as `shutdown`. */
