@@ -10,7 +10,10 @@ import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
-import { FleetCounters, type RemovalReason, taskEndOf } from './counters.ts';
+import { FleetCounters, type RemovalReason, taskEndOf } from './fleet/counters.ts';
+import { type SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
+import { startSweep } from './fleet/sweep.ts';
+import { TaskTable } from './fleet/task-table.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import { MasterMetrics } from './metrics.ts';
 import {
@@ -19,14 +22,11 @@ import {
   type ResolvedMasterOptions,
   resolveMasterOptions,
 } from './options.ts';
-import { type SlaveRecord, SlaveRegistry } from './registry.ts';
 import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
-import { startSweep } from './sweep.ts';
 import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
-import { TaskTable } from './task-table.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */

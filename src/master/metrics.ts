@@ -1,8 +1,8 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { MasterErrorCode } from '../protocol/codes.ts';
-import type { FleetCounters } from './counters.ts';
+import type { FleetCounters } from './fleet/counters.ts';
+import type { ResultCounters } from './fleet/task-table.ts';
 import type { StageLoad } from './results/stage.ts';
-import type { ResultCounters } from './task-table.ts';
 
 /** What the collectors read at scrape time: the master's own counters and state, never a copy kept up to date. */
 export interface MetricsSource {

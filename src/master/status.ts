@@ -1,6 +1,6 @@
 import type { SlaveConnection } from './connection.ts';
-import type { SlaveRegistry } from './registry.ts';
-import type { ResultCounters } from './task-table.ts';
+import type { SlaveRegistry } from './fleet/registry.ts';
+import type { ResultCounters } from './fleet/task-table.ts';
 
 /** Counters a fleet operator watches. */
 export interface MasterStats extends ResultCounters {

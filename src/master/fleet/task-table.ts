@@ -1,7 +1,7 @@
-import type { Logger } from '../options.ts';
-import { kOnlyTask, kOwns } from './connection.ts';
-import type { ResultJob, ResultVerdict, StageHost } from './results/stage.ts';
-import { kEnd, kSettle, type Task, TaskEndCode, TaskEndedError } from './task.ts';
+import type { Logger } from '../../options.ts';
+import { kOnlyTask, kOwns } from '../connection.ts';
+import type { ResultJob, ResultVerdict, StageHost } from '../results/stage.ts';
+import { kEnd, kSettle, type Task, TaskEndCode, TaskEndedError } from '../task.ts';
 
 /** Result counters, as `master.stats()` reports them. */
 export interface ResultCounters {
