@@ -7,11 +7,15 @@ import { createApp, SelfClient } from '../http/self.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
+import { kMaxConcurrency } from '../protocol/extensions.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
-import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
+import { type ConnectionHost, disconnectedReason, kClose, kDrop, SlaveConnection } from './connection.ts';
 import { FleetCounters, type RemovalReason, taskEndOf } from './fleet/counters.ts';
+import { mapTasks } from './fleet/map.ts';
 import { type SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
+import { FleetScheduler } from './fleet/scheduler.ts';
+import { checkTags, type MapOptions, type SubmitOptions } from './fleet/submit-options.ts';
 import { startSweep } from './fleet/sweep.ts';
 import { TaskTable } from './fleet/task-table.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
@@ -31,6 +35,13 @@ import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
   https?: boolean;
+  /**
+   * Tasks the scheduler runs on this slave at once. @defaultValue the `concurrency` a fleetmaster slave
+   * announces, else 1 (a DI-engine slave runs one task and refuses a second)
+   */
+  capacity?: number;
+  /** Tags of this slave: a submitted task with `tags` runs only on a slave carrying all of them. */
+  tags?: readonly string[];
   /**
    * Send task bodies as MessagePack when the slave announces it (a fleetmaster slave does; a DI-engine slave
    * keeps getting JSON). Typed arrays and Buffers then cross without base64. @defaultValue false
@@ -60,6 +71,9 @@ export class Master implements ConnectionHost, FrontEndHost {
   #startedAt = 0;
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
   readonly #tasks: TaskTable;
+  readonly #scheduler: FleetScheduler<SlaveConnection>;
+  /** Every tag given to a connection: a submitted task may ask only for these. */
+  readonly #knownTags = new Set<string>();
   readonly #addressCache = new Map<string, Promise<string>>();
   #app: TemplatedApp | undefined;
   #listening: Listening | undefined;
@@ -74,13 +88,22 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#selfToken = this.options.selfToken ?? randomToken();
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
-    this.#tasks = new TaskTable(this.options.logger);
+    this.#tasks = new TaskTable(this.options.logger, this.counters);
+    this.#scheduler = new FleetScheduler<SlaveConnection>(
+      {
+        logger: this.options.logger,
+        counters: this.counters,
+        knownTags: this.#knownTags,
+        taskEnded: (task) => this.taskEnded(task),
+      },
+      { queueLimit: this.options.queueLimit, placement: this.options.placement },
+    );
     if (this.options.metrics || this.options.adminPort !== undefined) {
       const metrics = new MasterMetrics({
         counters: this.counters,
         slaveCounts: () => this.#slaveCounts(),
         runningTasks: () => this.#tasks.size,
-        resultCounters: () => this.#tasks.counters,
+        fleetLoad: () => this.#scheduler.load(),
         stageLoad: () => this.#results?.load(),
       });
       this.#tasks.observeHandler = (ms) => metrics.handled(ms);
@@ -239,13 +262,64 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.registry.byName(name)?.state === 'connected') {
       throw new Error(`Connection ${JSON.stringify(name)} already exists`);
     }
+    const { capacity } = options;
+    if (
+      capacity !== undefined &&
+      (!Number.isInteger(capacity) || capacity < 1 || capacity > kMaxConcurrency)
+    ) {
+      throw new RangeError(
+        `options.capacity must be an integer between 1 and ${kMaxConcurrency} (got ${String(capacity)})`,
+      );
+    }
+    const tags = options.tags === undefined ? [] : checkTags('tags', options.tags);
+    for (const tag of tags) this.#knownTags.add(tag);
     return new SlaveConnection(
       this,
       name,
       host,
       port,
-      { https: options.https ?? false, msgpack: options.msgpack ?? false },
+      { https: options.https ?? false, msgpack: options.msgpack ?? false, capacity, tags },
       randomToken(),
+    );
+  }
+
+  // ---- the fleet: submit, map ----
+
+  /**
+   * A task for the fleet, returned at once and queued: the scheduler sends it to a slave with a free slot
+   * (chosen by `placement`), again to another one when its slave is lost (`retries`). Bad options or data that
+   * cannot be sent throw a `TypeError`/`RangeError` naming the option, and nothing is queued. On a full queue
+   * (`queueLimit`) the task has already FAILED with `QUEUE_FULL`; after `close()`, with `MASTER_SHUTTING_DOWN`.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
+  submit<D = any, R = any>(data: D, options?: SubmitOptions): Task<D, R> {
+    return this.#scheduler.submit(data, options) as Task<D, R>;
+  }
+
+  /**
+   * Submits each item lazily, at most `options.inFlight` tasks outstanding and never into a full queue, and
+   * yields each task as it settles, in completion order. Leaving the loop early cancels the tasks not yet
+   * yielded. `options` are `submit`'s, for every task.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
+  map<D = any>(
+    items: Iterable<D> | AsyncIterable<D>,
+    options?: MapOptions,
+  ): AsyncGenerator<Task<D>, void, undefined> {
+    const scheduler = this.#scheduler;
+    return mapTasks(
+      {
+        submit: (data, o) => scheduler.submit(data, o),
+        whenRoom: () => scheduler.whenRoom(),
+        get queueFull() {
+          return scheduler.queueFull;
+        },
+        get isClosed() {
+          return scheduler.isClosed;
+        },
+      },
+      items,
+      options,
     );
   }
 
@@ -286,16 +360,23 @@ export class Master implements ConnectionHost, FrontEndHost {
     const { size: slaves } = this.registry;
     const ended = this.counters.tasksEnded;
     let tasksFailed = 0;
-    for (const [end, n] of ended) if (end !== 'completed') tasksFailed += n;
+    for (const [end, n] of ended) if (end !== 'completed' && end !== 'cancelled') tasksFailed += n;
+    const fleet = this.#scheduler.load();
     return {
       slaves,
       runningTasks: this.#tasks.size,
-      ...this.#tasks.counters,
+      ...this.counters.results(),
       evictions: this.counters.removals.heartbeat_timeout,
       heartbeats: this.counters.heartbeats,
       resultsAborted: this.counters.resultsAborted,
+      tasksCreated: this.counters.tasksCreated,
       tasksCompleted: ended.get('completed') ?? 0,
       tasksFailed,
+      tasksCancelled: ended.get('cancelled') ?? 0,
+      tasksQueued: fleet.queued,
+      taskRetries: this.counters.taskRetries,
+      slots: fleet.slots,
+      freeSlots: fleet.freeSlots,
     };
   }
 
@@ -331,7 +412,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     // every body is decoded (on a thread) before it is answered, so a bad body is always 400/601, even for a
     // task that no longer runs
     return this.results.submit(job).then((verdict) => {
-      if (verdict.kind === 'invalid') this.#tasks.counters.resultsInvalid++;
+      if (verdict.kind === 'invalid') this.counters.resultsInvalid++;
       return verdict;
     });
   }
@@ -482,38 +563,64 @@ export class Master implements ConnectionHost, FrontEndHost {
   connected(connection: SlaveConnection): void {
     this.registry.add(connection.name, connection.token, connection, 'connected', performance.now());
     this.logger.info(
-      { slave: connection.name, address: connection.origin, msgpack: connection.usesMsgpack },
+      {
+        slave: connection.name,
+        address: connection.origin,
+        msgpack: connection.usesMsgpack,
+        capacity: connection.capacity,
+      },
       'slave connected',
     );
+    // last: its free slots take waiting tasks at once
+    if (!this.#shuttingDown) this.#scheduler.addSlave(connection, connection.capacity, connection.tags);
   }
 
   /** @internal */
   disconnected(connection: SlaveConnection, reason: TaskEndedError): void {
     const record = this.registry.byToken(connection.token);
     if (record) this.#drop(record, reason, 'disconnected');
-    else connection[kDrop](reason);
+    else this.#gone(connection, reason);
   }
 
   /** @internal */
-  trackTask(task: Task): void {
+  taskCreated(): void {
+    this.counters.tasksCreated++;
+  }
+
+  /** @internal */
+  trackTask(task: Task, connection: SlaveConnection): void {
     this.#tasks.track(task);
+    this.#scheduler.changed(connection, false);
   }
 
   /** @internal */
-  untrackTask(task: Task): void {
+  untrackTask(task: Task, connection: SlaveConnection): void {
     this.#tasks.untrack(task);
-    // a task leaves the table once, when it ends: count it here
+    this.#scheduler.changed(connection, true);
+  }
+
+  /** @internal A task settled, once, however: count it here. */
+  taskEnded(task: Task): void {
     const { status, error } = task;
     const end = taskEndOf(task);
     this.counters.taskEnded(end);
     if (status !== TaskStatus.COMPLETED) {
       const fields = { taskId: task.id, end, reason: error?.message };
-      if (end === 'reported_failure') this.logger.debug(fields, 'task failed (reported by its slave)');
-      else this.logger.warn(fields, 'task failed');
+      if (end === 'reported_failure' || end === 'cancelled' || end === 'queue_full') {
+        this.logger.debug(
+          fields,
+          `task ${end === 'reported_failure' ? 'failed (reported by its slave)' : end}`,
+        );
+      } else this.logger.warn(fields, 'task failed');
     }
-    if (this.#metrics && status !== TaskStatus.START_FAILED) {
+    // a task that never started has no duration
+    if (this.#metrics && status !== TaskStatus.START_FAILED && task.startedAt > 0) {
       this.#metrics.taskEnded(
-        status === TaskStatus.COMPLETED ? 'completed' : 'failed',
+        status === TaskStatus.COMPLETED
+          ? 'completed'
+          : status === TaskStatus.CANCELLED
+            ? 'cancelled'
+            : 'failed',
         (performance.now() - task.startedAt) / 1000,
       );
     }
@@ -586,12 +693,19 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       'slave evicted',
     );
-    record.connection[kDrop](
+    this.#gone(
+      record.connection,
       new TaskEndedError(
         TaskEndCode.SLAVE_LOST,
         `slave lost: ${record.name} sent no heartbeat for ${silentFor} s (tolerance ${this.options.heartbeatTolerance} s)`,
       ),
     );
+  }
+
+  /** The slave left: out of the scheduler first (so none of its tasks is sent back to it), then its tasks end. */
+  #gone(connection: SlaveConnection, reason: TaskEndedError): void {
+    this.#scheduler.removeSlave(connection);
+    connection[kDrop](reason);
   }
 
   #drop(record: SlaveRecord<SlaveConnection>, reason: TaskEndedError, why: RemovalReason): void {
@@ -603,7 +717,7 @@ export class Master implements ConnectionHost, FrontEndHost {
         'slave disconnected',
       );
     }
-    record.connection[kDrop](reason);
+    this.#gone(record.connection, reason);
   }
 
   #slaveCounts(): { connected: number; pending: number } {
@@ -615,9 +729,16 @@ export class Master implements ConnectionHost, FrontEndHost {
   async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
     this.logger.info(
-      { graceful, slaves: this.registry.size, runningTasks: this.#tasks.size },
+      {
+        graceful,
+        slaves: this.registry.size,
+        runningTasks: this.#tasks.size,
+        queuedTasks: this.#scheduler.load().queued,
+      },
       'master shutting down',
     );
+    // first, so no slot freed while results finish takes a queued task: every queued task fails now
+    this.#scheduler.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
     this.#stopSweep?.();
     closeListening(this.#listening);
     this.#listening = undefined;
@@ -650,10 +771,6 @@ export class Master implements ConnectionHost, FrontEndHost {
     await new Promise((resolve) => setImmediate(resolve));
     this.logger.info({ stats: this.stats() }, 'master closed');
   }
-}
-
-function disconnectedReason(name: string): TaskEndedError {
-  return new TaskEndedError(TaskEndCode.SLAVE_DISCONNECTED, `slave ${name} was deleted before reporting`);
 }
 
 export type { MasterHooks };

@@ -1,6 +1,6 @@
 import type { SlaveConnection } from './connection.ts';
+import type { ResultCounters } from './fleet/counters.ts';
 import type { SlaveRegistry } from './fleet/registry.ts';
-import type { ResultCounters } from './fleet/task-table.ts';
 
 /** Counters a fleet operator watches. */
 export interface MasterStats extends ResultCounters {
@@ -11,9 +11,19 @@ export interface MasterStats extends ResultCounters {
   heartbeats: number;
   /** Result uploads cut before their body was complete (the slave's to resend; nothing reached a task). */
   resultsAborted: number;
+  /** Tasks made (`newTask`, `submit`): at rest, tasksCreated = tasksCompleted + tasksFailed + tasksCancelled. */
+  tasksCreated: number;
   tasksCompleted: number;
-  /** Tasks that ended FAILED or START_FAILED, whatever the reason. */
+  /** Tasks that ended FAILED or START_FAILED, whatever the reason (a full queue included). */
   tasksFailed: number;
+  tasksCancelled: number;
+  /** Submitted tasks waiting for a slave now. */
+  tasksQueued: number;
+  /** Attempts put back in the queue (slave lost, refused, unreachable) for another try. */
+  taskRetries: number;
+  /** Task slots of the connected slaves, and how many are free now. */
+  slots: number;
+  freeSlots: number;
 }
 
 /** One slave in `master.status()`. */
@@ -25,6 +35,9 @@ export interface SlaveStatus {
   /** Seconds since its last heartbeat (or result, or connect). */
   lastHeartbeatAge: number;
   tasksInFlight: number;
+  /** Its task slots (`capacity`). */
+  capacity: number;
+  tags: readonly string[];
 }
 
 /** The fleet as `GET /status` shows it. */
@@ -45,6 +58,8 @@ export function slaveStatuses(registry: SlaveRegistry<SlaveConnection>, now: num
       state: record.state,
       lastHeartbeatAge: Math.round(now - record.lastHeartbeat) / 1000,
       tasksInFlight: connection.runningTasks,
+      capacity: connection.capacity,
+      tags: connection.tags,
     });
   }
   // the registry keeps heartbeat order; names read better
