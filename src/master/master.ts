@@ -12,6 +12,8 @@ import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { type ConnectionHost, disconnectedReason, kClose, kDrop, SlaveConnection } from './connection.ts';
 import { FleetCounters, type RemovalReason, taskEndOf } from './fleet/counters.ts';
+import { FleetHttpTasks } from './fleet/http-tasks.ts';
+import { mountFleetRoutes } from './fleet/http-uws.ts';
 import { mapTasks } from './fleet/map.ts';
 import { type SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
 import { FleetScheduler } from './fleet/scheduler.ts';
@@ -72,6 +74,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
   readonly #tasks: TaskTable;
   readonly #scheduler: FleetScheduler<SlaveConnection>;
+  /** @internal Tasks submitted over HTTP (`/fleet/tasks`), kept readable for a while once settled. */
+  readonly fleetTasks: FleetHttpTasks;
   /** Every tag given to a connection: a submitted task may ask only for these. */
   readonly #knownTags = new Set<string>();
   readonly #addressCache = new Map<string, Promise<string>>();
@@ -98,6 +102,10 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       { queueLimit: this.options.queueLimit, placement: this.options.placement },
     );
+    this.fleetTasks = new FleetHttpTasks(this, {
+      retention: this.options.fleetTaskRetention,
+      kept: this.options.fleetTasksKept,
+    });
     if (this.options.metrics || this.options.adminPort !== undefined) {
       const metrics = new MasterMetrics({
         counters: this.counters,
@@ -185,6 +193,8 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.#closing) throw new Error('Master is closed; create a new one');
     const app = createApp(this.options.tls);
     mountMasterRoutes(app, this);
+    // uWS matches a route of fixed segments before the front end's catch-all, whatever the order they were added
+    mountFleetRoutes(app, this);
     this.#app = app;
     this.#results = this.#createStage();
     const { adminHost, adminPort } = this.options;
@@ -739,6 +749,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     );
     // first, so no slot freed while results finish takes a queued task: every queued task fails now
     this.#scheduler.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
+    this.fleetTasks.close();
     this.#stopSweep?.();
     closeListening(this.#listening);
     this.#listening = undefined;

@@ -83,6 +83,9 @@ export const MasterRequestBodyTooLargeError = define(MasterResponseError, 'Maste
 export const MasterResultStageBusyError = define(MasterResponseError, 'Master', 'RESULT_STAGE_BUSY');
 export const MasterRouteNotFoundError = define(MasterResponseError, 'Master', 'ROUTE_NOT_FOUND');
 export const MasterMetricsFailedError = define(MasterResponseError, 'Master', 'METRICS_FAILED');
+export const MasterRequestDataInvalidError = define(MasterResponseError, 'Master', 'REQUEST_DATA_INVALID');
+export const MasterQueueFullError = define(MasterResponseError, 'Master', 'QUEUE_FULL');
+export const MasterTaskNotFoundError = define(MasterResponseError, 'Master', 'TASK_NOT_FOUND');
 
 const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>([
   [SlaveErrorCode.SYSTEM_SHUTTING_DOWN, SlaveSystemShuttingDownError],
@@ -118,6 +121,9 @@ const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([
   [MasterErrorCode.RESULT_STAGE_BUSY, MasterResultStageBusyError],
   [MasterErrorCode.ROUTE_NOT_FOUND, MasterRouteNotFoundError],
   [MasterErrorCode.METRICS_FAILED, MasterMetricsFailedError],
+  [MasterErrorCode.REQUEST_DATA_INVALID, MasterRequestDataInvalidError],
+  [MasterErrorCode.QUEUE_FULL, MasterQueueFullError],
+  [MasterErrorCode.TASK_NOT_FOUND, MasterTaskNotFoundError],
 ]);
 
 /** The typed error for a slave's error answer; an unknown code still gives a `SlaveResponseError`. */
