@@ -35,6 +35,9 @@ export const kStatusOf: Record<Side, Map<number, number>> = {
     [MasterErrorCode.RESULT_STAGE_BUSY, 503],
     [MasterErrorCode.ROUTE_NOT_FOUND, 404],
     [MasterErrorCode.METRICS_FAILED, 500],
+    [MasterErrorCode.REQUEST_DATA_INVALID, 400],
+    [MasterErrorCode.QUEUE_FULL, 503],
+    [MasterErrorCode.TASK_NOT_FOUND, 404],
   ]),
   slave: new Map([
     [SlaveErrorCode.SUCCESS, 200],
