@@ -7,19 +7,15 @@ import { createApp, SelfClient } from '../http/self.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { masterErrorFor } from '../protocol/errors.ts';
-import { kMaxConcurrency } from '../protocol/extensions.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
-import { type ConnectionHost, disconnectedReason, kClose, kDrop, SlaveConnection } from './connection.ts';
-import { FleetCounters, type RemovalReason, taskEndOf } from './fleet/counters.ts';
+import { type ConnectionHost, disconnectedReason, kClose, SlaveConnection } from './connection.ts';
+import type { FleetCounters } from './fleet/counters.ts';
+import { Fleet } from './fleet/fleet.ts';
 import { FleetHttpTasks } from './fleet/http-tasks.ts';
 import { mountFleetRoutes } from './fleet/http-uws.ts';
-import { mapTasks } from './fleet/map.ts';
-import { type SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
-import { FleetScheduler } from './fleet/scheduler.ts';
-import { checkTags, type MapOptions, type SubmitOptions } from './fleet/submit-options.ts';
-import { startSweep } from './fleet/sweep.ts';
-import { TaskTable } from './fleet/task-table.ts';
+import type { SlaveRegistry } from './fleet/registry.ts';
+import type { MapOptions, SubmitOptions } from './fleet/submit-options.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import { MasterMetrics } from './metrics.ts';
 import {
@@ -32,7 +28,7 @@ import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
-import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
+import { type Task, TaskEndCode, TaskEndedError } from './task.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
@@ -60,24 +56,22 @@ export interface NewConnectionOptions {
  */
 export class Master implements ConnectionHost, FrontEndHost {
   readonly options: ResolvedMasterOptions;
-  readonly registry = new SlaveRegistry<SlaveConnection>();
+  /** The fleet's bookkeeping: registry, sweep, running tasks, scheduler, counters. */
+  readonly #fleet: Fleet;
+  readonly registry: SlaveRegistry<SlaveConnection>;
   #results: ResultStage | undefined;
   /** @internal */
   readonly replies: ReplyTracker = { open: 0 };
   /** Plain counters (heartbeats, error answers, removals, task ends); metrics and stats read them. */
-  readonly counters = new FleetCounters();
+  readonly counters: FleetCounters;
   readonly #selfToken: string;
   readonly #checkSelf: (token: string) => boolean;
   readonly #metrics: MasterMetrics | undefined;
   #admin: { app: TemplatedApp; listening: Listening } | undefined;
   #startedAt = 0;
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
-  readonly #tasks: TaskTable;
-  readonly #scheduler: FleetScheduler<SlaveConnection>;
   /** @internal Tasks submitted over HTTP (`/fleet/tasks`), kept readable for a while once settled. */
   readonly fleetTasks: FleetHttpTasks;
-  /** Every tag given to a connection: a submitted task may ask only for these. */
-  readonly #knownTags = new Set<string>();
   readonly #addressCache = new Map<string, Promise<string>>();
   #app: TemplatedApp | undefined;
   #listening: Listening | undefined;
@@ -92,16 +86,10 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#selfToken = this.options.selfToken ?? randomToken();
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
-    this.#tasks = new TaskTable(this.options.logger, this.counters);
-    this.#scheduler = new FleetScheduler<SlaveConnection>(
-      {
-        logger: this.options.logger,
-        counters: this.counters,
-        knownTags: this.#knownTags,
-        taskEnded: (task) => this.taskEnded(task),
-      },
-      { queueLimit: this.options.queueLimit, placement: this.options.placement },
-    );
+    const fleet = new Fleet(this.options);
+    this.#fleet = fleet;
+    this.registry = fleet.registry;
+    this.counters = fleet.counters;
     this.fleetTasks = new FleetHttpTasks(this, {
       retention: this.options.fleetTaskRetention,
       kept: this.options.fleetTasksKept,
@@ -109,12 +97,13 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.options.metrics || this.options.adminPort !== undefined) {
       const metrics = new MasterMetrics({
         counters: this.counters,
-        slaveCounts: () => this.#slaveCounts(),
-        runningTasks: () => this.#tasks.size,
-        fleetLoad: () => this.#scheduler.load(),
+        slaveCounts: () => fleet.slaveCounts(),
+        runningTasks: () => fleet.tasks.size,
+        fleetLoad: () => fleet.scheduler.load(),
         stageLoad: () => this.#results?.load(),
       });
-      this.#tasks.observeHandler = (ms) => metrics.handled(ms);
+      fleet.tasks.observeHandler = (ms) => metrics.handled(ms);
+      fleet.observeTask = (outcome, seconds) => metrics.taskEnded(outcome, seconds);
       this.#metrics = metrics;
     }
   }
@@ -224,11 +213,9 @@ export class Master implements ConnectionHost, FrontEndHost {
       { host: this.options.host, port: this.#port, channel: this.options.channel, adminPort: this.adminPort },
       'master listening',
     );
-    this.#stopSweep = startSweep(
-      this.registry,
+    this.#stopSweep = this.#fleet.startSweep(
       this.options.heartbeatCheckSpan * 1000,
       this.options.heartbeatTolerance * 1000,
-      (record, now) => this.#evict(record, now),
     );
     return this;
   }
@@ -272,17 +259,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.registry.byName(name)?.state === 'connected') {
       throw new Error(`Connection ${JSON.stringify(name)} already exists`);
     }
-    const { capacity } = options;
-    if (
-      capacity !== undefined &&
-      (!Number.isInteger(capacity) || capacity < 1 || capacity > kMaxConcurrency)
-    ) {
-      throw new RangeError(
-        `options.capacity must be an integer between 1 and ${kMaxConcurrency} (got ${String(capacity)})`,
-      );
-    }
-    const tags = options.tags === undefined ? [] : checkTags('tags', options.tags);
-    for (const tag of tags) this.#knownTags.add(tag);
+    const { capacity, tags } = this.#fleet.connectionOptions(options);
     return new SlaveConnection(
       this,
       name,
@@ -303,7 +280,7 @@ export class Master implements ConnectionHost, FrontEndHost {
    */
   // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
   submit<D = any, R = any>(data: D, options?: SubmitOptions): Task<D, R> {
-    return this.#scheduler.submit(data, options) as Task<D, R>;
+    return this.#fleet.submit(data, options) as Task<D, R>;
   }
 
   /**
@@ -316,21 +293,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     items: Iterable<D> | AsyncIterable<D>,
     options?: MapOptions,
   ): AsyncGenerator<Task<D>, void, undefined> {
-    const scheduler = this.#scheduler;
-    return mapTasks(
-      {
-        submit: (data, o) => scheduler.submit(data, o),
-        whenRoom: () => scheduler.whenRoom(),
-        get queueFull() {
-          return scheduler.queueFull;
-        },
-        get isClosed() {
-          return scheduler.isClosed;
-        },
-      },
-      items,
-      options,
-    );
+    return this.#fleet.map(items, options);
   }
 
   /** True while a slave of that name is connected and heartbeating. */
@@ -362,32 +325,13 @@ export class Master implements ConnectionHost, FrontEndHost {
       await connection.disconnect();
     } finally {
       const record = this.registry.byName(name);
-      if (record?.connection === connection) this.#drop(record, disconnectedReason(name), 'disconnected');
+      if (record?.connection === connection)
+        this.#fleet.drop(record, disconnectedReason(name), 'disconnected');
     }
   }
 
   stats(): MasterStats {
-    const { size: slaves } = this.registry;
-    const ended = this.counters.tasksEnded;
-    let tasksFailed = 0;
-    for (const [end, n] of ended) if (end !== 'completed' && end !== 'cancelled') tasksFailed += n;
-    const fleet = this.#scheduler.load();
-    return {
-      slaves,
-      runningTasks: this.#tasks.size,
-      ...this.counters.results(),
-      evictions: this.counters.removals.heartbeat_timeout,
-      heartbeats: this.counters.heartbeats,
-      resultsAborted: this.counters.resultsAborted,
-      tasksCreated: this.counters.tasksCreated,
-      tasksCompleted: ended.get('completed') ?? 0,
-      tasksFailed,
-      tasksCancelled: ended.get('cancelled') ?? 0,
-      tasksQueued: fleet.queued,
-      taskRetries: this.counters.taskRetries,
-      slots: fleet.slots,
-      freeSlots: fleet.freeSlots,
-    };
+    return this.#fleet.stats();
   }
 
   /** The fleet now: every slave's address, last heartbeat age and tasks in flight (what `GET /status` shows). */
@@ -551,89 +495,42 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** @internal */
   connecting(connection: SlaveConnection): void {
     if (this.#shuttingDown) throw new Error('Master is shutting down');
-    const other = this.registry.byName(connection.name);
-    if (other && other.connection !== connection && other.state === 'connected') {
-      throw new Error(`Connection ${JSON.stringify(connection.name)} already exists`);
-    }
-    if (other && other.connection !== connection) this.registry.remove(other);
-    this.registry.add(connection.name, connection.token, connection, 'pending', performance.now());
+    this.#fleet.connecting(connection);
   }
 
   /** @internal */
   connectFailed(connection: SlaveConnection, error: Error): void {
-    const record = this.registry.byToken(connection.token);
-    if (record?.state === 'pending') this.registry.remove(record);
-    this.logger.warn(
-      { slave: connection.name, address: connection.origin, reason: error.message },
-      'slave connect failed',
-    );
+    this.#fleet.connectFailed(connection, error);
   }
 
   /** @internal */
   connected(connection: SlaveConnection): void {
-    this.registry.add(connection.name, connection.token, connection, 'connected', performance.now());
-    this.logger.info(
-      {
-        slave: connection.name,
-        address: connection.origin,
-        msgpack: connection.usesMsgpack,
-        capacity: connection.capacity,
-      },
-      'slave connected',
-    );
-    // last: its free slots take waiting tasks at once
-    if (!this.#shuttingDown) this.#scheduler.addSlave(connection, connection.capacity, connection.tags);
+    this.#fleet.connected(connection);
   }
 
   /** @internal */
   disconnected(connection: SlaveConnection, reason: TaskEndedError): void {
-    const record = this.registry.byToken(connection.token);
-    if (record) this.#drop(record, reason, 'disconnected');
-    else this.#gone(connection, reason);
+    this.#fleet.disconnected(connection, reason);
   }
 
   /** @internal */
   taskCreated(): void {
-    this.counters.tasksCreated++;
+    this.#fleet.taskCreated();
   }
 
   /** @internal */
   trackTask(task: Task, connection: SlaveConnection): void {
-    this.#tasks.track(task);
-    this.#scheduler.changed(connection, false);
+    this.#fleet.trackTask(task, connection);
   }
 
   /** @internal */
   untrackTask(task: Task, connection: SlaveConnection): void {
-    this.#tasks.untrack(task);
-    this.#scheduler.changed(connection, true);
+    this.#fleet.untrackTask(task, connection);
   }
 
-  /** @internal A task settled, once, however: count it here. */
+  /** @internal */
   taskEnded(task: Task): void {
-    const { status, error } = task;
-    const end = taskEndOf(task);
-    this.counters.taskEnded(end);
-    if (status !== TaskStatus.COMPLETED) {
-      const fields = { taskId: task.id, end, reason: error?.message };
-      if (end === 'reported_failure' || end === 'cancelled' || end === 'queue_full') {
-        this.logger.debug(
-          fields,
-          `task ${end === 'reported_failure' ? 'failed (reported by its slave)' : end}`,
-        );
-      } else this.logger.warn(fields, 'task failed');
-    }
-    // a task that never started has no duration
-    if (this.#metrics && status !== TaskStatus.START_FAILED && task.startedAt > 0) {
-      this.#metrics.taskEnded(
-        status === TaskStatus.COMPLETED
-          ? 'completed'
-          : status === TaskStatus.CANCELLED
-            ? 'cancelled'
-            : 'failed',
-        (performance.now() - task.startedAt) / 1000,
-      );
-    }
+    this.#fleet.taskEnded(task);
   }
 
   // ---- FrontEndHost (internal; called by routes) ----
@@ -678,8 +575,8 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   #createStage(): ResultStage {
     const o = this.options;
-    if (o.resultThreads === 0) return new InlineResultStage(this.#tasks, o.resultHandler);
-    return new PoolResultStage(this.#tasks, {
+    if (o.resultThreads === 0) return new InlineResultStage(this.#fleet.tasks, o.resultHandler);
+    return new PoolResultStage(this.#fleet.tasks, {
       handler: o.resultHandler,
       threads: o.resultThreads,
       maxQueue: o.resultQueueLimit,
@@ -689,66 +586,19 @@ export class Master implements ConnectionHost, FrontEndHost {
     });
   }
 
-  #evict(record: SlaveRecord<SlaveConnection>, now: number): void {
-    this.counters.removals.heartbeat_timeout++;
-    const silentFor = ((now - record.lastHeartbeat) / 1000).toFixed(1);
-    this.logger.warn(
-      {
-        slave: record.name,
-        address: record.connection.origin,
-        reason: 'heartbeat_timeout',
-        silentFor: Number(silentFor),
-        tolerance: this.options.heartbeatTolerance,
-        tasksLost: record.connection.runningTasks,
-      },
-      'slave evicted',
-    );
-    this.#gone(
-      record.connection,
-      new TaskEndedError(
-        TaskEndCode.SLAVE_LOST,
-        `slave lost: ${record.name} sent no heartbeat for ${silentFor} s (tolerance ${this.options.heartbeatTolerance} s)`,
-      ),
-    );
-  }
-
-  /** The slave left: out of the scheduler first (so none of its tasks is sent back to it), then its tasks end. */
-  #gone(connection: SlaveConnection, reason: TaskEndedError): void {
-    this.#scheduler.removeSlave(connection);
-    connection[kDrop](reason);
-  }
-
-  #drop(record: SlaveRecord<SlaveConnection>, reason: TaskEndedError, why: RemovalReason): void {
-    this.registry.remove(record);
-    this.counters.removals[why]++;
-    if (why === 'disconnected') {
-      this.logger.info(
-        { slave: record.name, address: record.connection.origin, tasksEnded: record.connection.runningTasks },
-        'slave disconnected',
-      );
-    }
-    this.#gone(record.connection, reason);
-  }
-
-  #slaveCounts(): { connected: number; pending: number } {
-    let connected = 0;
-    for (const record of this.registry.records()) if (record.state === 'connected') connected++;
-    return { connected, pending: this.registry.size - connected };
-  }
-
   async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
     this.logger.info(
       {
         graceful,
         slaves: this.registry.size,
-        runningTasks: this.#tasks.size,
-        queuedTasks: this.#scheduler.load().queued,
+        runningTasks: this.#fleet.tasks.size,
+        queuedTasks: this.#fleet.scheduler.load().queued,
       },
       'master shutting down',
     );
     // first, so no slot freed while results finish takes a queued task: every queued task fails now
-    this.#scheduler.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
+    this.#fleet.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
     this.fleetTasks.close();
     this.#stopSweep?.();
     closeListening(this.#listening);
@@ -767,13 +617,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       await new Promise((resolve) => setImmediate(resolve));
     }
     const reason = new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down');
-    const connections = new Set<SlaveConnection>();
-    for (const record of [...this.registry.records()]) {
-      connections.add(record.connection);
-      this.#drop(record, reason, 'shutdown');
-    }
-    // tasks started on connections that were no longer listed (e.g. reused after an eviction)
-    this.#tasks.endAll(reason);
+    const connections = this.#fleet.dropAll(reason);
     for (const connection of connections) await connection[kClose]();
     await this.#self.destroy();
     if (this.#app) closeApp(this.#app);
