@@ -1,30 +1,9 @@
 import type { SlaveConnection } from './connection.ts';
-import type { ResultCounters } from './fleet/counters.ts';
-import type { SlaveRegistry } from './fleet/registry.ts';
+import type { MasterStats } from './fleet/counters.ts';
 
-/** Counters a fleet operator watches. */
-export interface MasterStats extends ResultCounters {
-  slaves: number;
-  runningTasks: number;
-  /** Slaves the sweep removed for silence. */
-  evictions: number;
-  heartbeats: number;
-  /** Result uploads cut before their body was complete (the slave's to resend; nothing reached a task). */
-  resultsAborted: number;
-  /** Tasks made (`newTask`, `submit`): at rest, tasksCreated = tasksCompleted + tasksFailed + tasksCancelled. */
-  tasksCreated: number;
-  tasksCompleted: number;
-  /** Tasks that ended FAILED or START_FAILED, whatever the reason (a full queue included). */
-  tasksFailed: number;
-  tasksCancelled: number;
-  /** Submitted tasks waiting for a slave now. */
-  tasksQueued: number;
-  /** Attempts put back in the queue (slave lost, refused, unreachable) for another try. */
-  taskRetries: number;
-  /** Task slots of the connected slaves, and how many are free now. */
-  slots: number;
-  freeSlots: number;
-}
+export type { MasterStats };
+
+import type { SlaveRegistry } from './fleet/registry.ts';
 
 /** One slave in `master.status()`. */
 export interface SlaveStatus {

@@ -56,6 +56,30 @@ export class FleetCounters implements ResultCounters {
   }
 }
 
+/** Counters a fleet operator watches. */
+export interface MasterStats extends ResultCounters {
+  slaves: number;
+  runningTasks: number;
+  /** Slaves the sweep removed for silence. */
+  evictions: number;
+  heartbeats: number;
+  /** Result uploads cut before their body was complete (the slave's to resend; nothing reached a task). */
+  resultsAborted: number;
+  /** Tasks made (`newTask`, `submit`): at rest, tasksCreated = tasksCompleted + tasksFailed + tasksCancelled. */
+  tasksCreated: number;
+  tasksCompleted: number;
+  /** Tasks that ended FAILED or START_FAILED, whatever the reason (a full queue included). */
+  tasksFailed: number;
+  tasksCancelled: number;
+  /** Submitted tasks waiting for a slave now. */
+  tasksQueued: number;
+  /** Attempts put back in the queue (slave lost, refused, unreachable) for another try. */
+  taskRetries: number;
+  /** Task slots of the connected slaves, and how many are free now. */
+  slots: number;
+  freeSlots: number;
+}
+
 /** How an ended task ended. */
 export function taskEndOf(task: Task): TaskEnd {
   const { status, error } = task;

@@ -1,9 +1,8 @@
 import type { Logger } from '../../options.ts';
 import { kMaxConcurrency } from '../../protocol/extensions.ts';
 import { kDrop, type SlaveConnection } from '../connection.ts';
-import type { MasterStats } from '../status.ts';
 import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from '../task.ts';
-import { FleetCounters, type RemovalReason, taskEndOf } from './counters.ts';
+import { FleetCounters, type MasterStats, type RemovalReason, taskEndOf } from './counters.ts';
 import { mapTasks } from './map.ts';
 import type { PlacementPolicy } from './placement.ts';
 import { type SlaveRecord, SlaveRegistry } from './registry.ts';
