@@ -2,6 +2,10 @@
 
 export { AnswerTimeoutError, AnswerTooLargeError } from './client/errors.ts';
 export { FleetSecretError, SlaveConnection } from './master/connection.ts';
+export type { PlacementPolicy, SlaveLoad } from './master/fleet/placement.ts';
+export { leastLoaded } from './master/fleet/placement.ts';
+export type { QueueContext, QueueEntry, QueueFactory, TaskQueue } from './master/fleet/queue.ts';
+export type { MapOptions, SubmitOptions } from './master/fleet/submit-options.ts';
 export type { NewConnectionOptions } from './master/master.ts';
 export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
@@ -21,7 +25,9 @@ export {
   MasterMasterTokenInvalidError,
   MasterMasterTokenNotGivenError,
   MasterMetricsFailedError,
+  MasterQueueFullError,
   MasterRequestBodyTooLargeError,
+  MasterRequestDataInvalidError,
   MasterRequestMalformedError,
   MasterResponseError,
   MasterResultStageBusyError,
@@ -32,6 +38,7 @@ export {
   MasterSlaveTokenNotGivenError,
   MasterSystemShuttingDownError,
   MasterTaskDataInvalidError,
+  MasterTaskNotFoundError,
   RequestFailedError,
   ResponseError,
   SlaveAlreadyConnectedError,

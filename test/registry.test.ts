@@ -1,7 +1,7 @@
 // SlaveRegistry: name ↔ token ↔ connection, and the heartbeat order the sweep walks.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { type SlaveRecord, SlaveRegistry } from '../src/master/registry.ts';
+import { type SlaveRecord, SlaveRegistry } from '../src/master/fleet/registry.ts';
 
 type Entry = SlaveRecord<string>;
 

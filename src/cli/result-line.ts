@@ -1,6 +1,6 @@
 /** What `master --tasks` writes for one finished task. */
 export interface TaskLine {
-  slave: string;
+  slave: string | null;
   data: unknown;
   /** 'completed', 'failed' or 'start_failed'. */
   status: string;

@@ -7,8 +7,8 @@ import { Extension, kExtensionsHeader, speaks } from '../protocol/extensions.ts'
 import { type AdminHost, mountAdminRoutes } from './admin.ts';
 import { bodyTooLarge, kAnswers, taskDataInvalid } from './answers.ts';
 import type { SlaveConnection } from './connection.ts';
-import type { FleetCounters } from './counters.ts';
-import type { SlaveRecord, SlaveRegistry } from './registry.ts';
+import type { FleetCounters } from './fleet/counters.ts';
+import type { SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
 import type { ResultBudget } from './results/budget.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 

@@ -7,7 +7,7 @@ import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
 import { SlaveErrorCode } from '../protocol/codes.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
-import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
+import { kExtensionsHeader, slaveExtensions } from '../protocol/extensions.ts';
 import {
   bodyDigest,
   fleetProof,
@@ -21,6 +21,7 @@ import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { isUuid } from '../protocol/uuid.ts';
 import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
+import { mountCancelRoute } from './cancel-route.ts';
 import { ConnectChallenges } from './connect-challenges.ts';
 import {
   type ConnectAnswer,
@@ -35,13 +36,16 @@ import { isMasterGone } from './takeover.ts';
 interface RunningTask {
   id: string;
   data: unknown;
+  /** Aborted when the master cancels the task (`POST /task/cancel`). */
+  abort: AbortController;
 }
 
 /**
- * The slave end of the protocol: one master at a time, one task at a time (as DI-engine's slave). Task code is
- * `processTask(data)`, overridden in a subclass or passed as an option; it may be async. Its return value is
- * reported as the completed result; `TaskFail` reports a failure with its result, and **any other throw also
- * reports a failure** (the reference only logs it and its master waits forever).
+ * The slave end of the protocol: one master at a time, `concurrency` tasks at a time (1 by default, as
+ * DI-engine's slave). Task code is `processTask(data, signal)`, overridden in a subclass or passed as an option;
+ * it may be async, and `signal` aborts when a fleetmaster master cancels the task. Its return value is reported
+ * as the completed result; `TaskFail` reports a failure with its result, and **any other throw also reports a
+ * failure** (the reference only logs it and its master waits forever).
  */
 export class Slave implements SlaveFrontEndHost {
   readonly options: ResolvedSlaveOptions;
@@ -51,10 +55,12 @@ export class Slave implements SlaveFrontEndHost {
   readonly #checkSelf = createTokenCheck(this.#selfToken);
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
   readonly #engine: HttpEngine;
+  /** The `Fleet-Extensions` of its `/connect` answers: ours, and how many tasks it runs at once. */
+  readonly #extensions: string;
   #app: HttpApp | undefined;
   #port = -1;
   #link: MasterLink | undefined;
-  #task: RunningTask | undefined;
+  readonly #tasks = new Map<string, RunningTask>();
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
   readonly #self = new SelfClient();
@@ -66,6 +72,7 @@ export class Slave implements SlaveFrontEndHost {
   constructor(options: SlaveOptions = {}) {
     this.options = resolveSlaveOptions(options);
     this.#engine = selectEngine(this.options.engine, this.options.logger);
+    this.#extensions = slaveExtensions(this.options.concurrency);
     this.#channelCheck = createChannelCheck(this.options.channel);
   }
 
@@ -93,7 +100,12 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   get hasTask(): boolean {
-    return this.#task !== undefined;
+    return this.#tasks.size > 0;
+  }
+
+  /** Tasks running now (at most `concurrency`). */
+  get runningTasks(): number {
+    return this.#tasks.size;
   }
 
   /** Tasks finished (reported or not) since start. */
@@ -131,6 +143,7 @@ export class Slave implements SlaveFrontEndHost {
     if (this.#closing) throw new Error('Slave is closed; create a new one');
     const app = this.#engine.createApp({ tls: this.options.tls, malformed: kSlaveAnswers.malformed });
     mountSlaveRoutes(app, this);
+    mountCancelRoute(app, this);
     this.#app = app;
     try {
       this.#port = await app.listen(this.options.host, this.options.port, 'Slave');
@@ -169,8 +182,8 @@ export class Slave implements SlaveFrontEndHost {
 
   // ---- task code and hooks: override in a subclass or pass as options ----
 
-  processTask(data: unknown): unknown {
-    if (this.options.processTask) return this.options.processTask(data);
+  processTask(data: unknown, signal: AbortSignal): unknown {
+    if (this.options.processTask) return this.options.processTask(data, signal);
     throw new Error('processTask is not implemented: pass options.processTask or override it in a subclass');
   }
 
@@ -217,7 +230,7 @@ export class Slave implements SlaveFrontEndHost {
     const digest = secret === undefined ? '' : bodyDigest(request.raw);
     if (secret !== undefined) {
       const refused = this.#refuseUnproven(secret, request, digest);
-      if (refused) return withHeaders(refused);
+      if (refused) return this.#withHeaders(refused);
     }
     const proved = secret !== undefined;
     // Anyone who knows the channel may send /connect: leave the current master only for one that proved the fleet
@@ -225,23 +238,23 @@ export class Slave implements SlaveFrontEndHost {
     // before this slave's next heartbeat could show it: the probe's refusal shows it now).
     const current = this.#link;
     if (current && !proved) {
-      if (!(await this.#isGone(current))) return withHeaders(kSlaveAnswers.alreadyConnected);
+      if (!(await this.#isGone(current))) return this.#withHeaders(kSlaveAnswers.alreadyConnected);
       this.#lost(current, new Error('replaced: the master is gone'));
     }
-    if (this.#link && !proved) return withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
+    if (this.#link && !proved) return this.#withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
     const master = body.master;
     const address = isObject(master) ? master.address : undefined;
     if (typeof address !== 'string' || !/^https?:\/\//.test(address)) {
-      return withHeaders(
+      return this.#withHeaders(
         slaveDataInvalid('Master address not found (expected master.address as http://host:port).'),
       );
     }
     const refused = await this.#runHook(() => this.beforeConnection(body.data ?? {}));
-    if (refused) return withHeaders(refused);
-    if (this.#shuttingDown) return withHeaders(kSlaveAnswers.alreadyConnected);
+    if (refused) return this.#withHeaders(refused);
+    if (this.#shuttingDown) return this.#withHeaders(kSlaveAnswers.alreadyConnected);
     const still = this.#link;
     if (still) {
-      if (!proved) return withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
+      if (!proved) return this.#withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
       this.#lost(still, new Error('replaced by a master that proved the fleet secret'));
     }
     const link = new MasterLink(this.options, token, address, request.extensions, this.#counters, (l, err) =>
@@ -252,10 +265,10 @@ export class Slave implements SlaveFrontEndHost {
     // the answer goes out first. A fleetmaster master listed the token before /connect, so an early beat is
     // welcome; a DI-engine master lists it only after this answer, which the link's early grace allows for
     setImmediate(() => link.start());
-    if (secret === undefined) return withHeaders(kSlaveAnswers.connected);
+    if (secret === undefined) return this.#withHeaders(kSlaveAnswers.connected);
     this.#challenges.useToken(token);
     // only now, the master having proved itself, does this slave prove itself, over the master's nonce
-    return withHeaders(
+    return this.#withHeaders(
       kSlaveAnswers.connected,
       fleetProof(secret, 'slave', request.challenge, token, digest),
     );
@@ -303,6 +316,16 @@ export class Slave implements SlaveFrontEndHost {
     return connectionRefused(reason, this.#challenges.issue());
   }
 
+  /**
+   * A `/connect` answer with the headers a fleetmaster master reads: the extensions, with how many tasks this
+   * slave runs at once, and the slave's proof when it gives one.
+   */
+  #withHeaders(answer: Answer, proof?: string): ConnectAnswer {
+    const headers: Record<string, string> = { [kExtensionsHeader]: this.#extensions };
+    if (proof !== undefined) headers[kAuthHeader] = proof;
+    return { ...answer, headers };
+  }
+
   /** @internal */
   async disconnect(body: Record<string, unknown>): Promise<Answer> {
     if (!this.#link) return kSlaveAnswers.notConnected;
@@ -317,28 +340,38 @@ export class Slave implements SlaveFrontEndHost {
 
   /** @internal */
   async newTask(body: Record<string, unknown>): Promise<Answer> {
-    if (this.#task) return kSlaveAnswers.taskAlreadyExist;
+    if (this.#tasks.size >= this.options.concurrency) return kSlaveAnswers.taskAlreadyExist;
     const task = body.task;
     const id = isObject(task) ? task.id : undefined;
     if (typeof id !== 'string' || id.length === 0) return slaveDataInvalid('Task ID not found.');
     // the reference parses it with UUID() (a 500 when it is not one); refusing here keeps the task from running
     // only to have its result refused by the master
     if (!isUuid(id)) return slaveDataInvalid('Task ID is not a UUID.');
+    if (this.#tasks.has(id)) return kSlaveAnswers.taskAlreadyExist;
     const data = body.data ?? {};
-    // claim the slot before the hook awaits, so a second /task/new meanwhile is refused
-    this.#task = { id, data };
+    // claim the slot before the hook awaits, so a further /task/new meanwhile is refused
+    const running: RunningTask = { id, data, abort: new AbortController() };
+    this.#tasks.set(id, running);
     const refused = await this.#runHook(() => this.beforeTask(data));
     if (refused) {
-      this.#task = undefined;
+      this.#tasks.delete(id);
       return refused;
     }
     const link = this.#link;
     if (!link) {
-      this.#task = undefined;
+      this.#tasks.delete(id);
       return kSlaveAnswers.notConnected;
     }
-    setImmediate(() => void this.#run({ id, data }, link));
+    setImmediate(() => void this.#run(running, link));
     return kSlaveAnswers.taskReceived;
+  }
+
+  /** @internal The master cancelled a task: its signal aborts (its result is still reported). */
+  cancelTask(id: string): boolean {
+    const task = this.#tasks.get(id);
+    if (task === undefined || task.abort.signal.aborted) return task !== undefined;
+    task.abort.abort(new Error('cancelled by the master'));
+    return true;
   }
 
   /** @internal */
@@ -375,7 +408,7 @@ export class Slave implements SlaveFrontEndHost {
     let outcome: 'complete' | 'fail';
     let result: unknown;
     try {
-      result = await this.processTask(task.data);
+      result = await this.processTask(task.data, task.abort.signal);
       outcome = 'complete';
     } catch (err) {
       outcome = 'fail';
@@ -388,7 +421,7 @@ export class Slave implements SlaveFrontEndHost {
             };
     }
     // free the slot before reporting, as the reference does: the master may send the next task at once
-    this.#task = undefined;
+    this.#tasks.delete(task.id);
     this.#tasksDone++;
     if (!link.isOpen) {
       this.options.logger.warn(
@@ -438,12 +471,6 @@ export class Slave implements SlaveFrontEndHost {
 }
 
 /** A `/connect` answer with its headers: what this slave speaks, and its fleet-secret proof when given one. */
-function withHeaders(answer: Answer, proof?: string): ConnectAnswer {
-  const headers: Record<string, string> = { [kExtensionsHeader]: kOurExtensions };
-  if (proof !== undefined) headers[kAuthHeader] = proof;
-  return { ...answer, headers };
-}
-
 /** 403, code 503: the refusal a DI-engine master understands; a challenge travels in its data, never a proof. */
 function connectionRefused(reason: string, fleetChallenge?: string): Answer {
   const data = fleetChallenge === undefined ? { reason } : { reason, fleetChallenge };
