@@ -399,7 +399,7 @@ describe('commands, as processes', () => {
       );
       const reported = stderr.text.split('\n').filter((l) => l.includes('"msg":"result not written"'));
       assert.equal(reported.length, 2, 'one log line per result not written');
-      assert.match(stderr.text, /"completed":6,"failed":0,"unwritten":2/);
+      assert.match(stderr.text, /"completed":6,"failed":0,"retries":0,"unwritten":2/);
     } finally {
       slave.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });

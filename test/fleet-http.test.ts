@@ -111,7 +111,7 @@ describe('/fleet/tasks over HTTP', () => {
     assert.equal(master.fleetTasks.waiters, 0);
   });
 
-  test('bad bodies and queries: 400 with code 904 naming what is wrong; unknown ids 404 with 907', async () => {
+  test('bad bodies and queries: 400 with code 904 naming what is wrong; unknown ids 404 with 909', async () => {
     const cases: [unknown, RegExp][] = [
       ['{ not json', /JSON/],
       [[1, 2], /Body must be an object/],
