@@ -11,6 +11,7 @@ import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { kAnswers } from './answers.ts';
 import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
 import { FleetCounters, type RemovalReason, taskEndOf } from './counters.ts';
+import { Dashboard } from './dashboard/dashboard.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import { MasterMetrics } from './metrics.ts';
 import {
@@ -68,6 +69,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   #closing: Promise<void> | undefined;
   #port = -1;
   readonly #self = new SelfClient();
+  /** The admin listener's live page and its log of fleet events (with `adminPort` only). */
+  readonly #dashboard: Dashboard | undefined;
 
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
@@ -76,6 +79,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
     this.#tasks = new TaskTable(this.options.logger);
+    this.#dashboard = this.options.adminPort === undefined ? undefined : new Dashboard(this);
     if (this.options.metrics || this.options.adminPort !== undefined) {
       const metrics = new MasterMetrics({
         info: { engine: this.engine, node: process.version },
@@ -178,6 +182,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       if (adminPort !== undefined) {
         admin = this.#engine.createApp({ malformed: kAnswers.malformed });
         mountAdminRoutes(admin, this, () => undefined);
+        this.#dashboard?.mount(admin);
         mountAdminFallback(admin, this);
         this.#admin = { app: admin, port: await admin.listen(adminHost, adminPort, 'Master admin') };
       }
@@ -191,6 +196,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       throw err;
     }
     this.#startedAt = performance.now();
+    this.#dashboard?.start();
     this.logger.info(
       {
         host: this.options.host,
@@ -496,6 +502,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       { slave: connection.name, address: connection.origin, msgpack: connection.usesMsgpack },
       'slave connected',
     );
+    this.#dashboard?.connected(connection);
   }
 
   /** @internal */
@@ -521,6 +528,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       const fields = { taskId: task.id, end, reason: error?.message };
       if (end === 'reported_failure') this.logger.debug(fields, 'task failed (reported by its slave)');
       else this.logger.warn(fields, 'task failed');
+      this.#dashboard?.taskFailed(task, end);
     }
     if (this.#metrics && status !== TaskStatus.START_FAILED) {
       this.#metrics.taskEnded(
@@ -597,6 +605,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       'slave evicted',
     );
+    this.#dashboard?.evicted(record, Number(silentFor));
     record.connection[kDrop](
       new TaskEndedError(
         TaskEndCode.SLAVE_LOST,
@@ -613,6 +622,7 @@ export class Master implements ConnectionHost, FrontEndHost {
         { slave: record.name, address: record.connection.origin, tasksEnded: record.connection.runningTasks },
         'slave disconnected',
       );
+      this.#dashboard?.disconnected(record);
     }
     record.connection[kDrop](reason);
   }
@@ -630,6 +640,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       'master shutting down',
     );
     this.#stopSweep?.();
+    this.#dashboard?.close();
     this.#app?.stopListening();
     const admin = this.#admin;
     this.#admin = undefined;
