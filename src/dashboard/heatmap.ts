@@ -4,28 +4,11 @@
  */
 import { kAgeScale } from '../master/dashboard/frames.ts';
 import { ageColour, formatSeconds, kPendingColour } from './format.ts';
+import { type HeatmapLayout, heatmapLayout } from './layout.ts';
 import type { FleetModel, SlaveView } from './model.ts';
-
-/** Largest height the map takes before its cells shrink, in CSS pixels. */
-const kMaxHeight = 260;
 
 /** Colour by age byte (fraction × kAgeScale), computed once. */
 const kColours = Array.from({ length: 256 }, (_, b) => ageColour(b / kAgeScale));
-
-export interface HeatmapLayout {
-  cell: number;
-  columns: number;
-  rows: number;
-}
-
-/** Cell size and grid for `count` cells in `width` CSS pixels. Pure. */
-export function heatmapLayout(count: number, width: number, maxHeight = kMaxHeight): HeatmapLayout {
-  const n = Math.max(1, count);
-  const w = Math.max(1, width);
-  const cell = Math.max(4, Math.min(28, Math.floor(Math.sqrt((w * maxHeight) / n))));
-  const columns = Math.max(1, Math.floor(w / cell));
-  return { cell, columns, rows: Math.ceil(count / columns) };
-}
 
 export class Heatmap {
   readonly #canvas: HTMLCanvasElement;

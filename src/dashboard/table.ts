@@ -3,8 +3,8 @@
  * rows in view, plus a few, exist in the DOM) so 10,000 rows scroll smoothly. Reading it changes nothing.
  */
 import { formatSeconds, kHealthLabels } from './format.ts';
+import { rowWindow } from './layout.ts';
 import type { FleetModel, Health, SlaveView } from './model.ts';
-import { rowWindow } from './virtual-window.ts';
 
 export const kRowHeight = 26;
 
