@@ -190,14 +190,25 @@ export class Dashboard {
     stream.send(sseEvent('snapshot', JSON.stringify(this.#snapshot())));
   }
 
+  /**
+   * The fleet now. The pass only records what changed (the next update still carries it to every page: its slot
+   * changes are states, so applying them again changes nothing).
+   */
   #snapshot(): SnapshotFrame {
+    const h = this.#host;
+    const fleet = this.#slots.pass(
+      h.registry.records(),
+      performance.now(),
+      h.options.heartbeatTolerance * 1000,
+    );
+    const { histogram: _, ...slaves } = fleet;
     return {
       master: this.#master!,
       capacity: this.#slots.capacity,
       slots: this.#slots.all(),
       ages: this.#slots.agesBase64(),
       inflight: this.#slots.inflightBase64(),
-      summary: this.#summary!,
+      summary: { ...this.#summary!, slaves },
       history: this.#history,
       events: this.#events.last(this.#limits.eventsInSnapshot),
     };
