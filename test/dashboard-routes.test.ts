@@ -18,7 +18,12 @@ describe('dashboard routes', () => {
 
   before(async () => {
     await ensureDashboardBuilt();
-    master = await startMaster({ adminPort: 0, heartbeatTolerance: 1.5, heartbeatCheckSpan: 0.1, resultThreads: 1 });
+    master = await startMaster({
+      adminPort: 0,
+      heartbeatTolerance: 1.5,
+      heartbeatCheckSpan: 0.1,
+      resultThreads: 1,
+    });
     origin = `http://127.0.0.1:${master.adminPort}`;
     steady = await startSlave({ heartbeatSpan: 0.2, processTask: (d) => d });
     doomed = await startSlave({ heartbeatSpan: 0.2, processTask: () => new Promise(() => undefined) });
@@ -117,7 +122,9 @@ describe('dashboard routes', () => {
       assert.equal(eviction.tasksLost, 1);
       assert.ok(eviction.silentFor >= 1);
       assert.ok(
-        update.events.some((e) => e.kind === 'task_failed' && e.code === 'slave_lost' && e.taskId === task.id),
+        update.events.some(
+          (e) => e.kind === 'task_failed' && e.code === 'slave_lost' && e.taskId === task.id,
+        ),
         'the task it lost failed with its code',
       );
       assert.deepEqual(
@@ -127,7 +134,9 @@ describe('dashboard routes', () => {
       );
       assert.equal(update.summary.slaves.total, 1);
       assert.equal(update.summary.evictions, 1);
-      const updates = stream.events.filter((e) => e.event === 'update').map((e) => JSON.parse(e.data) as UpdateFrame);
+      const updates = stream.events
+        .filter((e) => e.event === 'update')
+        .map((e) => JSON.parse(e.data) as UpdateFrame);
       assert.ok(updates.length >= 2);
       for (let i = 1; i < updates.length; i++) {
         const gap = updates[i]!.summary.at - updates[i - 1]!.summary.at;

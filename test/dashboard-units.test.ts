@@ -312,8 +312,8 @@ describe('the page model', () => {
       'numeric order of names',
     );
     assert.equal(model.ageSeconds(0, 1000), 2);
-    // ages grow between frames
-    assert.equal(model.ageSeconds(0, 2500), 3.5);
+    // a fresh slave is shown as the frame saw it
+    assert.equal(model.ageSeconds(0, 2500), 2);
     assert.equal(model.tasksInFlight(0), 1);
     assert.equal(model.health(model.sorted()[1]!, 1000), 'fresh');
 
@@ -340,6 +340,9 @@ describe('the page model', () => {
       ],
     );
     assert.equal(model.health(model.sorted()[0]!, 5000), 'silent');
+    // a late or silent one keeps ageing between frames
+    assert.equal(model.ageSeconds(0, 5000), 9);
+    assert.equal(model.ageSeconds(0, 6500), 10.5);
     assert.equal(model.ageSeconds(2, 5000), 1);
     assert.deepEqual(
       model.events.map((e) => e.seq),

@@ -85,11 +85,17 @@ export class FleetModel {
     this.#applyCommon(frame.capacity, frame.ages, frame.inflight, frame.summary, now);
   }
 
-  /** Heartbeat age ÷ tolerance at `now`, aged locally since the last frame (NaN for an empty slot). */
+  /**
+   * Heartbeat age ÷ tolerance at `now` (NaN for an empty slot). A slave that was already late in the last frame
+   * keeps ageing between frames (it has been silent a while: a slave going silent reddens smoothly, not once a
+   * second); a fresh one is shown as the frame saw it, since it most likely beat again meanwhile.
+   */
   fraction(slot: number, now: number): number {
     const byte = slot < this.capacity ? (this.ages[slot] ?? kEmptySlot) : kEmptySlot;
     if (byte === kEmptySlot || this.master === undefined) return Number.NaN;
-    return byte / kAgeScale + Math.max(0, now - this.receivedAt) / 1000 / this.master.heartbeatTolerance;
+    const fraction = byte / kAgeScale;
+    if (fraction < kLateFraction) return fraction;
+    return fraction + Math.max(0, now - this.receivedAt) / 1000 / this.master.heartbeatTolerance;
   }
 
   ageSeconds(slot: number, now: number): number {
