@@ -9,10 +9,14 @@ import type { Master, Slave } from '../src/index.ts';
 import { ensureDashboardBuilt, launchChromium, openPage, screenshot } from './helpers/browser.ts';
 import { type ChildSlave, spawnSlave, startMaster, startSlave } from './helpers/fleet.ts';
 
+// the page.evaluate callbacks below run in the browser; this project's tsconfig has no DOM types
+// biome-ignore lint/suspicious/noExplicitAny: the browser's document, typed loosely on purpose
+declare const document: any;
+
 /** The colour of slave `index` (in the page's order) at its cell's centre, as [r, g, b, a]. */
 function cellColour(page: Page, index: number): Promise<number[]> {
   return page.evaluate((i) => {
-    const canvas = document.getElementById('heatmap') as HTMLCanvasElement;
+    const canvas = document.getElementById('heatmap');
     const cell = Number(canvas.dataset.cell);
     const columns = Number(canvas.dataset.columns);
     const dpr = canvas.width / canvas.clientWidth;
@@ -30,7 +34,7 @@ function pixelsOf(page: Page, selector: string, rgb: [number, number, number]): 
   return page.evaluate(
     ({ selector, rgb }) => {
       let found = 0;
-      for (const canvas of document.querySelectorAll<HTMLCanvasElement>(`${selector} canvas`)) {
+      for (const canvas of document.querySelectorAll(`${selector} canvas`)) {
         const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
         for (let p = 0; p < data.length; p += 4) {
           if (
@@ -137,7 +141,7 @@ describe('the dashboard in chromium', () => {
     const stoppedIndex = 3;
     await page.waitForFunction(
       (i) => {
-        const canvas = document.getElementById('heatmap') as HTMLCanvasElement;
+        const canvas = document.getElementById('heatmap');
         const cell = Number(canvas.dataset.cell);
         const columns = Number(canvas.dataset.columns);
         const dpr = canvas.width / canvas.clientWidth;
