@@ -71,7 +71,14 @@ export function parseArgs(argv: readonly string[]): Options {
 
 /** One page's event stream, read and counted (as a browser would: every byte received). */
 function openPage(port: number) {
-  const page = { bytes: 0, frames: 0, snapshotBytes: 0, status: 0, close: () => undefined as void };
+  const page = {
+    bytes: 0,
+    snapshotBytes: 0,
+    /** Sizes of the update events received since the last `take()`. */
+    updates: [] as number[],
+    status: 0,
+    close: () => undefined as void,
+  };
   const req = http.get({ host: '127.0.0.1', port, path: '/dashboard/events' }, (res) => {
     page.status = res.statusCode ?? 0;
     let text = '';
@@ -81,7 +88,7 @@ function openPage(port: number) {
       let cut = text.indexOf('\n\n');
       while (cut >= 0) {
         if (text.startsWith('event: snapshot')) page.snapshotBytes = cut + 2;
-        if (text.startsWith('event: ')) page.frames++;
+        if (text.startsWith('event: update')) page.updates.push(cut + 2);
         text = text.slice(cut + 2);
         cut = text.indexOf('\n\n');
       }
@@ -103,8 +110,11 @@ interface Run {
   beatP99Ms: number;
   beatsRefused: number;
   evictions: number;
-  /** Per page, over the measured window. */
+  /** Per page, over the measured window: every byte received (a page catching up counts its backlog). */
   bytesPerSecond: number | null;
+  /** Per page: the mean size of the updates received in the window, and how many a second arrived. */
+  bytesPerUpdate: number | null;
+  updatesPerSecond: number | null;
   snapshotBytes: number | null;
 }
 
@@ -140,11 +150,13 @@ async function runOnce(
     await sleep(o.warmup * 1000);
     fleet.resetWindows();
     const bytes0 = open.map((p) => p.bytes);
+    for (const p of open) p.updates = [];
     const t0 = performance.now();
     await sleep(o.duration * 1000);
     const windows = fleet.resetWindows();
     const seconds = (performance.now() - t0) / 1000;
     const bytes = open.map((p, i) => p.bytes - bytes0[i]!);
+    const updates = open.flatMap((p) => p.updates);
     const outcome = await load;
     const origin = `http://127.0.0.1:${master.port}`;
     const beats = windows.get(origin)?.beats;
@@ -162,6 +174,8 @@ async function runOnce(
       evictions: await master.evictions(),
       bytesPerSecond: open.length > 0 ? bytes.reduce((a, b) => a + b, 0) / open.length / seconds : null,
       snapshotBytes: open.length > 0 ? open[0]!.snapshotBytes : null,
+      bytesPerUpdate: updates.length > 0 ? updates.reduce((a, b) => a + b, 0) / updates.length : null,
+      updatesPerSecond: open.length > 0 ? updates.length / open.length / seconds : null,
     };
   } finally {
     for (const p of open) p.close();
@@ -188,6 +202,8 @@ export function formatMarkdown(runs: Run[]): string {
     const beatRatio = rs.map((r) => base(r.round).beatP99Ms / r.beatP99Ms);
     const bps = rs.map((r) => r.bytesPerSecond).filter((b): b is number => b !== null);
     const snap = rs.map((r) => r.snapshotBytes).filter((b): b is number => b !== null);
+    const perUpdate = rs.map((r) => r.bytesPerUpdate).filter((b): b is number => b !== null);
+    const rate = rs.map((r) => r.updatesPerSecond).filter((b): b is number => b !== null);
     const f = (x: number, d = 0) => (Number.isFinite(x) ? x.toFixed(d) : '–');
     return [
       mode,
@@ -196,6 +212,7 @@ export function formatMarkdown(runs: Run[]): string {
       f(median(rs.map((r) => r.beatP99Ms)), 1),
       `${f(median(beatRatio), 3)} (${f(Math.min(...beatRatio), 3)}–${f(Math.max(...beatRatio), 3)})`,
       f(median(rs.map((r) => r.load.loopDelayP99Ms)), 1),
+      perUpdate.length > 0 ? `${f(median(perUpdate) / 1024, 1)} KiB × ${f(median(rate), 2)}/s` : '–',
       bps.length > 0 ? `${f(median(bps) / 1024, 1)} KiB/s` : '–',
       snap.length > 0 ? `${f(median(snap) / 1024, 0)} KiB` : '–',
       String(rs.reduce((n, r) => n + r.evictions + r.beatsRefused, 0)),
@@ -208,7 +225,8 @@ export function formatMarkdown(runs: Run[]): string {
     'heartbeat p99 ms',
     '0 pages p99 ÷ this p99',
     'master loop p99 ms',
-    'bytes/s per page',
+    'per page: update size × updates/s',
+    'per page: all bytes/s',
     'snapshot',
     'evictions + refused',
   ];
