@@ -77,7 +77,7 @@ function openPage(port: number) {
     /** Sizes of the update events received since the last `take()`. */
     updates: [] as number[],
     status: 0,
-    close: () => undefined as void,
+    close: (): void => undefined,
   };
   const req = http.get({ host: '127.0.0.1', port, path: '/dashboard/events' }, (res) => {
     page.status = res.statusCode ?? 0;
