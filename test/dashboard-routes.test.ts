@@ -166,6 +166,40 @@ describe('dashboard routes', () => {
     }
   });
 
+  test('a slave deleted by the master is a disconnect event, with the tasks it ended', async () => {
+    const m = await startMaster({ adminPort: 0, resultThreads: 1 });
+    const slave = await startSlave({ heartbeatSpan: 0.2, processTask: () => new Promise(() => undefined) });
+    const stream = openEventStream(`http://127.0.0.1:${m.adminPort}/dashboard/events`);
+    try {
+      await waitFor('the snapshot', () => stream.events.length >= 1);
+      const connection = m.newConnection('leaving', '127.0.0.1', slave.port);
+      await connection.connect();
+      await connection.newTask({}).start();
+      await m.delete('leaving');
+      const disconnect = () =>
+        stream.events
+          .filter((e) => e.event === 'update')
+          .flatMap((e) => (JSON.parse(e.data) as UpdateFrame).events)
+          .find((e) => e.kind === 'disconnect');
+      await waitFor('the disconnect event', () => disconnect() !== undefined);
+      assert.deepEqual(
+        { ...disconnect()!, seq: 0, at: 0 },
+        {
+          seq: 0,
+          at: 0,
+          kind: 'disconnect',
+          slave: 'leaving',
+          address: `http://127.0.0.1:${slave.port}`,
+          tasksEnded: 1,
+        },
+      );
+    } finally {
+      stream.close();
+      await m.close();
+      await slave.destroy();
+    }
+  });
+
   test('closing the master ends every stream', async () => {
     const m = await startMaster({ adminPort: 0 });
     const stream = openEventStream(`http://127.0.0.1:${m.adminPort}/dashboard/events`);
