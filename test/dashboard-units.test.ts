@@ -1,6 +1,9 @@
 // The dashboard's pure parts, without a browser or a socket: the event ring, the slots and their wire form, the
 // aggregation, SSE framing, the page's model fed by frames, and the geometry of the heat map and virtual table.
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { describeEvent } from '../src/dashboard/format.ts';
 import { heatmapLayout, rowWindow } from '../src/dashboard/layout.ts';
@@ -420,5 +423,17 @@ describe('assets', () => {
     const assets = loadDashboardAssets(['/nonexistent/dashboard/']);
     assert.ok('missing' in assets);
     assert.match(assets.missing, /npm run build/);
+  });
+
+  test('a build that cannot be read is reported, not thrown (the master starts all the same)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dashboard-'));
+    try {
+      mkdirSync(join(dir, 'index.html'));
+      const assets = loadDashboardAssets([dir]);
+      assert.ok('missing' in assets);
+      assert.match(assets.missing, /could not be read/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

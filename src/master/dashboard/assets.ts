@@ -61,6 +61,15 @@ export function loadDashboardAssets(directories = assetDirectories()): Dashboard
       missing: `The dashboard is not built (no index.html in ${directories.join(' or ')}): run npm run build.`,
     };
   }
+  try {
+    return readAssets(dir);
+  } catch (err) {
+    // e.g. a build swapping the folder at this moment: the master starts all the same
+    return { missing: `The dashboard could not be read from ${dir}: ${(err as Error).message}` };
+  }
+}
+
+function readAssets(dir: string): DashboardAssets {
   const files = new Map<string, Asset>();
   const assetDir = join(dir, 'assets');
   for (const name of existsSync(assetDir) ? readdirSync(assetDir) : []) {
