@@ -212,6 +212,7 @@ export function formatMarkdown(runs: Run[]): string {
       f(median(rs.map((r) => r.beatP99Ms)), 1),
       `${f(median(beatRatio), 3)} (${f(Math.min(...beatRatio), 3)}–${f(Math.max(...beatRatio), 3)})`,
       f(median(rs.map((r) => r.load.loopDelayP99Ms)), 1),
+      `${f(median(rs.map((r) => r.load.cpuMs / r.load.seconds / 10)))}%`,
       perUpdate.length > 0 ? `${f(median(perUpdate) / 1024, 1)} KiB × ${f(median(rate), 2)}/s` : '–',
       bps.length > 0 ? `${f(median(bps) / 1024, 1)} KiB/s` : '–',
       snap.length > 0 ? `${f(median(snap) / 1024, 0)} KiB` : '–',
@@ -225,6 +226,7 @@ export function formatMarkdown(runs: Run[]): string {
     'heartbeat p99 ms',
     '0 pages p99 ÷ this p99',
     'master loop p99 ms',
+    'master CPU',
     'per page: update size × updates/s',
     'per page: all bytes/s',
     'snapshot',
@@ -263,6 +265,7 @@ async function main(): Promise<void> {
   log(`load after: ${loadavg()[0]!.toFixed(2)}`);
   console.log(table);
   const dir = fileURLToPath(new URL('./results/', import.meta.url));
+  // (a saved run's table again: formatMarkdown(JSON.parse(readFileSync(file)).runs))
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(`${dir}dashboard-clients-${stamp}.json`, JSON.stringify({ options: o, runs }, null, 2));
