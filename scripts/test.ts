@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { loadUws } from '../src/http/engines/uws.ts';
+import { buildDashboard } from './build-dashboard.ts';
 
 const files =
   process.argv.length > 2
@@ -12,6 +13,10 @@ const files =
         .filter((f) => f.endsWith('.test.ts'))
         .sort()
         .map((f) => `test/${f}`);
+
+// the dashboard's browser tests serve the built page
+const built = await buildDashboard();
+console.log(`# dashboard built: ${built.js}, ${built.css}`);
 
 const uws = loadUws();
 const available = uws instanceof Error ? ['node'] : ['uws', 'node'];

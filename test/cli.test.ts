@@ -12,6 +12,9 @@ import { ConfigError, configReference, kFields, parseTarget, resolveConfig } fro
 import { type Command, parseCommand } from '../src/cli/program.ts';
 import { resolveMasterOptions } from '../src/master/options.ts';
 import { resolveSlaveOptions } from '../src/slave/options.ts';
+import { ensureDashboardBuilt } from './helpers/browser.ts';
+import { waitFor } from './helpers/fleet.ts';
+import { openEventStream } from './helpers/sse.ts';
 
 const kMain = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const kSumTask = fileURLToPath(new URL('./fixtures/sum-task.ts', import.meta.url));
@@ -196,9 +199,28 @@ describe('configuration', () => {
       samples: 500_000,
       resultThreads: undefined,
       showMetrics: false,
+      dashboard: false,
+      adminPort: undefined,
       logLevel: 'warn',
     });
     assert.throws(() => parseTarget('127.0.0.1:7236'), /NAME=HOST:PORT/);
+  });
+
+  test('--dashboard turns the admin listener on at a free port unless one is given', () => {
+    const master = parse(['master', '--dashboard']);
+    assert.ok(master.kind === 'master');
+    assert.equal(master.dashboard, true);
+    assert.equal(master.options.adminPort, 0);
+    const fixed = parse(['master', '--dashboard', '--admin-port', '9464']);
+    assert.equal(fixed.kind === 'master' && fixed.options.adminPort, 9464);
+    const off = parse(['master']);
+    assert.ok(off.kind === 'master' && off.dashboard === false && off.options.adminPort === undefined);
+    const fromEnv = parse(['master'], { FLEETMASTER_DASHBOARD: 'true' });
+    assert.equal(fromEnv.kind === 'master' && fromEnv.options.adminPort, 0);
+    const demo = parse(['demo', '--dashboard']);
+    assert.ok(demo.kind === 'demo' && demo.dashboard && demo.adminPort === 0);
+    const demoFixed = parse(['demo', '--dashboard', '--admin-port', '9464']);
+    assert.equal(demoFixed.kind === 'demo' && demoFixed.adminPort, 9464);
   });
 
   test('--help and --version print and stop; with no command the overview is shown', () => {
@@ -252,6 +274,7 @@ describe('configuration', () => {
       'msgpack',
       'logLevel',
       'module',
+      'dashboard',
       'tlsKey',
       'tlsCert',
       'tlsPassphrase',
@@ -505,6 +528,50 @@ describe('commands, as processes', () => {
       assert.equal(await exitOf(slave), 0);
     } finally {
       slave.kill('SIGKILL');
+    }
+  });
+
+  test('master --dashboard prints the URL of a page it serves; demo --dashboard keeps the fleet working until Ctrl-C', async () => {
+    await ensureDashboardBuilt();
+    const master = cli(['master', '--dashboard', '--port', '0', '--log-level', 'warn']);
+    try {
+      const [, url] = (await waitForLine(
+        master,
+        /fleetmaster: dashboard at (http:\/\/127\.0\.0\.1:\d+\/dashboard)\n/,
+      ))!;
+      const page = await fetch(url!);
+      assert.equal(page.status, 200);
+      assert.match(await page.text(), /<title>fleetmaster · dashboard<\/title>/);
+      master.kill('SIGTERM');
+      assert.equal(await exitOf(master), 0);
+    } finally {
+      master.kill('SIGKILL');
+    }
+
+    // 4 tasks asked for: the demo goes on past them, slowly, until the signal
+    const demo = cli(['demo', '--dashboard', '--slaves', '2', '--tasks', '4', '--samples', '1000']);
+    try {
+      const out = collect(demo.stdout);
+      await waitFor(
+        'the URL',
+        () => /dashboard at http:\/\/127\.0\.0\.1:\d+\/dashboard/.test(out.text),
+        20_000,
+      );
+      const url = /dashboard at (\S+)/.exec(out.text)![1]!;
+      const stream = openEventStream(`${url}/events`);
+      const completed = () => {
+        const last = stream.events.at(-1);
+        return last
+          ? (JSON.parse(last.data) as { summary: { tasks: { completed: number } } }).summary.tasks.completed
+          : 0;
+      };
+      await waitFor('more tasks than were asked for', () => completed() > 5, 20_000);
+      stream.close();
+      demo.kill('SIGINT');
+      assert.equal(await exitOf(demo), 0);
+      assert.match(out.text, /tasks +\d+ completed/);
+    } finally {
+      demo.kill('SIGKILL');
     }
   });
 

@@ -168,7 +168,36 @@ describe('runDemo', () => {
       runDemo({ slaves: 1, tasks: 1.5, samples: 1, out: out.stream }),
       /options\.tasks must be an integer/,
     );
+    await assert.rejects(
+      runDemo({ slaves: 1, tasks: 1, samples: 1, out: out.stream, keepRunning: true }),
+      /options\.keepRunning needs options\.signal/,
+    );
     assert.equal(out.text(), '');
+  });
+
+  test('keepRunning: past its tasks the fleet keeps working, slowly, until the signal', async () => {
+    const out = collector();
+    const abort = new AbortController();
+    let ended = 0;
+    const summary = await runDemo({
+      slaves: 2,
+      tasks: 2,
+      samples: 1000,
+      resultThreads: 1,
+      out: out.stream,
+      masterOptions: { logger: quietLogger },
+      signal: abort.signal,
+      keepRunning: true,
+      onTask: () => {
+        if (++ended === 5) abort.abort();
+      },
+    });
+    assert.ok(ended >= 5, `${ended} tasks ended`);
+    assert.equal(summary.completed + summary.failed, ended);
+    assert.equal(summary.tasks, ended, 'the tasks handed out count');
+    assert.equal(summary.aborted, false);
+    assert.match(out.text(), /tasks \d+ done/);
+    assert.doesNotMatch(out.text(), /not run/);
   });
 });
 

@@ -110,6 +110,13 @@ const kLogLevel: Field = {
   choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
 };
 
+const kDashboard: Field = {
+  key: 'dashboard',
+  type: 'boolean',
+  help: 'serve the live dashboard (GET /dashboard on the admin listener, turned on at a free port if --admin-port is not given) and print its URL',
+  default: 'false',
+};
+
 const kFleetSecret: Field = {
   key: 'fleetSecret',
   type: 'string',
@@ -265,6 +272,7 @@ export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.f
     ...kTls,
     kFleetSecret,
     ...kObservability,
+    kDashboard,
     kLogLevel,
     {
       key: 'slave',
@@ -379,6 +387,18 @@ export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.f
       type: 'boolean',
       help: "print the master's fleetmaster_* metrics (GET /metrics) at the end",
       default: 'false',
+    },
+    {
+      ...kDashboard,
+      help: 'serve the live dashboard, print its URL and keep feeding tasks slowly after --tasks until Ctrl-C',
+    },
+    {
+      key: 'adminPort',
+      type: 'integer',
+      arg: 'port',
+      help: "the master's admin listener (/status, /metrics, /dashboard); with --dashboard and none given: any free port",
+      min: 0,
+      max: 65535,
     },
     { ...kLogLevel, default: 'warn' },
   ],

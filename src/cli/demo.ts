@@ -3,6 +3,7 @@
 // carry the trace as a binary Float64Array), the other half JSON; every result goes through a result handler
 // (./demo-handler.ts) on the master's pool threads. One task is deliberately bad, so a failure travels back too.
 import { extname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { SlaveConnection } from '../master/connection.ts';
 import { Master } from '../master/master.ts';
@@ -33,6 +34,11 @@ export interface DemoOptions {
   masterOptions?: Partial<MasterOptions>;
   /** Aborting stops handing out tasks; tasks already running get two seconds to end, then all closes. */
   signal?: AbortSignal;
+  /**
+   * After the `tasks`, keep every slave going with a task every one to two seconds (one in 40 deliberately bad)
+   * until `signal` aborts: a live fleet to watch on the dashboard. Needs `signal`. @defaultValue false
+   */
+  keepRunning?: boolean;
   /**
    * Called on the main thread for every task that ended (COMPLETED or FAILED) and was counted; a completed
    * task's `result` is the handler's {@link DemoScore}. A callback that throws ends the demo with its error.
@@ -81,6 +87,10 @@ const kHandler = new URL('./demo-handler' + extname(fileURLToPath(import.meta.ur
 const kTraceChunks = 16;
 /** After an abort, how long running tasks may take to end before everything is closed under them. */
 const kAbortGraceMs = 2000;
+/** With `keepRunning`, each slave rests this long (plus up to as much again) between two tasks. */
+const kSlowFeedMs = 1000;
+/** With `keepRunning`, one task in this many is deliberately bad. */
+const kBadEvery = 40;
 
 interface Sampled {
   inside: number;
@@ -158,6 +168,10 @@ export async function runDemo(
   const sampleCount = checkCount('samples', options.samples, 1, 1_000_000_000);
   const { out, signal, masterOptions = {} } = options;
   if (typeof out?.write !== 'function') throw new TypeError('options.out must be a writable stream');
+  const keepRunning = options.keepRunning === true;
+  if (keepRunning && signal === undefined) {
+    throw new TypeError('options.keepRunning needs options.signal (the only way it ends)');
+  }
   const tty = (out as { isTTY?: boolean }).isTTY === true;
 
   const slaves: Slave[] = [];
@@ -189,8 +203,9 @@ export async function runDemo(
     const rate = workStarted > 0 && seconds > 0 ? ended / seconds : 0;
     const estimate = samples > 0 ? ((4 * inside) / samples).toFixed(5) : '–';
     const connected = master ? master.names().length : 0;
+    const of = keepRunning ? '' : `/${integer.format(taskCount)}`;
     return (
-      `slaves ${connected}/${slaveCount} connected · tasks ${integer.format(ended)}/${integer.format(taskCount)} ` +
+      `slaves ${connected}/${slaveCount} connected · tasks ${integer.format(ended)}${of} ` +
       `done, ${failed} failed · ${integer.format(Math.round(rate))} tasks/s · π ≈ ${estimate}`
     );
   };
@@ -257,10 +272,19 @@ export async function runDemo(
       samples: i === bad ? -1 : sampleCount,
     }));
 
+    let nextSeed = taskCount + 1;
+    /** With `keepRunning`, once the queue is empty: a rest, then a new task (undefined once aborted). */
+    const slowFeed = async (): Promise<DemoWork | undefined> => {
+      const seed = nextSeed++;
+      await sleep(kSlowFeedMs * (1 + rng(seed)()), undefined, { signal }).catch(() => undefined);
+      if (stopping || aborted) return undefined;
+      return { seed, samples: seed % kBadEvery === 0 ? -1 : sampleCount };
+    };
+
     /** One slave's loop: the next task as soon as its previous one has ended. */
     const drive = async (connection: SlaveConnection): Promise<void> => {
       while (!stopping && !aborted) {
-        const work = queue.shift();
+        const work = queue.shift() ?? (keepRunning ? await slowFeed() : undefined);
         if (work === undefined) return;
         const task = connection.newTask<DemoWork, unknown>(work);
         try {
@@ -324,7 +348,8 @@ export async function runDemo(
     const ended = completed + failed;
     const estimate = samples > 0 ? (4 * inside) / samples : Number.NaN;
     summary = {
-      tasks: taskCount,
+      // with keepRunning, the tasks handed out after the first `tasks` count too
+      tasks: keepRunning ? Math.max(taskCount, ended) : taskCount,
       completed,
       failed,
       seconds,

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { destination, type Logger as Pino, pino } from 'pino';
+import { formatOrigin, isWildcard } from '../http/address.ts';
 import { Master } from '../master/master.ts';
 import { TaskStatus } from '../master/task.ts';
 import { Slave } from '../slave/slave.ts';
@@ -50,6 +51,12 @@ async function importDefault(file: string, what: string): Promise<(data: unknown
   return mod.default as (data: unknown) => unknown;
 }
 
+/** The dashboard's address on this machine (a wildcard admin host is reached on loopback). */
+function dashboardUrl(master: Master): string {
+  const host = master.options.adminHost;
+  return `${formatOrigin('http', isWildcard(host) ? '127.0.0.1' : host, master.adminPort)}/dashboard`;
+}
+
 async function runSlave(command: Run<'slave'>): Promise<void> {
   const log = createLogger(command.logLevel, 'slave');
   const processTask = await importDefault(command.module, '--module');
@@ -72,6 +79,8 @@ async function runMaster(command: Run<'master'>): Promise<void> {
     );
   }
   onSignals(log, () => master.close());
+  // stderr: stdout carries the results of --tasks
+  if (command.dashboard) process.stderr.write(`fleetmaster: dashboard at ${dashboardUrl(master)}\n`);
   const connections = [];
   for (const target of command.slaves) {
     const connection = master.newConnection(target.name, target.host, target.port, {
@@ -149,24 +158,32 @@ async function runDemoCommand(command: Run<'demo'>): Promise<void> {
   const log = createLogger(command.logLevel, 'demo');
   const abort = new AbortController();
   let metricsText: string | undefined;
-  const demo = runDemo({
-    slaves: command.slaves,
-    tasks: command.tasks,
-    samples: command.samples,
-    resultThreads: command.resultThreads,
-    out: process.stdout,
-    masterOptions: { logger: log, metrics: true },
-    signal: abort.signal,
-    // scraped over HTTP with the self token, as Prometheus would, before the fleet is taken down
-    afterWork: command.showMetrics
-      ? async (master) => {
-          const res = await fetch(`http://127.0.0.1:${master.port}/metrics`, {
-            headers: { authorization: `Bearer ${master.selfToken}` },
-          });
-          metricsText = await res.text();
-        }
-      : undefined,
-  });
+  const demo = runDemo(
+    {
+      slaves: command.slaves,
+      tasks: command.tasks,
+      samples: command.samples,
+      resultThreads: command.resultThreads,
+      out: process.stdout,
+      masterOptions: { logger: log, metrics: true, adminPort: command.adminPort },
+      signal: abort.signal,
+      keepRunning: command.dashboard,
+      // scraped over HTTP with the self token, as Prometheus would, before the fleet is taken down
+      afterWork: command.showMetrics
+        ? async (master) => {
+            const res = await fetch(`http://127.0.0.1:${master.port}/metrics`, {
+              headers: { authorization: `Bearer ${master.selfToken}` },
+            });
+            metricsText = await res.text();
+          }
+        : undefined,
+    },
+    (master) => {
+      if (command.dashboard) {
+        process.stdout.write(`dashboard at ${dashboardUrl(master)} (read-only; Ctrl-C to stop the demo)\n`);
+      }
+    },
+  );
   const printMetrics = () => {
     if (metricsText === undefined) return;
     // the fleet's own series; histogram buckets left out (their _sum and _count stay)

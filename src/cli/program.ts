@@ -26,6 +26,8 @@ export type Command =
       deadline: number | undefined;
       retries: number;
       msgpack: boolean;
+      /** Serve the dashboard and print its URL (the admin listener is on: `options.adminPort` is set). */
+      dashboard: boolean;
       logLevel: string;
     }
   | { kind: 'slave'; options: SlaveOptions; module: string; logLevel: string }
@@ -36,6 +38,10 @@ export type Command =
       samples: number;
       resultThreads: number | undefined;
       showMetrics: boolean;
+      /** Print the dashboard's URL and keep feeding tasks until a signal (`adminPort` is then set). */
+      dashboard: boolean;
+      /** The master's admin listener (serving the dashboard), 0 for any free port; undefined: off. */
+      adminPort: number | undefined;
       logLevel: string;
     }
   /** `--help` or `--version` was printed. */
@@ -176,7 +182,16 @@ export function readConfigFile(path: string): unknown {
  * Fields that belong to the command, not to the library's options; every other field is the option of the same
  * name, so a field added to the table reaches the library without more wiring.
  */
-const kCommandOnly = new Set(['slave', 'tasks', 'deadline', 'retries', 'msgpack', 'logLevel', 'module']);
+const kCommandOnly = new Set([
+  'slave',
+  'tasks',
+  'deadline',
+  'retries',
+  'msgpack',
+  'logLevel',
+  'module',
+  'dashboard',
+]);
 const kTlsFields = new Set(['tlsKey', 'tlsCert', 'tlsPassphrase']);
 
 /** The library options among the resolved values (TLS files gathered into `tls`). */
@@ -193,6 +208,9 @@ function libraryOptions({ values, sources }: Resolved): Record<string, unknown> 
 function toMaster(resolved: Resolved): Command {
   const { values: v, sources } = resolved;
   const options = libraryOptions(resolved) as MasterOptions;
+  const dashboard = (v.dashboard as boolean | undefined) ?? false;
+  // the dashboard lives on the admin listener: on at any free port unless one was given
+  if (dashboard && options.adminPort === undefined) options.adminPort = 0;
   validate(() => resolveMasterOptions(options), sources);
   return {
     kind: 'master',
@@ -202,6 +220,7 @@ function toMaster(resolved: Resolved): Command {
     deadline: v.deadline as number | undefined,
     retries: (v.retries as number | undefined) ?? 0,
     msgpack: (v.msgpack as boolean | undefined) ?? false,
+    dashboard,
     logLevel: (v.logLevel as string | undefined) ?? 'info',
   };
 }
@@ -229,6 +248,8 @@ function toDemo({ values: v }: Resolved): Command {
     samples: (v.samples as number | undefined) ?? 500_000,
     resultThreads: v.resultThreads as number | undefined,
     showMetrics: (v.showMetrics as boolean | undefined) ?? false,
+    dashboard: v.dashboard === true,
+    adminPort: (v.adminPort as number | undefined) ?? (v.dashboard === true ? 0 : undefined),
     logLevel: (v.logLevel as string | undefined) ?? 'warn',
   };
 }

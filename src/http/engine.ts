@@ -39,6 +39,12 @@ export interface HttpResponse {
   endWithoutBody(): HttpResponse;
   /** Writes one part of a streamed answer (chunked); false when the socket pushed back (the part is kept). */
   write(chunk: string): boolean;
+  /**
+   * Called each time the socket can take more after a `write` returned false. The handler must write (at least
+   * something: uWS drains what it kept only through a write made here) and return that write's result; false
+   * means still pushed back, and it is called again.
+   */
+  onWritable(handler: (offset: number) => boolean): HttpResponse;
   /** Called once if the client goes away before the answer ended; the response must not be used after. */
   onAborted(handler: () => void): HttpResponse;
   /** The request body, chunk by chunk; the chunk's memory is valid only during the call. */

@@ -10,6 +10,7 @@ import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { kAnswers } from './answers.ts';
 import { type ConnectionHost, disconnectedReason, kClose, SlaveConnection } from './connection.ts';
+import { Dashboard } from './dashboard/dashboard.ts';
 import type { FleetCounters } from './fleet/counters.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { mountFleetRoutes } from './fleet/http-routes.ts';
@@ -83,6 +84,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   #closing: Promise<void> | undefined;
   #port = -1;
   readonly #self = new SelfClient();
+  /** The admin listener's live page and its log of fleet events (with `adminPort` only). */
+  readonly #dashboard: Dashboard | undefined;
 
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
@@ -103,6 +106,8 @@ export class Master implements ConnectionHost, FrontEndHost {
       retention: this.options.fleetTaskRetention,
       kept: this.options.fleetTasksKept,
     });
+    this.#dashboard = this.options.adminPort === undefined ? undefined : new Dashboard(this);
+    fleet.events = this.#dashboard;
     if (this.options.metrics || this.options.adminPort !== undefined) {
       const metrics = new MasterMetrics({
         info: { engine: this.engine, node: process.version },
@@ -213,6 +218,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       if (adminPort !== undefined) {
         admin = this.#engine.createApp({ malformed: kAnswers.malformed });
         mountAdminRoutes(admin, this, () => undefined);
+        this.#dashboard?.mount(admin);
         mountAdminFallback(admin, this);
         this.#admin = { app: admin, port: await admin.listen(adminHost, adminPort, 'Master admin') };
       }
@@ -226,6 +232,7 @@ export class Master implements ConnectionHost, FrontEndHost {
       throw err;
     }
     this.#startedAt = performance.now();
+    this.#dashboard?.start();
     this.logger.info(
       {
         host: this.options.host,
@@ -373,6 +380,11 @@ export class Master implements ConnectionHost, FrontEndHost {
       stats: this.stats(),
       slaves: slaveStatuses(this.registry, now),
     };
+  }
+
+  /** @internal Tasks waiting for a slave (the dashboard's "queued"). */
+  queuedTasks(): number {
+    return this.#fleet.scheduler.load().queued;
   }
 
   /** The Prometheus exposition text, or undefined when metrics are off (`metrics`, `adminPort`). */
@@ -623,6 +635,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#fleet.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
     this.fleetTasks.close();
     this.#stopSweep?.();
+    this.#dashboard?.close();
     this.#app?.stopListening();
     const admin = this.#admin;
     this.#admin = undefined;

@@ -348,6 +348,14 @@ class NodeExchange implements HttpRequest, HttpResponse {
     return this.#res.write(chunk);
   }
 
+  /** node keeps what `write` could not send and says `drain` once it is all sent. */
+  onWritable(handler: (offset: number) => boolean): this {
+    this.#res.on('drain', () => {
+      if (!this.#ended && !this.#res.destroyed) handler(this.#res.socket?.bytesWritten ?? 0);
+    });
+    return this;
+  }
+
   onAborted(handler: () => void): this {
     this.#res.once('close', () => {
       if (!this.#ended) handler();

@@ -24,6 +24,14 @@ export interface FleetOptions {
  * disconnect, eviction, shutdown) in one way, so a slave that leaves is out of the scheduler before its tasks
  * end, and counts every task once when it settles. `Master` keeps the lifecycle, the public API and the hooks.
  */
+/** What the fleet tells an observer (the dashboard) as it happens. */
+export interface FleetEvents {
+  connected(connection: SlaveConnection): void;
+  disconnected(record: SlaveRecord<SlaveConnection>): void;
+  evicted(record: SlaveRecord<SlaveConnection>, silentFor: number): void;
+  taskFailed(task: Task, end: string): void;
+}
+
 export class Fleet {
   readonly registry = new SlaveRegistry<SlaveConnection>();
   /** Plain counters (heartbeats, error answers, removals, task ends, results); metrics and stats read them. */
@@ -31,6 +39,8 @@ export class Fleet {
   /** Running attempts by their id on the wire: where a decoded result finds its task. */
   readonly tasks: TaskTable;
   readonly scheduler: FleetScheduler<SlaveConnection>;
+  /** Told what happens to the fleet as it happens (the dashboard's event log), when set. */
+  events: FleetEvents | undefined;
   /** Called with each task that settled after it started (the master's duration histogram). */
   observeTask: ((outcome: 'completed' | 'failed' | 'cancelled', seconds: number) => void) | undefined;
   readonly #options: FleetOptions;
@@ -131,6 +141,7 @@ export class Fleet {
       { slave: connection.name, address: connection.origin, msgpack: connection.usesMsgpack, capacity },
       'slave connected',
     );
+    this.events?.connected(connection);
     // last: its free slots take waiting tasks at once
     if (!this.#closed) this.scheduler.addSlave(connection, capacity, connection.tags);
   }
@@ -150,6 +161,7 @@ export class Fleet {
         { slave: record.name, address: record.connection.origin, tasksEnded: record.connection.runningTasks },
         'slave disconnected',
       );
+      this.events?.disconnected(record);
     }
     this.#gone(record.connection, reason);
   }
@@ -201,6 +213,7 @@ export class Fleet {
       if (end === 'reported_failure') this.#logger.debug(fields, 'task failed (reported by its slave)');
       else if (end === 'cancelled' || end === 'queue_full') this.#logger.debug(fields, `task ${end}`);
       else this.#logger.warn(fields, 'task failed');
+      if (end !== 'cancelled') this.events?.taskFailed(task, end);
     }
     // a task that never started has no duration
     if (this.observeTask && status !== TaskStatus.START_FAILED && task.startedAt > 0) {
@@ -262,6 +275,7 @@ export class Fleet {
       },
       'slave evicted',
     );
+    this.events?.evicted(record, Number(silentFor));
     this.#gone(
       record.connection,
       new TaskEndedError(
