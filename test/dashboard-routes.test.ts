@@ -3,7 +3,7 @@
 // master with real slaves; the engine is this run's.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Master, Slave } from '../src/index.ts';
+import { type Master, type Slave, TaskRefuse, TaskStatus } from '../src/index.ts';
 import { kDashboardLimits } from '../src/master/dashboard/dashboard.ts';
 import type { SnapshotFrame, UpdateFrame } from '../src/master/dashboard/frames.ts';
 import { ensureDashboardBuilt } from './helpers/browser.ts';
@@ -197,6 +197,45 @@ describe('dashboard routes', () => {
       stream.close();
       await m.close();
       await slave.destroy();
+    }
+  });
+
+  test('a submitted task its slave refused goes back to the queue: a retry event naming the attempt and the slave', async () => {
+    const m = await startMaster({ adminPort: 0, resultThreads: 1 });
+    // the only slave refuses the first task it is given, then takes the next
+    let refused = false;
+    const slave = await startSlave({
+      heartbeatSpan: 0.2,
+      processTask: (d) => d,
+      hooks: {
+        beforeTask: () => {
+          if (refused) return;
+          refused = true;
+          throw new TaskRefuse({ why: 'busy' });
+        },
+      },
+    });
+    const stream = openEventStream(`http://127.0.0.1:${m.adminPort}/dashboard/events`);
+    try {
+      await waitFor('the snapshot', () => stream.events.length >= 1);
+      await m.newConnection('picky', '127.0.0.1', slave.port).connect();
+      const task = m.submit({ n: 1 }, { retries: 1 });
+      await task.join();
+      assert.equal(task.status, TaskStatus.COMPLETED);
+      const retry = () =>
+        stream.events
+          .filter((e) => e.event === 'update')
+          .flatMap((e) => (JSON.parse(e.data) as UpdateFrame).events)
+          .find((e) => e.kind === 'retry');
+      await waitFor('the retry event', () => retry() !== undefined);
+      const event = retry()!;
+      assert.ok(event.kind === 'retry');
+      assert.deepEqual([event.taskId, event.attempt, event.slave], [task.id, 1, 'picky']);
+      assert.match(event.reason, /refused/i);
+    } finally {
+      stream.close();
+      await m.close();
+      await slave.close();
     }
   });
 

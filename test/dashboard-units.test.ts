@@ -388,6 +388,18 @@ describe('the page model', () => {
       }),
       'task 01234567 failed: slave_lost (r)',
     );
+    assert.equal(
+      describeEvent({
+        seq: 2,
+        at: 0,
+        kind: 'retry',
+        taskId: 'abcdef0123',
+        attempt: 1,
+        slave: 'gpu-7',
+        reason: 'slave lost',
+      }),
+      'task abcdef01 goes back to the queue after attempt 1 on gpu-7: slave lost',
+    );
   });
 });
 

@@ -57,6 +57,8 @@ export function describeEvent(event: FleetEvent): string {
       return `${event.slave} disconnected (${event.address}), ${plural(event.tasksEnded, 'task')} ended`;
     case 'evict':
       return `${event.slave} evicted: silent for ${event.silentFor} s, ${plural(event.tasksLost, 'task')} lost (${event.address})`;
+    case 'retry':
+      return `task ${event.taskId.slice(0, 8)} goes back to the queue after attempt ${event.attempt}${event.slave ? ` on ${event.slave}` : ''}: ${event.reason}`;
     case 'task_failed':
       return `task ${event.taskId.slice(0, 8)} failed: ${event.code}${event.reason ? ` (${event.reason})` : ''}`;
   }

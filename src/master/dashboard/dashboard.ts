@@ -118,6 +118,14 @@ export class Dashboard {
     this.record({ kind: 'task_failed', taskId: task.id, code, reason: task.error?.message });
   }
 
+  /** A task goes back to the queue for another attempt (its slave was lost, refused it, or failed the request). */
+  retried(
+    task: { readonly id: string; readonly attempts: number; readonly slave: string | undefined },
+    reason: string,
+  ): void {
+    this.record({ kind: 'retry', taskId: task.id, attempt: task.attempts, slave: task.slave, reason });
+  }
+
   mount(app: HttpApp): void {
     app.get('/dashboard', (res) =>
       this.#serve(res, this.#assets && 'html' in this.#assets ? this.#assets.html : undefined),

@@ -74,6 +74,17 @@ export type FleetEvent =
   | {
       seq: number;
       at: number;
+      kind: 'retry';
+      taskId: string;
+      /** The attempt that failed (the next one is attempt + 1). */
+      attempt: number;
+      /** The slave it failed on, if it reached one. */
+      slave: string | undefined;
+      reason: string;
+    }
+  | {
+      seq: number;
+      at: number;
       kind: 'task_failed';
       taskId: string;
       code: string;

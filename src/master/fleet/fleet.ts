@@ -30,6 +30,7 @@ export interface FleetEvents {
   disconnected(record: SlaveRecord<SlaveConnection>): void;
   evicted(record: SlaveRecord<SlaveConnection>, silentFor: number): void;
   taskFailed(task: Task, end: string): void;
+  retried(task: Task, reason: string): void;
 }
 
 export class Fleet {
@@ -59,6 +60,7 @@ export class Fleet {
         counters: this.counters,
         knownTags: this.#knownTags,
         taskEnded: (task) => this.taskEnded(task),
+        taskRetried: (task, error) => this.events?.retried(task, error.message),
       },
       { queueLimit: options.queueLimit, placement: options.placement },
     );

@@ -27,6 +27,8 @@ export interface SchedulerHost {
   readonly knownTags: ReadonlySet<string>;
   /** A task settled (counted once by the master). */
   taskEnded(task: Task): void;
+  /** A task goes back to the queue for another attempt, after `error`. */
+  taskRetried?(task: Task, error: Error): void;
 }
 
 export interface SchedulerOptions {
@@ -286,6 +288,7 @@ export class FleetScheduler<C extends FleetSlave = FleetSlave> {
       { taskId: task.id, attempt: task.attempts, slave: task.slave, reason: error.message },
       'task goes back to the queue for another attempt',
     );
+    this.#host.taskRetried?.(task, error);
     const lane = this.#slots.lane(job.tags);
     this.#queue.unshift(job);
     lane.waiting++;
