@@ -122,7 +122,7 @@ function hasByte(text: string, test: (code: number) => boolean): boolean {
   return false;
 }
 
-import { kNodeLimits } from '../../src/http/engines/node.ts';
+import { kFirstWins, kNodeLimits } from '../../src/http/engines/node.ts';
 import { kControlBodyBytes } from '../../src/slave/front-end.ts';
 
 /** The engine under test: what a route sees of a header, and which bytes its parser refuses, depend on it. */
@@ -152,28 +152,6 @@ export function hostility(req: FuzzRequest): string | undefined {
   return undefined;
 }
 
-/** Headers of which node keeps the first of several (its docs, `message.headers`); it joins the others. */
-const kNodeFirstWins = new Set([
-  'age',
-  'authorization',
-  'content-length',
-  'content-type',
-  'etag',
-  'expires',
-  'from',
-  'host',
-  'if-modified-since',
-  'if-unmodified-since',
-  'last-modified',
-  'location',
-  'max-forwards',
-  'proxy-authorization',
-  'referer',
-  'retry-after',
-  'server',
-  'user-agent',
-]);
-
 /**
  * The value a route is handed. uWS: the first such header, trimmed of spaces, tabs and bytes >= 0x80 at both ends
  * (observed). node: spaces and tabs trimmed; repeated headers joined with ', ' except those node keeps the first of.
@@ -183,7 +161,7 @@ export function seen(req: FuzzRequest, name: string): string {
   if (headers.length === 0) return '';
   if (engine === 'uws') return headers[0]!.value.replace(/^[ \t\x80-\xff]+|[ \t\x80-\xff]+$/g, '');
   const values = headers.map((h) => h.value.replace(/^[ \t]+|[ \t]+$/g, ''));
-  if (kNodeFirstWins.has(name)) return values[0]!;
+  if (kFirstWins.has(name)) return values[0]!;
   return values.join(name === 'cookie' ? '; ' : ', ');
 }
 

@@ -107,6 +107,12 @@ class NodeApp implements HttpApp {
     server.keepAliveTimeout = kNodeLimits.keepAliveTimeoutMs;
     server.maxHeadersCount = kNodeLimits.maxHeadersCount;
     server.timeout = kNodeLimits.idleTimeoutMs;
+    // With a listener here node closes no silent socket by itself: one with no request, or a request still
+    // arriving, is cut, as uWS cuts it; one whose answer we owe (or hold) waits for us.
+    server.on('timeout', (socket: Duplex & { _httpMessage?: ExchangeOwner | null }) => {
+      const exchange = socket._httpMessage?.[kExchange];
+      if (exchange === undefined || exchange.isReceiving) socket.destroy();
+    });
     // an error on the listening socket after listen() (EMFILE on accept, …) must never crash the process
     server.on('error', () => undefined);
     const malformed = rawAnswer(options.malformed);
@@ -191,7 +197,8 @@ class NodeApp implements HttpApp {
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
-    const method = (req.method ?? 'GET').toLowerCase();
+    const raw = req.method ?? 'GET';
+    const method = kMethods[raw] ?? raw.toLowerCase();
     const found = this.#routes.get(method)?.find(path) ?? this.#any.find(path);
     if (found === undefined) {
       res.writeHead(404, { 'content-length': '0', connection: 'close' }).end();
@@ -208,6 +215,41 @@ const kServerOptions = {
 } as const;
 
 const kEmpty = new Uint8Array(0);
+
+/** A response's exchange, for the server's silence handler (a property, not a listener per request). */
+const kExchange = Symbol('fleetmaster.node.exchange');
+type ExchangeOwner = ServerResponse & { [kExchange]?: NodeExchange };
+
+/** Headers of which node keeps the first of several (`message.headers`); it joins the others. */
+export const kFirstWins: ReadonlySet<string> = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/** Lower-case methods without a string made per request. */
+const kMethods: Record<string, string> = {
+  GET: 'get',
+  PUT: 'put',
+  POST: 'post',
+  DELETE: 'delete',
+  HEAD: 'head',
+};
 
 /** Exchanges whose route reads a body, checked for pace by one timer (running only while there are some). */
 const reading = new Set<NodeExchange>();
@@ -265,22 +307,32 @@ class NodeExchange implements HttpRequest, HttpResponse {
     this.#path = path;
     this.#query = query;
     this.#params = params;
-    res.on('timeout', this.#onSilence);
+    (res as ExchangeOwner)[kExchange] = this;
   }
 
-  /**
-   * The socket was silent for `idleTimeoutMs` (node asks the response, then closes unless someone handled it):
-   * a request still arriving is cut, as uWS cuts it; one whose answer we owe (or hold) waits for us.
-   */
-  #onSilence = (): void => {
-    if (!this.#req.complete && !this.#paused) this.#req.socket?.destroy();
-  };
+  /** True while the client still owes bytes of this request (held requests wait on us, not on it). */
+  get isReceiving(): boolean {
+    return !this.#req.complete && !this.#paused;
+  }
 
   // ---- HttpRequest ----
 
+  /**
+   * Read from `rawHeaders` (node builds `req.headers` only when asked: measured, that object per request was most
+   * of this engine's own cost on a heartbeat), with `req.headers`'s rules: repeated headers joined with ', ',
+   * except those node keeps the first of.
+   */
   getHeader(lowerCaseName: string): string {
-    const value = this.#req.headers[lowerCaseName];
-    return value === undefined ? '' : typeof value === 'string' ? value : value.join(', ');
+    const raw = this.#req.rawHeaders;
+    let found: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!;
+      if (name.length !== lowerCaseName.length || name.toLowerCase() !== lowerCaseName) continue;
+      if (found === undefined) found = raw[i + 1]!;
+      else if (kFirstWins.has(lowerCaseName)) break;
+      else found = `${found}${lowerCaseName === 'cookie' ? '; ' : ', '}${raw[i + 1]}`;
+    }
+    return found ?? '';
   }
 
   getMethod(): string {
@@ -381,7 +433,7 @@ class NodeExchange implements HttpRequest, HttpResponse {
     return this;
   }
 
-  /** A held request is not silent on its own: its wait is ours, not the client's (see `#onSilence`). */
+  /** A held request is not silent on its own: its wait is ours, not the client's (see `isReceiving`). */
   pause(): void {
     this.#paused = true;
     this.#req.pause();
