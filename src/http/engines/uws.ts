@@ -14,6 +14,7 @@ import {
   type HttpApp,
   type HttpEngine,
   type RouteHandler,
+  type Runtime,
   runtime,
 } from '../engine.ts';
 
@@ -23,12 +24,12 @@ let loaded: Uws | EngineUnavailableError | undefined;
 
 /** The native uWS module for this process, or why there is none (decided once per process). */
 export function loadUws(): Uws | EngineUnavailableError {
-  loaded ??= load();
+  loaded ??= loadUwsFor(runtime());
   return loaded;
 }
 
-function load(): Uws | EngineUnavailableError {
-  const found = runtime();
+/** The native build for `found` (this process's runtime, or another one in a test), or why there is none. */
+export function loadUwsFor(found: Runtime): Uws | EngineUnavailableError {
   const require = createRequire(import.meta.url);
   let entry: string;
   try {
