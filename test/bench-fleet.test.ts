@@ -217,6 +217,14 @@ describe('targets', () => {
     assert.equal(at10k[1]?.met, false);
     assert.equal(at10k[2]?.note, '');
   });
+
+  test('a target the run did not measure is left out, not reported as missed', () => {
+    const checks = checkTargets({ slaves: 1000, heartbeatSpan: 1 }, 16_000, Number.NaN, 5, 0);
+    assert.deepEqual(
+      checks.map((c) => c.name),
+      ['tasks/s ≥ 15,000 with 1,000 slaves', 'false evictions = 0', 'heartbeat p99 < 20 ms, under task load'],
+    );
+  });
 });
 
 function fakeResult(): FleetResult {
