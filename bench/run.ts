@@ -1,11 +1,12 @@
 /**
- * The benchmark suite (`npm run bench`): front end, registry, fleet and result pool, each with modest settings so
+ * The benchmark suite (`npm run bench`): front end, registry, fleet, chaos and result pool, each with modest settings so
  * the whole suite takes a few minutes, then one summary table of their headline figures. Each benchmark also runs
  * alone with all its flags (`npx tsx bench/<name>/<name>.ts --help`).
  *
  *   npm run bench [-- --only fleet,registry] [-- --quick] [-- --no-write]
  */
 import path from 'node:path';
+import { chaos } from './chaos/chaos.ts';
 import { fleet } from './fleet/fleet.ts';
 import { frontEnd } from './front-end/front-end.ts';
 import { type OptionsOf, subsetOf, toggle, value } from './harness/args.ts';
@@ -21,6 +22,7 @@ export const kBenches: Readonly<Record<string, Bench<any, Figures & object>>> = 
   'front-end': frontEnd,
   registry,
   fleet,
+  chaos,
   'result-pool': resultPool,
 };
 export const kBenchNames = Object.keys(kBenches);
@@ -34,6 +36,9 @@ function settingsFor(bench: string, quick: boolean): Record<string, unknown> {
       return quick ? { time: 100, iterations: 5 } : {};
     case 'fleet':
       return { slaves: 1000, duration: quick ? 8 : 20, warmup: 2, baselineDuration: quick ? 2 : 5 };
+    case 'chaos':
+      // its defaults are issue 14's shape (1% of 1,000 slaves killed every 10 s for 40 s)
+      return quick ? { duration: 10, killEvery: 5 } : {};
     case 'result-pool':
       // its own defaults plan minutes of load: shorter windows, same shape; placed as deployed (--pin) where
       // taskset allows, as issue 3's target was measured (bench/README.md, "Reading it honestly")

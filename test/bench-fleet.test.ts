@@ -1,32 +1,54 @@
-// bench/fleet/'s pure parts: argument parsing, the first-beat spread, the profile window, the targets and the
-// report. Nothing here starts a process or times anything.
+// bench/fleet/'s pure parts: argument parsing, the first-beat spread, the profile window, the targets, the rows
+// of each engine and path (submit ÷ per connection) and the report. Nothing here starts a process or times
+// anything.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { fleet } from '../bench/fleet/fleet.ts';
 import {
   checkTargets,
+  countersSince,
   countFalseEvictions,
   type FleetResult,
   formatMarkdown,
+  headlines,
+  statsSince,
 } from '../bench/fleet/report.ts';
+import {
+  type LoadRow,
+  loadRow,
+  rowHeadlines,
+  rowLabel,
+  rowsTable,
+  submitRatios,
+  submitTargets,
+} from '../bench/fleet/rows.ts';
 import { type CpuProfile, profileThreadOf, trimCpuProfile } from '../bench/harness/profile.ts';
 import { firstBeatPhase } from '../bench/harness/virtual-fleet.ts';
 
 const { defaults: kDefaults, parseArgs } = fleet;
 
 describe('parseArgs', () => {
-  test("the defaults are the README's: 1,000 slaves, 2 + 20 s of load, a beat a second, 5 s baselines", () => {
-    const { slaves, warmup, duration, heartbeatSpan, baselineDuration } = parseArgs([]).options;
+  test("the defaults are the README's: 1,000 slaves, 2 + 20 s of load per connection, a beat a second, 5 s baselines", () => {
+    const { slaves, warmup, duration, heartbeatSpan, baselineDuration, via } = parseArgs([]).options;
     assert.deepEqual(
-      { slaves, warmup, duration, heartbeatSpan, baselineDuration },
+      { slaves, warmup, duration, heartbeatSpan, baselineDuration, via },
       {
         slaves: 1000,
         warmup: 2,
         duration: 20,
         heartbeatSpan: 1,
         baselineDuration: 5,
+        via: ['connection'],
       },
     );
+  });
+
+  test('--via lists the paths in the order they run, each once', () => {
+    assert.deepEqual(parseArgs(['--via', 'submit']).options.via, ['submit']);
+    assert.deepEqual(parseArgs(['--via=connection,submit']).options.via, ['connection', 'submit']);
+    assert.deepEqual(parseArgs(['--via', 'submit,connection,submit']).options.via, ['submit', 'connection']);
+    assert.throws(() => parseArgs(['--via', 'queue']), /--via must be connection or submit, got "queue"/);
+    assert.throws(() => parseArgs(['--via', '']), /--via needs a comma-separated list/);
   });
 
   test('reads every flag, as `--flag value` and `--flag=value`', () => {
@@ -57,6 +79,8 @@ describe('parseArgs', () => {
       '--baseline-duration=0',
       '--engine',
       'node,uws',
+      '--via',
+      'submit,connection',
       '--msgpack',
       '--profile',
       '--out',
@@ -81,6 +105,7 @@ describe('parseArgs', () => {
       simConnections: 2000,
       baselineDuration: 0,
       engine: ['uws', 'node'],
+      via: ['submit', 'connection'],
       msgpack: true,
       profile: true,
     });
@@ -192,6 +217,14 @@ describe('targets', () => {
     assert.equal(at10k[1]?.met, false);
     assert.equal(at10k[2]?.note, '');
   });
+
+  test('a target the run did not measure is left out, not reported as missed', () => {
+    const checks = checkTargets({ slaves: 1000, heartbeatSpan: 1 }, 16_000, Number.NaN, 5, 0);
+    assert.deepEqual(
+      checks.map((c) => c.name),
+      ['tasks/s ≥ 15,000 with 1,000 slaves', 'false evictions = 0', 'heartbeat p99 < 20 ms, under task load'],
+    );
+  });
 });
 
 function fakeResult(): FleetResult {
@@ -266,7 +299,7 @@ function fakeResult(): FleetResult {
     ok: true,
     problems: [],
     profile: undefined,
-    engines: [],
+    loads: [],
   };
 }
 
@@ -286,14 +319,138 @@ describe('formatMarkdown', () => {
 
   test('with two engines, a row per engine and tasks/s of each ÷ the first', () => {
     const result = fakeResult();
-    const row = { p50Ms: 1, p99Ms: 2, loadedBeatP99Ms: 3, masterCpu: 1, failed: 0, falseEvictions: 0 };
-    result.engines = [
-      { engine: 'uws', tasksPerSec: 16_000, ...row },
-      { engine: 'node', tasksPerSec: 8_000, ...row },
-    ];
+    result.loads = [row('uws', 'connection', 16_000), row('node', 'connection', 8_000)];
     const text = formatMarkdown(result);
-    assert.match(text, /By engine/);
+    assert.match(text, /By engine \(/);
     assert.match(text, /\| uws \| 16,000 \|.*\| 1\.00 \|/);
     assert.match(text, /\| node \| 8,000 \|.*\| 0\.50 \|/);
+    assert.doesNotMatch(text, /submit tasks\/s ÷/);
+  });
+
+  test('with both paths, a row per path, submit ÷ per connection, and the target', () => {
+    const result = fakeResult();
+    result.loads = [row('uws', 'connection', 16_000), row('uws', 'submit', 14_800)];
+    result.targets.push(...submitTargets(result.loads, 1000));
+    const text = formatMarkdown(result);
+    assert.match(text, /By path \(/);
+    assert.match(text, /\| per connection: newTask\(\)\.start\(\) → join\(\) \| 16,000 \|.*\| 1\.00 \|/);
+    assert.match(text, /\| submit: master\.submit\(\) → join\(\) \| 14,800 \|.*\| 0\.93 \|/);
+    assert.match(
+      text,
+      /target submit tasks\/s ÷ per-connection tasks\/s ≥ 0\.9 with 1,000 slaves: \*\*0\.93\*\* \(met\)/,
+    );
+  });
+});
+
+const row = (engine: LoadRow['engine'], via: LoadRow['via'], tasksPerSec: number): LoadRow => ({
+  engine,
+  via,
+  tasksPerSec,
+  p50Ms: 1,
+  p99Ms: 2,
+  loadedBeatP99Ms: 3,
+  masterCpu: 1,
+  failed: 0,
+  falseEvictions: 0,
+});
+
+describe('rows', () => {
+  test("a row holds one load's figures: failed counts failed starts too", () => {
+    const figures = fakeResult();
+    figures.load.failed = 2;
+    figures.load.startFailed = 1;
+    assert.deepEqual(loadRow('node', 'submit', figures), {
+      engine: 'node',
+      via: 'submit',
+      tasksPerSec: 4000,
+      p50Ms: 250,
+      p99Ms: 430,
+      loadedBeatP99Ms: 40,
+      masterCpu: 0.9,
+      failed: 3,
+      falseEvictions: 0,
+    });
+  });
+
+  test('submit ÷ per connection, per engine that ran both paths', () => {
+    const rows = [
+      row('uws', 'connection', 10_000),
+      row('uws', 'submit', 9_500),
+      row('node', 'submit', 4_000),
+      row('node', 'connection', 5_000),
+    ];
+    assert.deepEqual(submitRatios(rows), [
+      { engine: 'uws', ratio: 0.95 },
+      { engine: 'node', ratio: 0.8 },
+    ]);
+    assert.deepEqual(submitRatios([row('uws', 'submit', 1)]), []);
+    const [uws, node] = submitTargets(rows, 200);
+    assert.equal(uws?.name, 'submit tasks/s ÷ per-connection tasks/s ≥ 0.9 with 1,000 slaves');
+    assert.equal(uws?.met, true);
+    assert.equal(uws?.note, 'this run: 200 slaves');
+    assert.equal(node?.name, 'submit tasks/s ÷ per-connection tasks/s ≥ 0.9 with 1,000 slaves, node engine');
+    assert.equal(node?.met, false);
+    assert.equal(submitTargets(rows, 1000)[0]?.note, '');
+  });
+
+  test('a row is named by what differs from the first', () => {
+    const first = { engine: 'uws' as const, via: 'connection' as const };
+    assert.equal(rowLabel({ engine: 'node', via: 'connection' }, first), 'node engine');
+    assert.equal(rowLabel({ engine: 'uws', via: 'submit' }, first), 'via submit');
+    assert.equal(rowLabel({ engine: 'node', via: 'submit' }, first), 'node engine, via submit');
+  });
+
+  test('the table: none for one load; engine and path columns only when they differ', () => {
+    assert.deepEqual(rowsTable([row('uws', 'connection', 1)]), []);
+    const both = rowsTable([
+      row('uws', 'connection', 10_000),
+      row('uws', 'submit', 9_000),
+      row('node', 'connection', 5_000),
+      row('node', 'submit', 5_500),
+    ]).join('\n');
+    assert.match(both, /By engine and path/);
+    assert.match(both, /\| engine \| path \| tasks\/s \|.*\| tasks\/s ÷ uws \| tasks\/s ÷ per connection \|/);
+    // node submit: ÷ uws submit, ÷ node per connection
+    assert.match(both, /\| node \| submit: master\.submit\(\) → join\(\) \| 5,500 \|.*\| 0\.61 \| 1\.10 \|/);
+  });
+
+  test('headlines: tasks/s of every row but the first, and the ratio per engine', () => {
+    const named = rowHeadlines([
+      row('uws', 'connection', 10_000),
+      row('uws', 'submit', 9_000),
+      row('node', 'connection', 5_000),
+      row('node', 'submit', 5_500),
+    ]).map((h) => [h.name, h.value, h.better]);
+    assert.deepEqual(named, [
+      ['tasks/s, via submit', 9_000, 'higher'],
+      ['tasks/s, node engine', 5_000, 'higher'],
+      ['tasks/s, node engine, via submit', 5_500, 'higher'],
+      ['submit ÷ per-connection tasks/s', 0.9, 'higher'],
+      ['submit ÷ per-connection tasks/s, node engine', 1.1, 'higher'],
+    ]);
+    const result = fakeResult();
+    result.loads = [row('uws', 'connection', 4000), row('uws', 'submit', 3600)];
+    assert.equal(headlines(result).find((h) => h.name === 'submit ÷ per-connection tasks/s')?.value, 0.9);
+  });
+
+  test("a later load's evictions and simulator counts are its own", () => {
+    assert.deepEqual(statsSince({ evictions: 5, slaves: 10 }, { evictions: 2, slaves: 10 }), {
+      evictions: 3,
+      slaves: 10,
+    });
+    const counters = (beats: number, refused: number, problems: string[]) => ({
+      tasksRefused: 1,
+      resultsSent: beats * 2,
+      resultsPushedBack: 0,
+      resultsRefused: 0,
+      resultErrors: 0,
+      beats,
+      beatsRefused: refused,
+      firstProblems: problems,
+    });
+    assert.deepEqual(countersSince(counters(100, 3, ['a: 1', 'b: 2']), counters(40, 1, ['a: 1'])), {
+      ...counters(60, 2, ['b: 2']),
+      tasksRefused: 0,
+    });
   });
 });

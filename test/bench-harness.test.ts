@@ -145,6 +145,64 @@ describe('the virtual fleet', () => {
     assert.equal(fleet.counters.resultsSent, 2);
   });
 
+  test('a killed slave stops beating, never reports its task and cuts off every request: the master evicts it and the task completes on another slave', async (t) => {
+    const fleet = await VirtualFleet.start({
+      ...{ ports: 1, heartbeatSpan: 0.2, heartbeatJitter: 0, resultBytes: 8, workUs: 0, sleepMs: 1000 },
+      ...{ msgpack: false, sockets: 2, beatPipelining: 1 },
+    });
+    t.after(() => fleet.close());
+    const master = await new Master({
+      ...{ host: '127.0.0.1', port: 0, heartbeatTolerance: 1, heartbeatCheckSpan: 0.2 },
+      ...{ requestRetries: 0, requestTimeout: 5 },
+    }).start();
+    t.after(() => master.destroy());
+    const port = fleet.ports[0]!;
+    const connections = [0, 1].map((i) => master.newConnection(`slave-${i}`, '127.0.0.1', port));
+    for (const connection of connections) await connection.connect();
+    const task = master.submit({ n: 1 }, { retries: 1 });
+    // bounded: the slave holds it for a second once it has it
+    for (let i = 0; i < 500 && task.status !== TaskStatus.STARTED; i++) await sleep(10);
+    assert.equal(task.status, TaskStatus.STARTED);
+    const holder = connections.find((c) => c.name === task.slave)!;
+    assert.equal(fleet.kill([holder.token, 'no-such-token']), 1);
+    assert.deepEqual([fleet.killed, fleet.size], [1, 1]);
+    const body = JSON.stringify({ task: { id: 'x' }, master: { address: 'http://127.0.0.1:1' } });
+    const headers = { channel: '0', token: holder.token, 'content-type': 'application/json' };
+    await assert.rejects(send(port, 'POST', '/task/new', headers, body), /socket hang up|ECONNRESET/);
+    await assert.rejects(send(port, 'POST', '/connect', headers, body), /socket hang up|ECONNRESET/);
+    // bounded: a slave that kept beating would never be evicted, and its task never retried
+    await Promise.race([task.join(), sleep(15_000)]);
+    assert.equal(task.status, TaskStatus.COMPLETED);
+    assert.equal(task.attempts, 2);
+    assert.notEqual(task.slave, holder.name);
+    assert.equal(master.stats().evictions, 1);
+    // only the second attempt's result was sent: the killed slave never reported the first
+    for (let i = 0; i < 200 && fleet.counters.resultsSent < 1; i++) await sleep(10);
+    assert.equal(fleet.counters.resultsSent, 1);
+    assert.equal(
+      fleet.counters.beatsRefused,
+      0,
+      'the killed slave stopped beating before the master forgot it',
+    );
+    fleet.drop(`http://127.0.0.1:${master.port}`);
+    assert.equal(fleet.killed, 0);
+  });
+
+  test('killRandom kills that many slaves of one master, each once', async (t) => {
+    const fleet = await VirtualFleet.start({
+      ...{ ports: 1, heartbeatSpan: 60, heartbeatJitter: 0, resultBytes: 0, workUs: 0, sleepMs: 0 },
+      ...{ msgpack: false, sockets: 1, beatPipelining: 1 },
+    });
+    t.after(() => fleet.close());
+    fleet.addDirect(5, 'http://127.0.0.1:1');
+    fleet.addDirect(3, 'http://127.0.0.1:2');
+    const killed = fleet.killRandom(4, 'http://127.0.0.1:1');
+    assert.equal(new Set(killed).size, 4);
+    assert.deepEqual([fleet.killed, fleet.size], [4, 4]);
+    assert.equal(fleet.killRandom(4, 'http://127.0.0.1:1').length, 1, 'only one of that master is left');
+    assert.deepEqual([fleet.killed, fleet.size], [5, 3]);
+  });
+
   test('answers what src/slave answers: its checks, in its order, with its own bodies', async (t) => {
     const fleet = await VirtualFleet.start({
       ...{ ports: 1, heartbeatSpan: 1, heartbeatJitter: 0, resultBytes: 0, workUs: 0, sleepMs: 0 },

@@ -15,7 +15,7 @@ describe('run.ts parseArgs', () => {
   test('defaults to every benchmark, in suite order', () => {
     const args = parseArgs([]);
     assert.deepEqual(args.options.only, kBenchNames);
-    assert.deepEqual(kBenchNames, ['front-end', 'registry', 'fleet', 'result-pool']);
+    assert.deepEqual(kBenchNames, ['front-end', 'registry', 'fleet', 'chaos', 'result-pool']);
     assert.equal(args.options.quick, false);
     assert.equal(args.write, true);
   });

@@ -20,12 +20,12 @@ import { type ConnectOutcome, type Progress, startMaster } from '../harness/mast
 import { summariseProfileDir } from '../harness/profile.ts';
 import { type HistogramSummary, thousands } from '../harness/report.ts';
 import { startServer } from '../harness/servers.ts';
-import { VirtualFleet } from '../harness/virtual-fleet.ts';
+import { type SimCounters, VirtualFleet } from '../harness/virtual-fleet.ts';
 import {
   assemble,
   beatPhase,
   checkOptions,
-  engineRow,
+  countersSince,
   type FleetOptions,
   type FleetResult,
   formatMarkdown,
@@ -34,8 +34,10 @@ import {
   headlines,
   kFlags,
   type SimLoad,
+  statsSince,
 } from './report.ts';
-import type { LoadOutcome } from './task-load.ts';
+import { loadRow, rowLabel, submitTargets, type Via } from './rows.ts';
+import type { LoadOutcome, LoadRequest } from './task-load.ts';
 
 /** Profiler sampling interval (µs). */
 const kProfileIntervalUs = 250;
@@ -157,9 +159,10 @@ async function run(o: FleetOptions, ctx: Context) {
   const { log } = ctx;
   const connectLimitMs = 30_000 + o.slaves * 5;
   const baselines = o.baselineDuration > 0 ? 2 * (settleSeconds(o.heartbeatSpan) + o.baselineDuration) : 0;
-  const plannedMs = (baselines + o.warmup + o.duration) * 1000 + connectLimitMs + kDrainMs;
+  const loads = o.via.length;
+  const plannedMs = (baselines + loads * (o.warmup + o.duration)) * 1000 + connectLimitMs + loads * kDrainMs;
   log(
-    `fleet: ${thousands(o.slaves)} slaves, ${o.warmup} + ${o.duration} s of load, ` +
+    `fleet: ${thousands(o.slaves)} slaves, ${o.warmup} + ${o.duration} s of load via ${o.via.join(', ')}, ` +
       `${o.baselineDuration} s per heartbeat baseline; at most ${Math.ceil((plannedMs + kRunSlackMs) / 1000)} s`,
   );
   const profileDir = path.join(ctx.out, `fleet-profile-${ctx.stamp}`);
@@ -223,22 +226,32 @@ async function run(o: FleetOptions, ctx: Context) {
       heartbeats.push(await heartbeatsOnly(fleet, 'idle', master, o, log));
     }
 
-    // every connection runs start → join → next
-    const loadStarted = performance.now();
-    onProgress = progressLogger(fleet, log, () => {
-      const s = (performance.now() - loadStarted) / 1000;
-      return `${engine}: load ${s.toFixed(0)}/${o.warmup + o.duration} s`;
-    });
-    const loadMs = (o.warmup + o.duration) * 1000 + kDrainMs + 15_000;
-    const [outcome, sim] = await Promise.all([
-      master.request<LoadOutcome>(
-        'load',
-        { duration: o.duration, warmup: o.warmup, drainMs: kDrainMs },
-        loadMs,
-      ),
-      simulatorLoad(fleet, origin, o),
-    ]);
-    const stats = await master.request<Record<string, number>>('stats');
+    // each path in turn, on the same master and slaves: every loop runs start (or submit) → join → next
+    const loads: {
+      via: Via;
+      outcome: LoadOutcome;
+      sim: SimLoad;
+      stats: Record<string, number>;
+      counters: SimCounters;
+    }[] = [];
+    for (const via of o.via) {
+      const loadStarted = performance.now();
+      onProgress = progressLogger(fleet, log, () => {
+        const s = (performance.now() - loadStarted) / 1000;
+        return `${engine}, via ${via}: load ${s.toFixed(0)}/${o.warmup + o.duration} s`;
+      });
+      const loadMs = (o.warmup + o.duration) * 1000 + kDrainMs + 15_000;
+      const [outcome, sim] = await Promise.all([
+        master.request<LoadOutcome>(
+          'load',
+          { duration: o.duration, warmup: o.warmup, drainMs: kDrainMs, via } satisfies LoadRequest,
+          loadMs,
+        ),
+        simulatorLoad(fleet, origin, o),
+      ]);
+      const stats = await master.request<Record<string, number>>('stats');
+      loads.push({ via, outcome, sim, stats, counters: structuredClone(fleet.counters) });
+    }
     // its slaves go first (a closing master refuses heartbeats: that is no eviction), then the master exits,
     // writing its profile if any
     fleet.drop(origin);
@@ -254,21 +267,37 @@ async function run(o: FleetOptions, ctx: Context) {
       heartbeats.unshift(await heartbeatsOnly(fleet, 'null', nullMaster, o, log));
       fleet.drop(nullOrigin);
     }
-    const parts = { options: o, master: master.ready, connect, memoryBefore, memoryAfter, heartbeats };
-    return assemble({ ...parts, outcome, sim, stats, counters: fleet.counters });
+    const parts = { options: o, master: master.ready, connect, memoryBefore, memoryAfter };
+    // the first path's figures are the engine's, with the heartbeat baselines; a later path's evictions and
+    // refusals are its own (counted since the path before it ended)
+    return loads.map((l, i) => ({
+      via: l.via,
+      figures: assemble({
+        ...parts,
+        heartbeats: i === 0 ? heartbeats : [],
+        outcome: l.outcome,
+        sim: l.sim,
+        stats: i === 0 ? l.stats : statsSince(l.stats, loads[i - 1]!.stats),
+        counters: i === 0 ? l.counters : countersSince(l.counters, loads[i - 1]!.counters),
+      }),
+    }));
   };
 
   const measureAll = async () => {
-    const [first, ...others] = o.engine;
-    const result = await measure(first!, true);
-    result.engines.push(engineRow(first!, result));
-    for (const engine of others) {
-      const figures = await measure(engine, false);
-      result.engines.push(engineRow(engine, figures));
-      result.problems.push(...figures.problems.map((p) => `${engine} engine: ${p}`));
-      result.ok &&= figures.ok;
+    let result: ReturnType<typeof assemble> | undefined;
+    for (const [e, engine] of o.engine.entries()) {
+      for (const { via, figures } of await measure(engine, e === 0)) {
+        if (result === undefined) result = figures;
+        else {
+          const label = rowLabel({ engine, via }, result.loads[0]!);
+          result.problems.push(...figures.problems.map((p) => `${label}: ${p}`));
+          result.ok &&= figures.ok;
+        }
+        result.loads.push(loadRow(engine, via, figures));
+      }
     }
-    return result;
+    result!.targets.push(...submitTargets(result!.loads, o.slaves));
+    return result!;
   };
   const result = await within(plannedMs * o.engine.length + kRunSlackMs, 'fleet benchmark', measureAll());
   if (o.profile) {

@@ -3,13 +3,14 @@
  * the null master measured), the issue's targets, its tables and headlines. Pure.
  */
 import type { EngineName } from '../../src/http/engine.ts';
-import { int, num, type OptionsOf, oneOf, subsetOf, toggle, value } from '../harness/args.ts';
+import { int, listOf, num, type OptionsOf, oneOf, subsetOf, toggle, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
 import type { MasterReady } from '../harness/master-child.ts';
 import { type ProfileSummary, profileTables } from '../harness/profile.ts';
 import { environmentLine, fixed, higher, lower, percent, table, thousands } from '../harness/report.ts';
 import { availableEngines } from '../harness/servers.ts';
 import type { SimCounters, WindowSummary } from '../harness/virtual-fleet.ts';
+import { kVias, type LoadRow, rowHeadlines, rowsTable, type Via } from './rows.ts';
 import type { LoadOutcome } from './task-load.ts';
 
 export const kFlags = {
@@ -56,6 +57,13 @@ export const kFlags = {
     'LIST',
     "the master's HTTP engine; with two (uws,node) the second runs the same load after the first and gets a row beside it",
     'uws, or node where uws does not load',
+  ),
+  via: value<readonly Via[]>(
+    ['connection'],
+    listOf(oneOf(kVias)),
+    'LIST',
+    'how tasks reach the slaves: connection (newTask().start() → join()) or submit (master.submit() → join()); ' +
+      'with both, each loads the same master in turn, in the order given, and gets a row',
   ),
   msgpack: toggle('task and result bodies as MessagePack'),
   profile: toggle('CPU-profile the master child (node --cpu-prof) and summarise its load window'),
@@ -124,7 +132,10 @@ export const kTargets = Object.freeze({
   heartbeatSpan: 1,
 });
 
-/** The issue's targets, reported (never asserted) with a note when the run's shape is not the target's. */
+/**
+ * The issue's targets, reported (never asserted) with a note when the run's shape is not the target's; one the run
+ * did not measure is left out.
+ */
 export function checkTargets(
   options: Pick<FleetOptions, 'slaves' | 'heartbeatSpan'>,
   tasksPerSec: number,
@@ -154,7 +165,8 @@ export function checkTargets(
     { name: 'false evictions = 0', value: falseEvictions, met: falseEvictions === 0, note: '' },
     hb(`heartbeat p99 < ${t.heartbeatP99Ms} ms, heartbeats only`, idleP99Ms),
     hb(`heartbeat p99 < ${t.heartbeatP99Ms} ms, under task load`, loadedP99Ms),
-  ];
+    // a figure this run did not measure (no heartbeats-only window with --baseline-duration 0) is no verdict
+  ].filter((check) => !Number.isNaN(check.value));
 }
 
 /**
@@ -187,6 +199,23 @@ export interface Parts {
   stats: Record<string, number>;
   /** The simulator's counters since it started (the null master answers every token: refusals are the master's). */
   counters: SimCounters;
+}
+
+/**
+ * A later load's own counts, for `assemble`: the master's evictions since `before` (its stats count from its
+ * start; the rest are passed as they are).
+ */
+export function statsSince(after: Record<string, number>, before: Record<string, number>) {
+  return { ...after, evictions: (after.evictions ?? 0) - (before.evictions ?? 0) };
+}
+
+/** The simulator's counts since `before` (a snapshot of the same counters), and the problems first seen since. */
+export function countersSince(after: SimCounters, before: SimCounters): SimCounters {
+  const delta = { ...after, firstProblems: after.firstProblems.slice(before.firstProblems.length) };
+  for (const key of Object.keys(after) as (keyof SimCounters)[]) {
+    if (key !== 'firstProblems') delta[key] = after[key] - before[key];
+  }
+  return delta;
 }
 
 export function assemble({ options, outcome: out, sim, connect, counters, ...parts }: Parts) {
@@ -248,35 +277,8 @@ export function assemble({ options, outcome: out, sim, connect, counters, ...par
     ok: problems.length === 0,
     problems,
     profile: undefined as FleetProfile | undefined,
-    /** One row per engine measured (`--engine uws,node`): the same load, one after the other. */
-    engines: [] as EngineRow[],
-  };
-}
-
-/** An engine's figures, beside the others'. */
-export interface EngineRow {
-  engine: EngineName;
-  tasksPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Heartbeat p99 while the tasks ran. */
-  loadedBeatP99Ms: number;
-  masterCpu: number;
-  failed: number;
-  falseEvictions: number;
-}
-
-export function engineRow(engine: EngineName, figures: ReturnType<typeof assemble>): EngineRow {
-  const l = figures.load;
-  return {
-    engine,
-    tasksPerSec: l.tasksPerSec,
-    p50Ms: l.p50Ms,
-    p99Ms: l.p99Ms,
-    loadedBeatP99Ms: figures.heartbeats.find((h) => h.kind === 'loaded')?.p99Ms ?? Number.NaN,
-    masterCpu: l.masterCpu,
-    failed: l.failed + l.startFailed,
-    falseEvictions: figures.evictions.falseEvictions,
+    /** One row per load measured (`--engine` × `--via`), one after the other; the first is this result's. */
+    loads: [] as LoadRow[],
   };
 }
 
@@ -297,7 +299,8 @@ export function formatMarkdown(result: FleetResult): string {
   const { options: o, connect: c, load: l } = result;
   const work = o.sleepMs > 0 ? `sleep ${o.sleepMs} ms` : o.workUs > 0 ? `busy ${o.workUs} µs` : 'no work';
   const lines = [
-    `### Fleet: ${thousands(o.slaves)} virtual slaves against one master (${o.engine.join(', ')} engine)`,
+    `### Fleet: ${thousands(o.slaves)} virtual slaves against one master (${o.engine.join(', ')} engine` +
+      `${o.engine.length > 1 ? 's' : ''}; tasks via ${o.via.join(', ')})`,
     '',
     `${o.duration} s measured after ${o.warmup} s warm-up; heartbeat every ${o.heartbeatSpan} s ` +
       `(±${Math.round(o.heartbeatJitter * 100)}%), tolerance ${o.heartbeatTolerance} s, sweep every ` +
@@ -339,26 +342,8 @@ export function formatMarkdown(result: FleetResult): string {
     ),
     '',
   ];
-  if (result.engines.length > 1) {
-    const first = result.engines[0]!;
-    lines.push(
-      `By engine (the same load, one after the other; the tables below are the ${first.engine} engine's):`,
-      '',
-      ...table(
-        [
-          ...['engine', 'tasks/s', 'task p50 ms', 'task p99 ms', 'heartbeat p99 under load ms'],
-          ...['master CPU', 'failed', 'false evictions', `tasks/s ÷ ${first.engine}`],
-        ],
-        'lrrrrrrrr',
-        result.engines.map((e) => [
-          ...[e.engine, thousands(e.tasksPerSec), fixed(e.p50Ms, 2), fixed(e.p99Ms, 2)],
-          ...[fixed(e.loadedBeatP99Ms, 2), percent(e.masterCpu), e.failed, e.falseEvictions],
-          fixed(e.tasksPerSec / first.tasksPerSec, 2),
-        ]),
-      ),
-      '',
-    );
-  }
+  // results written before --via have no load rows
+  lines.push(...rowsTable(result.loads ?? []));
   const nullPhase = result.heartbeats.find((h) => h.kind === 'null');
   const ratio = (h: HeartbeatPhase, pick: (p: HeartbeatPhase) => number) =>
     nullPhase && h.kind !== 'null' ? fixed(pick(h) / pick(nullPhase), 2) : '–';
@@ -438,7 +423,6 @@ export function headlines(r: FleetResult) {
     lower('false evictions', r.evictions.falseEvictions),
     lower('master CPU', r.load.masterCpu * 100, '%'),
     lower('master RSS per slave', r.connect.rssPerSlaveKiB, 'KiB'),
-    // results written before --engine have no engine rows
-    ...(r.engines ?? []).slice(1).map((e) => higher(`tasks/s, ${e.engine} engine`, e.tasksPerSec, 'tasks/s')),
+    ...rowHeadlines(r.loads ?? []),
   ];
 }

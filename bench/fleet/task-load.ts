@@ -1,13 +1,16 @@
 /**
- * The fleet benchmark's load, run inside the master child (a plugin of bench/harness/master-child.ts): one loop
- * per connected slave, `newTask(data).start()` → `join()` → next, until the window ends. It measures, in the
- * master, task latency (start → join), its own CPU, main-thread event-loop utilisation and delay, and memory.
+ * The fleet benchmark's load, run inside the master child (a plugin of bench/harness/master-child.ts): one closed
+ * loop per connected slave until the window ends, each through one path (`via`): per connection,
+ * `connection.newTask(data).start()` → `join()` → next, or through the fleet's queue and scheduler,
+ * `master.submit(data)` → `join()` → next. It measures, in the master, task latency (start or submit → join), its
+ * own CPU, main-thread event-loop utilisation and delay, and memory.
  */
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type SlaveConnection, TaskStatus } from '../../src/index.ts';
+import { type SlaveConnection, type Task, TaskStatus } from '../../src/index.ts';
 import type { PluginHost } from '../harness/master-child.ts';
 import { summariseHistogram } from '../harness/report.ts';
+import type { Via } from './rows.ts';
 
 export interface LoadRequest {
   /** Measured seconds, after `warmup` unmeasured ones. */
@@ -15,6 +18,7 @@ export interface LoadRequest {
   warmup: number;
   /** Most milliseconds to wait, after the measured window, for tasks in flight to end. */
   drainMs: number;
+  via: Via;
 }
 
 export type LoadOutcome = Awaited<ReturnType<ReturnType<typeof handlers>['load']>>;
@@ -26,19 +30,29 @@ export function handlers({ master, connections, progress }: PluginHost) {
     let completed = 0;
     let loopsLost = 0;
     const data = { n: 1 };
+    /** One task through the connection; true when its `start()` rejected. */
+    const perConnection = async (task: Task) => {
+      const startFailed = await task.start().then(
+        () => false,
+        () => true,
+      );
+      await task.join();
+      return startFailed;
+    };
+    /** One task through the fleet's queue: the scheduler picks its slave; it failed to start on none. */
+    const submitted = async (task: Task) => {
+      await task.join();
+      return task.status === TaskStatus.START_FAILED;
+    };
     const loop = async (connection: SlaveConnection) => {
       while (!window.stopping) {
-        if (!connection.isConnected) {
+        if (r.via === 'connection' && !connection.isConnected) {
           loopsLost++;
           return;
         }
-        const task = connection.newTask(data);
         const started = performance.now();
-        const startFailed = await task.start().then(
-          () => false,
-          () => true,
-        );
-        await task.join();
+        const task = r.via === 'submit' ? master.submit(data) : connection.newTask(data);
+        const startFailed = await (r.via === 'submit' ? submitted(task) : perConnection(task));
         const measuring = window.measuring;
         if (task.status === TaskStatus.COMPLETED) {
           completed++;
@@ -48,8 +62,8 @@ export function handlers({ master, connections, progress }: PluginHost) {
         } else {
           if (measuring && startFailed) window.startFailed++;
           else if (measuring) window.failed++;
-          // a refused start comes back at once: do not spin on it
-          if (startFailed) await sleep(50);
+          // a refused start (or a submit refused by a full queue) comes back at once: do not spin on it
+          await sleep(50);
         }
       }
     };
@@ -83,9 +97,9 @@ export function handlers({ master, connections, progress }: PluginHost) {
         startFailed: window.startFailed,
         /** Still running when the drain gave up. */
         unfinished: drained ? 0 : master.stats().runningTasks,
-        /** Loops that stopped because their connection was no longer connected. */
+        /** Loops that stopped because their connection was no longer connected (per-connection path only). */
         loopsLost,
-        /** Task latency, `start()` → `join()`, measured in the master. */
+        /** Task latency, `start()` (or `submit()`) → `join()`, measured in the master. */
         p50Ms: latencyMs.p50,
         p99Ms: latencyMs.p99,
         maxMs: latencyMs.max,

@@ -32,18 +32,21 @@ export interface MasterReady {
 export interface ConnectRequest {
   ports: readonly number[];
   slaves: number;
+  /** The first slave's number: slaves are named `slave-<first + i>` (a later call connects replacements). @defaultValue 0 */
+  first?: number;
   concurrency: number;
   msgpack: boolean;
   /** Give up starting connects after this many milliseconds. */
   limitMs: number;
 }
 
+/** What one `connect` request did. */
 export interface ConnectOutcome {
   connected: number;
   failed: number;
   seconds: number;
   firstError: string | undefined;
-  /** Every connected slave's token, in order. */
+  /** Every slave this request connected: its token, in order. */
   tokens: string[];
 }
 
@@ -121,15 +124,17 @@ export async function setup(config: MasterChildConfig) {
     let next = 0;
     let failed = 0;
     let firstError: string | undefined;
+    const made: SlaveConnection[] = [];
     const timer = setInterval(() => host.progress(0), 1000);
     const lane = async () => {
       while (next < r.slaves && performance.now() < deadline) {
-        const i = next++;
+        const i = (r.first ?? 0) + next++;
         const port = r.ports[i % r.ports.length]!;
         const connection = master.newConnection(`slave-${i}`, '127.0.0.1', port, { msgpack: r.msgpack });
         try {
           await connection.connect();
           connections.push(connection);
+          made.push(connection);
         } catch (err) {
           failed++;
           firstError ??= err instanceof Error ? err.message : String(err);
@@ -143,13 +148,7 @@ export async function setup(config: MasterChildConfig) {
     }
     host.progress(0);
     const seconds = (performance.now() - started) / 1000;
-    return {
-      connected: connections.length,
-      failed,
-      seconds,
-      firstError,
-      tokens: connections.map((c) => c.token),
-    };
+    return { connected: made.length, failed, seconds, firstError, tokens: made.map((c) => c.token) };
   };
 
   const handlers: RequestHandlers = {

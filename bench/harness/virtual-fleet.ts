@@ -6,8 +6,10 @@
  * Each virtual slave answers as src/slave does, with src/slave's own answers and extensions (so it cannot drift
  * from the real slave): `/connect` (any token while unknown), `/task/new` (one task at a time), `/disconnect`; it
  * reports each result with `PUT /slave/task/complete` and the fleetmaster extensions (`Task-Id`, backpressure: a
- * 503 is retried after `data.retryAfterMs`). The fleet benchmark runs it in its own process; the result-pool
- * benchmark in a child (`setup`), so the result senders never share its event loop.
+ * 503 is retried after `data.retryAfterMs`). A slave can be killed (`kill`), as a SIGKILLed process looks to its
+ * master: no more heartbeats, no result for the task it held, and every request to it cut off. The fleet and
+ * chaos benchmarks run it in their own process; the result-pool benchmark in a child (`setup`), so the result
+ * senders never share its event loop.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -111,8 +113,10 @@ interface VirtualSlave {
   readonly resultHeaders: string;
   busy: boolean;
   beaten: boolean;
-  /** Disconnected, refused by the master, or dropped: no more beats. */
+  /** Disconnected, refused by the master, dropped or killed: no more beats. */
   gone: boolean;
+  /** Killed: nothing more leaves it (no result, no retry), and every request to it is cut off. */
+  killed: boolean;
   due: number;
 }
 
@@ -169,6 +173,8 @@ export class VirtualFleet {
   readonly #apps: HttpApp[] = [];
   readonly #ports: number[] = [];
   readonly #slaves = new Map<string, VirtualSlave>();
+  /** Killed slaves, by token, until their master is dropped: bounded by what the caller kills. */
+  readonly #killed = new Map<string, VirtualSlave>();
   readonly #targets = new Map<string, Target>();
   readonly #spanMs: number;
   readonly #epoch = performance.now();
@@ -216,6 +222,11 @@ export class VirtualFleet {
     return this.#slaves.size;
   }
 
+  /** Virtual slaves killed (of masters not dropped since). */
+  get killed(): number {
+    return this.#killed.size;
+  }
+
   /** Virtual slaves alive whose first heartbeat was answered 200. */
   get beating(): number {
     let n = 0;
@@ -248,12 +259,48 @@ export class VirtualFleet {
     for (let i = 0; i < count; i++) this.#add(randomBytes(32).toString('hex'), address);
   }
 
+  /**
+   * Kills the slaves with these tokens, as SIGKILL would: they stop heartbeating, never report the task they
+   * hold, and cut off every request the master sends them (the socket is closed unanswered). Returns how many
+   * were alive.
+   */
+  kill(tokens: Iterable<string>): number {
+    let killed = 0;
+    for (const token of tokens) {
+      const slave = this.#slaves.get(token);
+      if (slave === undefined) continue;
+      this.#slaves.delete(token);
+      slave.gone = true;
+      slave.killed = true;
+      this.#killed.set(token, slave);
+      killed++;
+    }
+    return killed;
+  }
+
+  /** Kills `count` slaves of the master at `origin`, chosen at random (uniformly); returns their tokens. */
+  killRandom(count: number, origin: string): string[] {
+    const alive = [...this.#slaves.values()].filter((s) => s.target.origin === origin).map((s) => s.token);
+    const chosen: string[] = [];
+    while (chosen.length < count && alive.length > 0) {
+      const i = Math.floor(Math.random() * alive.length);
+      chosen.push(alive[i]!);
+      alive[i] = alive[alive.length - 1]!;
+      alive.pop();
+    }
+    this.kill(chosen);
+    return chosen;
+  }
+
   /** Forgets the slaves of the master at `origin` (every master when undefined) and closes their sockets. */
   drop(origin?: string): void {
     for (const [token, slave] of this.#slaves) {
       if (origin !== undefined && slave.target.origin !== origin) continue;
       slave.gone = true;
       this.#slaves.delete(token);
+    }
+    for (const [token, slave] of this.#killed) {
+      if (origin === undefined || slave.target.origin === origin) this.#killed.delete(token);
     }
     for (const target of [...this.#targets.values()]) {
       if (origin !== undefined && target.origin !== origin) continue;
@@ -283,13 +330,17 @@ export class VirtualFleet {
     this.#ports.push(await app.listen('127.0.0.1', 0, 'the virtual fleet'));
   }
 
-  /** src/slave/front-end.ts's checks, in its order. */
+  /** src/slave/front-end.ts's checks, in its order (a killed slave answers nothing at all). */
   #route(res: HttpResponse, req: HttpRequest, route: 'connect' | 'task' | 'disconnect') {
     const channel = req.getHeader('channel');
+    const token = req.getHeader('token');
+    if (this.#killed.has(token)) {
+      res.close();
+      return;
+    }
     if (channel !== kChannel) {
       return reply(res, channel === '' ? kSlaveAnswers.channelNotFound : kSlaveAnswers.channelInvalid, true);
     }
-    const token = req.getHeader('token');
     if (token === '') return reply(res, kSlaveAnswers.masterTokenNotFound, true);
     const slave = this.#slaves.get(token);
     if (route !== 'connect' && slave === undefined) {
@@ -371,7 +422,8 @@ export class VirtualFleet {
   }
 
   #report(slave: VirtualSlave, headers: string, body: string | Buffer, failures: number): void {
-    if (this.#closed) return;
+    // a killed slave sends nothing more, not even a result it was retrying
+    if (this.#closed || slave.killed) return;
     const started = performance.now();
     // fleetmaster's lean H1Client, not undici: the simulator's CPU is the master's too
     slave.resultClient.request('PUT', '/slave/task/complete', headers, body).then(
@@ -417,6 +469,7 @@ export class VirtualFleet {
       busy: false,
       beaten: false,
       gone: false,
+      killed: false,
       due: 0,
     };
     this.#slaves.set(token, slave);
