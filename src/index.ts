@@ -1,7 +1,40 @@
 // The public surface, picked by hand. Internals stay reachable only through these names.
 
-export { AnswerTimeoutError, AnswerTooLargeError } from './client/errors.ts';
-export { FleetSecretError, SlaveConnection } from './master/connection.ts';
+// the error catalogue: every class but the command line's own (ConfigError, ModuleLoadError)
+export {
+  AlreadyStartedError,
+  type AnswerLimit,
+  AnswerTimeoutError,
+  AnswerTooLargeError,
+  BadAnswerError,
+  ClosedError,
+  ConnectionExistsError,
+  ConnectionNotFoundError,
+  ConnectionRefuse,
+  DisconnectionRefuse,
+  EngineUnavailableError,
+  FleetmasterError,
+  FleetSecretError,
+  H1ClosedError,
+  H1ConnectionError,
+  H1ConnectTimeoutError,
+  H1ParseError,
+  ListenError,
+  MasterReplacedError,
+  NotStartedError,
+  ProcessTaskMissingError,
+  RequestFailedError,
+  ResultHandlerLoadError,
+  SlaveRefusal,
+  TaskCancelledError,
+  TaskEndCode,
+  TaskEndedError,
+  TaskFail,
+  TaskNotIdleError,
+  TaskRefuse,
+} from './errors.ts';
+
+export { SlaveConnection } from './master/connection.ts';
 export type { PlacementPolicy, SlaveLoad } from './master/fleet/placement.ts';
 export { leastLoaded } from './master/fleet/placement.ts';
 export type { QueueContext, QueueEntry, QueueFactory, TaskQueue } from './master/fleet/queue.ts';
@@ -9,16 +42,14 @@ export type { MapOptions, SubmitOptions } from './master/fleet/submit-options.ts
 export type { NewConnectionOptions } from './master/master.ts';
 export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
-export { ResultHandlerLoadError } from './master/results/errors.ts';
 export type { ResultHandler, ResultHandlerInput } from './master/results/handler.ts';
 export type { FleetStatus, MasterStats, SlaveStatus } from './master/status.ts';
 export type { NewTaskOptions, TaskCallback } from './master/task.ts';
-export { Task, TaskEndCode, TaskEndedError, TaskStatus } from './master/task.ts';
+export { Task, TaskStatus } from './master/task.ts';
 export type { Logger, LoggerLike, TlsOptions } from './options.ts';
 export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
 export type { Envelope } from './protocol/envelope.ts';
 export {
-  BadAnswerError,
   isResponseError,
   MasterChannelInvalidError,
   MasterChannelNotGivenError,
@@ -39,7 +70,6 @@ export {
   MasterSystemShuttingDownError,
   MasterTaskDataInvalidError,
   MasterTaskNotFoundError,
-  RequestFailedError,
   ResponseError,
   SlaveAlreadyConnectedError,
   SlaveChannelInvalidError,
@@ -61,12 +91,5 @@ export {
   SlaveTaskRefusedError,
   SlaveUploadsBusyError,
 } from './protocol/errors.ts';
-export {
-  ConnectionRefuse,
-  DisconnectionRefuse,
-  SlaveRefusal,
-  TaskFail,
-  TaskRefuse,
-} from './slave/actions.ts';
 export type { ResolvedSlaveOptions, SlaveHooks, SlaveOptions } from './slave/options.ts';
 export { Slave } from './slave/slave.ts';

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, configReference, kFields, parseTarget, resolveConfig } from '../src/cli/config.ts';
+import { configReference, kFields, parseTarget, resolveConfig } from '../src/cli/config.ts';
 import { type Command, parseCommand } from '../src/cli/program.ts';
+import { ConfigError } from '../src/errors.ts';
 import { resolveMasterOptions } from '../src/master/options.ts';
 import { resolveSlaveOptions } from '../src/slave/options.ts';
 

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { AnswerTooLargeError } from '../src/client/errors.ts';
-import { H1ParseError, type H1Response, ResponseParser } from '../src/client/h1-parser.ts';
+import { type H1Response, ResponseParser } from '../src/client/h1-parser.ts';
 import {
   kDefaultMaxAnswerBytes,
   kMaxHeadBytes,
   kMaxInterimAnswers,
   kMaxTrailerFields,
 } from '../src/client/transport.ts';
+import { AnswerTooLargeError, H1ParseError } from '../src/errors.ts';
 
 /** A response as a plain record, comparable with `deepEqual` (the parser may hand out a class instance). */
 function plain(r: H1Response): H1Response {

@@ -5,10 +5,10 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
-import { AnswerTimeoutError, AnswerTooLargeError } from '../src/client/errors.ts';
 import { PeerClient, type PeerClientOptions } from '../src/client/peer-client.ts';
 import { kMaxHeadBytes, kMaxInterimAnswers, kMaxTrailerFields } from '../src/client/transport.ts';
-import { RequestFailedError, slaveErrorFor } from '../src/protocol/errors.ts';
+import { AnswerTimeoutError, AnswerTooLargeError, RequestFailedError } from '../src/errors.ts';
+import { slaveErrorFor } from '../src/protocol/errors.ts';
 
 type Answer = (socket: net.Socket, path: string) => void;
 

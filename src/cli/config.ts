@@ -5,6 +5,8 @@
  * against its field's type, and an error names the field and where its value came from.
  */
 
+import { ConfigError } from '../errors.ts';
+
 export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'list';
 
 export interface Field {
@@ -394,11 +396,6 @@ export function flagOf(field: Field): string {
 /** `heartbeatTolerance` → `FLEETMASTER_HEARTBEAT_TOLERANCE`. */
 export function envOf(field: Field): string {
   return kEnvPrefix + field.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
-}
-
-/** A configuration error: the CLI prints its message and exits with code 2. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }
 
 export interface ConfigSources {

@@ -4,12 +4,12 @@
 // (./demo-handler.ts) on the master's pool threads. One task is deliberately bad, so a failure travels back too.
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TaskFail } from '../errors.ts';
 import type { SlaveConnection } from '../master/connection.ts';
 import { Master } from '../master/master.ts';
 import type { MasterOptions } from '../master/options.ts';
 import type { MasterStats } from '../master/status.ts';
 import { type Task, TaskStatus } from '../master/task.ts';
-import { TaskFail } from '../slave/actions.ts';
 import { Slave } from '../slave/slave.ts';
 import type { DemoScore } from './demo-handler.ts';
 

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command as Commander, CommanderError, Option } from 'commander';
+import { ConfigError } from '../errors.ts';
 import { type MasterOptions, resolveMasterOptions } from '../master/options.ts';
 import type { TlsOptions } from '../options.ts';
 import { resolveSlaveOptions, type SlaveOptions } from '../slave/options.ts';
 import {
   type CommandName,
-  ConfigError,
   envOf,
   type Field,
   flagOf,

@@ -6,8 +6,9 @@
  * peer's answer is accepted only when both would read it the same (test/h1-differential.test.ts). Every part is
  * bounded: head, body, trailers, interim answers. Pure: no sockets, tested on its own.
  */
+
+import { AnswerTooLargeError, H1ParseError } from '../errors.ts';
 import { AnswerBody, tooLarge } from './answer-body.ts';
-import { AnswerTooLargeError } from './errors.ts';
 import { kDefaultMaxAnswerBytes, kMaxHeadBytes, kMaxInterimAnswers, kMaxTrailerFields } from './transport.ts';
 
 export interface H1Response {
@@ -64,15 +65,6 @@ function trimOws(value: string): string {
 
 function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09;
-}
-
-/** The peer sent something that is not an HTTP/1.x response: the connection cannot be used any more. */
-export class H1ParseError extends Error {
-  readonly code = 'FLEETMASTER_H1_PARSE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'H1ParseError';
-  }
 }
 
 export interface ResponseParserOptions {

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { AnswerTooLargeError, BadAnswerError, ClosedError, RequestFailedError } from '../errors.ts';
 import { type Envelope, parseEnvelope } from '../protocol/envelope.ts';
-import { BadAnswerError, RequestFailedError, type ResponseError } from '../protocol/errors.ts';
-import { AnswerTooLargeError } from './errors.ts';
+import type { ResponseError } from '../protocol/errors.ts';
 import { H1Transport } from './h1-transport.ts';
 import {
   type Exchange,
@@ -13,7 +13,6 @@ import {
 } from './transport.ts';
 import { UndiciTransport } from './undici-transport.ts';
 
-export { AnswerTimeoutError, AnswerTooLargeError } from './errors.ts';
 export type { Body } from './transport.ts';
 
 export interface PeerClientOptions {
@@ -149,7 +148,7 @@ export class PeerClient {
       attempt++;
       let exchange: Exchange;
       try {
-        if (this.#closed) throw new Error('client closed');
+        if (this.#closed) throw new ClosedError('client closed');
         exchange = await this.#transport.exchange(method, path, options);
       } catch (err) {
         if (err instanceof AnswerTooLargeError) throw err;

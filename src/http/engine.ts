@@ -9,6 +9,7 @@
  * handler returns (the request object dies with it); attach `onAborted` to a response not answered at once and
  * never touch it after; copy `onData` chunks (their memory is reused).
  */
+import type { Runtime } from '../errors.ts';
 import type { Logger, TlsOptions } from '../options.ts';
 import type { Answer } from '../protocol/envelope.ts';
 
@@ -88,15 +89,6 @@ export interface HttpEngine {
   createApp(options: AppOptions): HttpApp;
 }
 
-/** What the running Node offers a native build: its ABI, platform, architecture and C library. */
-export interface Runtime {
-  abi: string;
-  platform: string;
-  arch: string;
-  /** `glibc 2.36`, `musl` (no glibc found) or the platform's own. */
-  libc: string;
-}
-
 export function runtime(): Runtime {
   let libc: string = process.platform;
   if (process.platform === 'linux') {
@@ -105,23 +97,6 @@ export function runtime(): Runtime {
     libc = header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : 'musl';
   }
   return { abi: process.versions.modules, platform: process.platform, arch: process.arch, libc };
-}
-
-/** No native uWebSockets.js build loads here (`engine: 'uws'` was asked for). */
-export class EngineUnavailableError extends Error {
-  readonly code = 'FLEETMASTER_ENGINE_UNAVAILABLE';
-  readonly runtime: Runtime;
-  /** Why, without the advice. */
-  readonly reason: string;
-  constructor(reason: string, found: Runtime, cause?: unknown) {
-    super(
-      `the uws engine cannot run here: ${reason} (Node ABI ${found.abi}, ${found.platform}-${found.arch}, ${found.libc}); use engine 'node' or 'auto'`,
-      cause === undefined ? undefined : { cause },
-    );
-    this.name = 'EngineUnavailableError';
-    this.runtime = found;
-    this.reason = reason;
-  }
 }
 
 export function checkEngine(value: unknown): EngineChoice {

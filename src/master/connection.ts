@@ -1,5 +1,6 @@
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { headerOf, PeerClient } from '../client/peer-client.ts';
+import { FleetSecretError, TaskEndCode, TaskEndedError } from '../errors.ts';
 import type { Logger } from '../options.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import { SlaveConnectionRefusedError, slaveErrorFor } from '../protocol/errors.ts';
@@ -20,7 +21,7 @@ import {
   randomNonce,
 } from '../protocol/fleet-secret.ts';
 import { randomToken } from '../protocol/token.ts';
-import { kEnd, type NewTaskOptions, Task, TaskEndCode, TaskEndedError, type TaskHost } from './task.ts';
+import { kEnd, type NewTaskOptions, Task, type TaskHost } from './task.ts';
 
 /** What a connection needs from its master (implemented by `Master`; kept narrow on purpose). */
 export interface ConnectionHost {
@@ -369,15 +370,6 @@ export class SlaveConnection {
       tls: this.#host.slaveTls,
       transport,
     });
-  }
-}
-
-/** A slave that answered `/connect` without proving the fleet secret (`code: 'FLEET_SECRET_MISMATCH'`). */
-export class FleetSecretError extends Error {
-  readonly code = 'FLEET_SECRET_MISMATCH';
-  constructor(message: string) {
-    super(message);
-    this.name = 'FleetSecretError';
   }
 }
 

@@ -1,4 +1,13 @@
 import type { PeerAnswer } from '../client/peer-client.ts';
+import {
+  AlreadyStartedError,
+  ClosedError,
+  ConnectionExistsError,
+  ConnectionNotFoundError,
+  NotStartedError,
+  TaskEndCode,
+  TaskEndedError,
+} from '../errors.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
 import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
@@ -29,7 +38,7 @@ import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
-import { type Task, TaskEndCode, TaskEndedError } from './task.ts';
+import type { Task } from './task.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
@@ -120,7 +129,7 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   /** @internal The result stage (the pool, or inline when `resultThreads` is 0); exists once started. */
   get results(): ResultStage {
-    if (!this.#results) throw new Error('Master not started');
+    if (!this.#results) throw new NotStartedError('Master not started');
     return this.#results;
   }
 
@@ -196,8 +205,8 @@ export class Master implements ConnectionHost, FrontEndHost {
    * another process holds) and starts the sweep.
    */
   async start(): Promise<this> {
-    if (this.#app) throw new Error('Master already started');
-    if (this.#closing) throw new Error('Master is closed; create a new one');
+    if (this.#app) throw new AlreadyStartedError('Master already started');
+    if (this.#closing) throw new ClosedError('Master is closed; create a new one');
     const app = this.#engine.createApp({ tls: this.options.tls, malformed: kAnswers.malformed });
     mountMasterRoutes(app, this);
     // uWS matches a route of fixed segments before the front end's catch-all, whatever the order they were added
@@ -278,9 +287,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     options: NewConnectionOptions = {},
   ): SlaveConnection {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('name must be a non-empty string');
-    if (this.registry.byName(name)?.state === 'connected') {
-      throw new Error(`Connection ${JSON.stringify(name)} already exists`);
-    }
+    if (this.registry.byName(name)?.state === 'connected') throw new ConnectionExistsError(name);
     const { capacity, tags } = this.#fleet.connectionOptions(options);
     return new SlaveConnection(
       this,
@@ -326,7 +333,7 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** The connected slave of that name; throws if there is none. */
   get(name: string): SlaveConnection {
     const record = this.registry.byName(name);
-    if (record?.state !== 'connected') throw new Error(`Connection ${JSON.stringify(name)} not found`);
+    if (record?.state !== 'connected') throw new ConnectionNotFoundError(name);
     return record.connection;
   }
 
@@ -518,7 +525,7 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   /** @internal */
   connecting(connection: SlaveConnection): void {
-    if (this.#shuttingDown) throw new Error('Master is shutting down');
+    if (this.#shuttingDown) throw new ClosedError('Master is shutting down');
     this.#fleet.connecting(connection);
   }
 

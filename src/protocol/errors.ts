@@ -1,13 +1,19 @@
+import { FleetmasterError } from '../errors.ts';
 import { codeName, MasterErrorCode, SlaveErrorCode } from './codes.ts';
 import type { Envelope } from './envelope.ts';
 
-// Branded with Symbol.for so `isResponseError` holds across two copies of the library (undici's habit).
+// Before the catalogue, `isResponseError` was the only way to match across copies: the old brand stays on every
+// wire error, so a copy from before the catalogue still recognises one made here, and the other way round.
 const kResponseError = Symbol.for('fleetmaster.ResponseError');
 
-/** An error answer from a peer: the HTTP status and the envelope, as the peer sent them. */
-export class ResponseError extends Error {
+/**
+ * An error answer from a peer: the HTTP status and the envelope, as the peer sent them. Its `code` is the
+ * envelope's number (`SlaveErrorCode.CHANNEL_INVALID`, as in DI-engine); its catalogue code is `errorCode`.
+ */
+export class ResponseError extends FleetmasterError {
+  static override readonly errorCode: string = 'FLEETMASTER_RESPONSE';
   readonly statusCode: number;
-  readonly code: number;
+  declare readonly code: number;
   readonly data: unknown;
   /** Seconds the peer asked to wait before retrying (its `Retry-After` header), if it said. */
   retryAfter: number | undefined;
@@ -15,25 +21,41 @@ export class ResponseError extends Error {
 
   constructor(statusCode: number, envelope: Envelope, options?: ErrorOptions) {
     super(envelope.message || `HTTP ${statusCode}, code ${envelope.code}`, options);
-    this.name = new.target.name;
     this.statusCode = statusCode;
     this.code = envelope.code;
     this.data = envelope.data;
   }
 }
 
+/** True for a wire error of any copy of the package (`instanceof ResponseError` holds as well). */
 export function isResponseError(value: unknown): value is ResponseError {
   return (
-    typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[kResponseError] === true
+    value instanceof ResponseError ||
+    (typeof value === 'object' &&
+      value !== null &&
+      (value as Record<symbol, unknown>)[kResponseError] === true)
   );
 }
 
 /** An error answer from a slave (its codes are `SlaveErrorCode`). */
-export class SlaveResponseError extends ResponseError {}
+export class SlaveResponseError extends ResponseError {
+  static override readonly errorCode: string = 'FLEETMASTER_SLAVE_RESPONSE';
+}
 /** An error answer from a master (its codes are `MasterErrorCode`). */
-export class MasterResponseError extends ResponseError {}
+export class MasterResponseError extends ResponseError {
+  static override readonly errorCode: string = 'FLEETMASTER_MASTER_RESPONSE';
+}
 
-type ErrorClass<B> = new (statusCode: number, envelope: Envelope, options?: ErrorOptions) => B;
+type ErrorClass<B> = (new (
+  statusCode: number,
+  envelope: Envelope,
+  options?: ErrorOptions,
+) => B) & {
+  readonly errorCode: string;
+};
+
+const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>();
+const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>();
 
 function pascal(key: string): string {
   return key
@@ -43,12 +65,27 @@ function pascal(key: string): string {
     .join('');
 }
 
-function define<B extends ResponseError>(base: ErrorClass<B>, prefix: string, key: string): ErrorClass<B> {
-  const name = `${prefix}${pascal(key)}Error`;
+/**
+ * The class of one protocol code: `SlaveChannelInvalidError` for the slave's `CHANNEL_INVALID` (202), catalogue code
+ * `FLEETMASTER_SLAVE_CHANNEL_INVALID`. `key` is the code's name without the table's `SLAVE_` prefix, if any.
+ */
+function define<B extends ResponseError>(
+  base: ErrorClass<B>,
+  side: 'Slave' | 'Master',
+  key: string,
+): ErrorClass<B> {
+  const table: Record<string, number> = side === 'Slave' ? SlaveErrorCode : MasterErrorCode;
+  const code = table[key] ?? (side === 'Slave' ? table[`SLAVE_${key}`] : undefined);
+  if (code === undefined) throw new TypeError(`no ${side} error code ${key}`);
+  const name = `${side}${pascal(key)}Error`;
+  const errorCode = `FLEETMASTER_${side.toUpperCase()}_${key}`;
   // a named subclass per code, so stack traces and `err.name` say which refusal it was
-  const cls = { [name]: class extends (base as ErrorClass<ResponseError>) {} }[
-    name
-  ] as unknown as ErrorClass<B>;
+  const cls = {
+    [name]: class extends (base as ErrorClass<ResponseError>) {
+      static override readonly errorCode = errorCode;
+    },
+  }[name] as unknown as ErrorClass<B>;
+  (side === 'Slave' ? kSlaveByCode : kMasterByCode).set(code, cls as never);
   return cls;
 }
 
@@ -90,48 +127,6 @@ export const MasterRequestDataInvalidError = define(MasterResponseError, 'Master
 export const MasterQueueFullError = define(MasterResponseError, 'Master', 'QUEUE_FULL');
 export const MasterTaskNotFoundError = define(MasterResponseError, 'Master', 'TASK_NOT_FOUND');
 
-const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>([
-  [SlaveErrorCode.SYSTEM_SHUTTING_DOWN, SlaveSystemShuttingDownError],
-  [SlaveErrorCode.CHANNEL_NOT_FOUND, SlaveChannelNotFoundError],
-  [SlaveErrorCode.CHANNEL_INVALID, SlaveChannelInvalidError],
-  [SlaveErrorCode.MASTER_TOKEN_NOT_FOUND, SlaveMasterTokenNotFoundError],
-  [SlaveErrorCode.MASTER_TOKEN_INVALID, SlaveMasterTokenInvalidError],
-  [SlaveErrorCode.SELF_TOKEN_NOT_FOUND, SlaveSelfTokenNotFoundError],
-  [SlaveErrorCode.SELF_TOKEN_INVALID, SlaveSelfTokenInvalidError],
-  [SlaveErrorCode.SLAVE_ALREADY_CONNECTED, SlaveAlreadyConnectedError],
-  [SlaveErrorCode.SLAVE_NOT_CONNECTED, SlaveNotConnectedError],
-  [SlaveErrorCode.SLAVE_CONNECTION_REFUSED, SlaveConnectionRefusedError],
-  [SlaveErrorCode.SLAVE_DISCONNECTION_REFUSED, SlaveDisconnectionRefusedError],
-  [SlaveErrorCode.TASK_ALREADY_EXIST, SlaveTaskAlreadyExistError],
-  [SlaveErrorCode.TASK_REFUSED, SlaveTaskRefusedError],
-  [SlaveErrorCode.REQUEST_BODY_TOO_LARGE, SlaveRequestBodyTooLargeError],
-  [SlaveErrorCode.ROUTE_NOT_FOUND, SlaveRouteNotFoundError],
-  [SlaveErrorCode.REQUEST_DATA_INVALID, SlaveRequestDataInvalidError],
-  [SlaveErrorCode.REQUEST_MALFORMED, SlaveRequestMalformedError],
-  [SlaveErrorCode.UPLOADS_BUSY, SlaveUploadsBusyError],
-]);
-
-const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([
-  [MasterErrorCode.SYSTEM_SHUTTING_DOWN, MasterSystemShuttingDownError],
-  [MasterErrorCode.CHANNEL_NOT_GIVEN, MasterChannelNotGivenError],
-  [MasterErrorCode.CHANNEL_INVALID, MasterChannelInvalidError],
-  [MasterErrorCode.MASTER_TOKEN_NOT_GIVEN, MasterMasterTokenNotGivenError],
-  [MasterErrorCode.MASTER_TOKEN_INVALID, MasterMasterTokenInvalidError],
-  [MasterErrorCode.SELF_TOKEN_NOT_GIVEN, MasterSelfTokenNotGivenError],
-  [MasterErrorCode.SELF_TOKEN_INVALID, MasterSelfTokenInvalidError],
-  [MasterErrorCode.SLAVE_TOKEN_NOT_GIVEN, MasterSlaveTokenNotGivenError],
-  [MasterErrorCode.SLAVE_TOKEN_INVALID, MasterSlaveTokenInvalidError],
-  [MasterErrorCode.TASK_DATA_INVALID, MasterTaskDataInvalidError],
-  [MasterErrorCode.REQUEST_BODY_TOO_LARGE, MasterRequestBodyTooLargeError],
-  [MasterErrorCode.RESULT_STAGE_BUSY, MasterResultStageBusyError],
-  [MasterErrorCode.ROUTE_NOT_FOUND, MasterRouteNotFoundError],
-  [MasterErrorCode.METRICS_FAILED, MasterMetricsFailedError],
-  [MasterErrorCode.REQUEST_MALFORMED, MasterRequestMalformedError],
-  [MasterErrorCode.REQUEST_DATA_INVALID, MasterRequestDataInvalidError],
-  [MasterErrorCode.QUEUE_FULL, MasterQueueFullError],
-  [MasterErrorCode.TASK_NOT_FOUND, MasterTaskNotFoundError],
-]);
-
 /** The typed error for a slave's error answer; an unknown code still gives a `SlaveResponseError`. */
 export function slaveErrorFor(statusCode: number, envelope: Envelope): SlaveResponseError {
   const Cls = kSlaveByCode.get(envelope.code) ?? SlaveResponseError;
@@ -145,28 +140,5 @@ export function masterErrorFor(statusCode: number, envelope: Envelope): MasterRe
 }
 
 export const errorClassTables = { slave: kSlaveByCode, master: kMasterByCode } as const;
-
-/** The peer could not be reached (refused, reset, timed out) after every retry. */
-export class RequestFailedError extends Error {
-  readonly code = 'REQUEST_FAILED';
-  readonly attempts: number;
-  constructor(url: string, attempts: number, cause: unknown) {
-    const why = cause instanceof Error ? cause.message : String(cause);
-    super(`Request to ${url} failed after ${attempts} attempt(s): ${why}`, { cause });
-    this.name = 'RequestFailedError';
-    this.attempts = attempts;
-  }
-}
-
-/** The peer answered, but not with an envelope (wrong server on that port, a proxy page, garbage). */
-export class BadAnswerError extends Error {
-  readonly code = 'BAD_ANSWER';
-  readonly statusCode: number;
-  constructor(url: string, statusCode: number, body: string) {
-    super(`${url} answered HTTP ${statusCode} without a protocol envelope: ${body.slice(0, 200)}`);
-    this.name = 'BadAnswerError';
-    this.statusCode = statusCode;
-  }
-}
 
 export { codeName };

@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PeerAnswer, PeerClient, type RequestOptions } from '../client/peer-client.ts';
+import { BadAnswerError } from '../errors.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import {
-  BadAnswerError,
   isResponseError,
   MasterResultStageBusyError,
   MasterSlaveTokenInvalidError,

@@ -1,3 +1,12 @@
+import {
+  AlreadyStartedError,
+  ClosedError,
+  MasterReplacedError,
+  ProcessTaskMissingError,
+  SlaveRefusal,
+  TaskCancelledError,
+  TaskFail,
+} from '../errors.ts';
 import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { selectEngine } from '../http/select-engine.ts';
@@ -19,7 +28,6 @@ import {
 } from '../protocol/fleet-secret.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { isUuid } from '../protocol/uuid.ts';
-import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
 import { mountCancelRoute } from './cancel-route.ts';
 import { ConnectChallenges } from './connect-challenges.ts';
@@ -139,8 +147,8 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   async start(): Promise<this> {
-    if (this.#app) throw new Error('Slave already started');
-    if (this.#closing) throw new Error('Slave is closed; create a new one');
+    if (this.#app) throw new AlreadyStartedError('Slave already started');
+    if (this.#closing) throw new ClosedError('Slave is closed; create a new one');
     const app = this.#engine.createApp({ tls: this.options.tls, malformed: kSlaveAnswers.malformed });
     mountSlaveRoutes(app, this);
     mountCancelRoute(app, this);
@@ -184,7 +192,9 @@ export class Slave implements SlaveFrontEndHost {
 
   processTask(data: unknown, signal: AbortSignal): unknown {
     if (this.options.processTask) return this.options.processTask(data, signal);
-    throw new Error('processTask is not implemented: pass options.processTask or override it in a subclass');
+    throw new ProcessTaskMissingError(
+      'processTask is not implemented: pass options.processTask or override it in a subclass',
+    );
   }
 
   beforeConnection(data: unknown): unknown {
@@ -239,7 +249,7 @@ export class Slave implements SlaveFrontEndHost {
     const current = this.#link;
     if (current && !proved) {
       if (!(await this.#isGone(current))) return this.#withHeaders(kSlaveAnswers.alreadyConnected);
-      this.#lost(current, new Error('replaced: the master is gone'));
+      this.#lost(current, new MasterReplacedError('replaced: the master is gone'));
     }
     if (this.#link && !proved) return this.#withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
     const master = body.master;
@@ -255,7 +265,7 @@ export class Slave implements SlaveFrontEndHost {
     const still = this.#link;
     if (still) {
       if (!proved) return this.#withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
-      this.#lost(still, new Error('replaced by a master that proved the fleet secret'));
+      this.#lost(still, new MasterReplacedError('replaced by a master that proved the fleet secret'));
     }
     const link = new MasterLink(this.options, token, address, request.extensions, this.#counters, (l, err) =>
       this.#lost(l, err),
@@ -370,7 +380,7 @@ export class Slave implements SlaveFrontEndHost {
   cancelTask(id: string): boolean {
     const task = this.#tasks.get(id);
     if (task === undefined || task.abort.signal.aborted) return task !== undefined;
-    task.abort.abort(new Error('cancelled by the master'));
+    task.abort.abort(new TaskCancelledError('cancelled by the master'));
     return true;
   }
 

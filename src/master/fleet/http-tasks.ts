@@ -1,7 +1,8 @@
+import { TaskEndCode, TaskEndedError } from '../../errors.ts';
 import { decodeBody, isObject } from '../../protocol/codec.ts';
 import { MasterErrorCode as C } from '../../protocol/codes.ts';
 import { type Answer, fail, ok } from '../../protocol/envelope.ts';
-import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from '../task.ts';
+import { type Task, TaskStatus } from '../task.ts';
 import type { SubmitOptions } from './submit-options.ts';
 
 /**
