@@ -10,7 +10,7 @@
  * never touch it after; copy `onData` chunks (their memory is reused).
  */
 import type { Runtime } from '../errors.ts';
-import type { Logger, TlsOptions } from '../options.ts';
+import type { Logger, OptionSpec, TlsOptions } from '../options.ts';
 import type { Answer } from '../protocol/envelope.ts';
 
 export type EngineName = 'uws' | 'node';
@@ -99,13 +99,6 @@ export function runtime(): Runtime {
   return { abi: process.versions.modules, platform: process.platform, arch: process.arch, libc };
 }
 
-export function checkEngine(value: unknown): EngineChoice {
-  if (typeof value === 'string' && (kEngineChoices as readonly string[]).includes(value)) {
-    return value as EngineChoice;
-  }
-  throw new TypeError(`options.engine must be one of ${kEngineChoices.join(', ')} (got ${String(value)})`);
-}
-
 /**
  * The engine when the option is not given: `FLEETMASTER_ENGINE` if set (so a whole process, or a test run, can
  * be switched), else `'auto'`.
@@ -116,5 +109,15 @@ export function defaultEngine(): EngineChoice {
   if ((kEngineChoices as readonly string[]).includes(fromEnv)) return fromEnv as EngineChoice;
   throw new TypeError(`FLEETMASTER_ENGINE must be one of ${kEngineChoices.join(', ')} (got ${fromEnv})`);
 }
+
+/** The `engine` option, the same at both ends (its default: `defaultEngine()`, read when options are resolved). */
+export const kEngineOption: OptionSpec = {
+  type: 'string',
+  default: defaultEngine,
+  shown: 'auto',
+  choices: kEngineChoices,
+  arg: 'engine',
+  help: 'HTTP engine: uws (uWebSockets.js, where its native build loads), node (node:http), auto (uws, else node)',
+};
 
 export type { Logger };

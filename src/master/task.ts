@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { TaskEndCode, TaskEndedError, TaskNotIdleError } from '../errors.ts';
-import { errorFields, kMaxSeconds, type Logger } from '../options.ts';
+import { checkOption, errorFields, kMaxSeconds, type Logger, type OptionSpec } from '../options.ts';
 
 /**
  * The reference's task statuses, with its values, and fleetmaster's two additions (values the reference does
@@ -22,6 +22,16 @@ export const TaskStatus = {
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
 export type TaskCallback<D, R> = (data: D, result: R) => unknown;
+
+/** A task's `deadline` (`newTask`, `submit`, `/fleet/tasks`, the CLI's `--deadline`). */
+export const kDeadlineOption: OptionSpec = {
+  type: 'number',
+  min: 0,
+  above: true,
+  max: kMaxSeconds,
+  arg: 'seconds',
+  help: 'seconds from start() (from submit() for a submitted task) until the result',
+};
 
 export interface NewTaskOptions {
   /**
@@ -123,12 +133,7 @@ export class Task<D = any, R = any> {
     this.#host = host;
     this.data = data;
     if (options.deadline !== undefined) {
-      if (typeof options.deadline !== 'number' || !(options.deadline > 0) || options.deadline > kMaxSeconds) {
-        throw new RangeError(
-          `options.deadline must be a number of seconds > 0 (got ${String(options.deadline)})`,
-        );
-      }
-      this.#deadlineMs = options.deadline * 1000;
+      this.#deadlineMs = (checkOption('deadline', kDeadlineOption, options.deadline) as number) * 1000;
     }
     this.#ended = new Promise((resolve) => {
       this.#resolveEnded = resolve;
