@@ -195,6 +195,19 @@ export function checkFunction<F>(name: string, value: unknown): F | undefined {
   return value as F;
 }
 
+/**
+ * The hooks of `names` that `given` has (own or inherited: a class instance will do), each checked to be a function
+ * (`options.hooks.x must be a function`), in a frozen object of their own.
+ */
+export function checkHooks<H extends object>(names: readonly string[], given: unknown): Readonly<H> {
+  const hooks: Record<string, unknown> = {};
+  for (const name of names) {
+    const fn = checkFunction(`hooks.${name}`, (given as Record<string, unknown> | undefined)?.[name]);
+    if (fn) hooks[name] = fn;
+  }
+  return Object.freeze(hooks) as H;
+}
+
 /** A TLS key and certificate, as files, for the uWS `SSLApp`. */
 export interface TlsOptions {
   /** Path to the PEM private key. */

@@ -1,4 +1,3 @@
-import type { PeerAnswer } from '../client/peer-client.ts';
 import {
   AlreadyStartedError,
   ClosedError,
@@ -18,7 +17,14 @@ import { createChannelCheck } from '../protocol/channel.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { kAnswers } from './answers.ts';
-import { type ConnectionHost, disconnectedReason, kClose, SlaveConnection } from './connection.ts';
+import {
+  type ConnectionHooks,
+  type ConnectionHost,
+  disconnectedReason,
+  type HookArguments,
+  kClose,
+  SlaveConnection,
+} from './connection.ts';
 import type { FleetCounters } from './fleet/counters.ts';
 import { Fleet } from './fleet/fleet.ts';
 import { mountFleetRoutes } from './fleet/http-routes.ts';
@@ -402,109 +408,46 @@ export class Master implements ConnectionHost, FrontEndHost {
     });
   }
 
-  // ---- hooks: the reference's defaults; override in a subclass or pass options.hooks ----
+  // ---- hooks (kConnectionHooks): options.hooks, else the reference's defaults; a subclass may override them ----
 
-  beforeConnect(connection: SlaveConnection): unknown {
-    return this.options.hooks.beforeConnect?.(connection);
+  beforeConnect(...args: HookArgs<'beforeConnect'>): unknown {
+    return this.options.hooks.beforeConnect?.(...args);
   }
 
-  afterConnect(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown {
-    return this.options.hooks.afterConnect?.(statusCode, success, code, message, data, connection);
+  afterConnect(...args: HookArgs<'afterConnect'>): unknown {
+    return this.options.hooks.afterConnect?.(...args);
   }
 
-  errorConnect(error: Error, connection: SlaveConnection): unknown {
-    const hook = this.options.hooks.errorConnect;
-    if (hook) return hook(error, connection);
-    throw error;
+  errorConnect(...args: HookArgs<'errorConnect'>): unknown {
+    return orRethrow(this.options.hooks.errorConnect, args);
   }
 
-  beforeDisconnect(connection: SlaveConnection): unknown {
-    return this.options.hooks.beforeDisconnect?.(connection);
+  beforeDisconnect(...args: HookArgs<'beforeDisconnect'>): unknown {
+    return this.options.hooks.beforeDisconnect?.(...args);
   }
 
-  afterDisconnect(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown {
-    return this.options.hooks.afterDisconnect?.(statusCode, success, code, message, data, connection);
+  afterDisconnect(...args: HookArgs<'afterDisconnect'>): unknown {
+    return this.options.hooks.afterDisconnect?.(...args);
   }
 
-  errorDisconnect(error: Error, connection: SlaveConnection): unknown {
-    const hook = this.options.hooks.errorDisconnect;
-    if (hook) return hook(error, connection);
-    throw error;
+  errorDisconnect(...args: HookArgs<'errorDisconnect'>): unknown {
+    return orRethrow(this.options.hooks.errorDisconnect, args);
   }
 
-  beforeNewTask(data: unknown, connection: SlaveConnection): unknown {
+  beforeNewTask(...args: HookArgs<'beforeNewTask'>): unknown {
     const hook = this.options.hooks.beforeNewTask;
-    return hook ? hook(data, connection) : (data ?? {});
+    return hook ? hook(...args) : (args[0] ?? {});
   }
 
-  afterNewTask(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown {
-    return this.options.hooks.afterNewTask?.(statusCode, success, code, message, data, connection);
+  afterNewTask(...args: HookArgs<'afterNewTask'>): unknown {
+    return this.options.hooks.afterNewTask?.(...args);
   }
 
-  errorNewTask(error: Error, connection: SlaveConnection): unknown {
-    const hook = this.options.hooks.errorNewTask;
-    if (hook) return hook(error, connection);
-    throw error;
+  errorNewTask(...args: HookArgs<'errorNewTask'>): unknown {
+    return orRethrow(this.options.hooks.errorNewTask, args);
   }
 
   // ---- ConnectionHost (internal; called by connections) ----
-
-  /** @internal */
-  hook(
-    name: 'beforeConnect' | 'beforeDisconnect' | 'beforeNewTask',
-    connection: SlaveConnection,
-    data?: unknown,
-  ): unknown {
-    if (name === 'beforeNewTask') return this.beforeNewTask(data, connection);
-    return this[name](connection);
-  }
-
-  /** @internal */
-  hookAfter(
-    name: 'afterConnect' | 'afterDisconnect' | 'afterNewTask',
-    connection: SlaveConnection,
-    answer: PeerAnswer,
-  ): unknown {
-    const { envelope } = answer;
-    return this[name](
-      answer.statusCode,
-      envelope.success,
-      envelope.code,
-      envelope.message,
-      envelope.data,
-      connection,
-    );
-  }
-
-  /** @internal */
-  async hookError(
-    name: 'errorConnect' | 'errorDisconnect' | 'errorNewTask',
-    connection: SlaveConnection,
-    error: Error,
-  ): Promise<unknown> {
-    return this[name](error, connection);
-  }
 
   /** @internal */
   addressFor(connection: SlaveConnection): Promise<string> {
@@ -650,6 +593,14 @@ export class Master implements ConnectionHost, FrontEndHost {
     await app?.close();
     this.logger.info({ stats: this.stats() }, 'master closed');
   }
+}
+
+type HookArgs<K extends keyof ConnectionHooks> = Parameters<ConnectionHooks[K]>;
+
+/** An `error…` hook's default: the error goes on to the caller. */
+function orRethrow(hook: ConnectionHooks['errorConnect'] | undefined, args: HookArguments['error']): unknown {
+  if (hook) return hook(...args);
+  throw args[0];
 }
 
 export type { MasterHooks };

@@ -5,6 +5,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type EngineChoice, kEngineOption } from '../http/engine.ts';
 import {
   checkFunction,
+  checkHooks,
   checkString,
   checkTls,
   freezeRedacted,
@@ -20,51 +21,11 @@ import {
   type TlsOptions,
   toLogger,
 } from '../options.ts';
-import type { SlaveConnection } from './connection.ts';
+import { type ConnectionHooks, kConnectionHooks } from './connection.ts';
 import { leastLoaded, type PlacementPolicy } from './fleet/placement.ts';
 
-/**
- * The reference's connection and task hooks. Each may return a Promise. The last argument (the connection)
- * is fleetmaster's addition; the others are the reference's, in its order.
- */
-export interface MasterHooks {
-  /** Returns the connection data sent with `POST /connect`; throwing cancels the connection. */
-  beforeConnect?(connection: SlaveConnection): unknown;
-  /** Its return value is what `connection.connect()` resolves to. */
-  afterConnect?(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown;
-  /** Called with the request's error; the default rethrows. A returned value becomes `connect()`'s value. */
-  errorConnect?(error: Error, connection: SlaveConnection): unknown;
-  beforeDisconnect?(connection: SlaveConnection): unknown;
-  afterDisconnect?(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown;
-  errorDisconnect?(error: Error, connection: SlaveConnection): unknown;
-  /** Returns the task data actually sent; the default sends `data ?? {}`. Throwing fails the start. */
-  beforeNewTask?(data: unknown, connection: SlaveConnection): unknown;
-  /** Its return value is kept as `task.startValue`. */
-  afterNewTask?(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown;
-  /** Called when `/task/new` fails; the default rethrows (and `task.start()` rejects). */
-  errorNewTask?(error: Error, connection: SlaveConnection): unknown;
-}
+/** The connection and task hooks, any of them (see `kConnectionHooks`): each may return a Promise. */
+export type MasterHooks = Partial<ConnectionHooks>;
 
 export interface MasterOptions {
   /** Address the front end listens on. @defaultValue `'0.0.0.0'` */
@@ -349,24 +310,7 @@ export const kMasterOptions = Object.freeze({
   adminHost: { type: 'string', default: '127.0.0.1', arg: 'host', help: 'address of the admin listener' },
 } satisfies OptionTable);
 
-const kHookNames = [
-  'beforeConnect',
-  'afterConnect',
-  'errorConnect',
-  'beforeDisconnect',
-  'afterDisconnect',
-  'errorDisconnect',
-  'beforeNewTask',
-  'afterNewTask',
-  'errorNewTask',
-] as const;
-
 export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
-  const hooks: MasterHooks = {};
-  for (const name of kHookNames) {
-    const fn = checkFunction<MasterHooks[typeof name]>(`hooks.${name}`, options.hooks?.[name]);
-    if (fn) (hooks as Record<string, unknown>)[name] = fn;
-  }
   const values = resolveTable(kMasterOptions, options as Record<string, unknown>);
   const resolved = {
     ...values,
@@ -376,7 +320,7 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
       options.placement === undefined
         ? leastLoaded
         : checkFunction<PlacementPolicy>('placement', options.placement)!,
-    hooks: Object.freeze(hooks),
+    hooks: checkHooks<MasterHooks>(Object.keys(kConnectionHooks), options.hooks),
     logger: toLogger(options.logger),
   } as ResolvedMasterOptions;
   return freezeRedacted(resolved, secretsOf(kMasterOptions) as (keyof ResolvedMasterOptions & string)[]);

@@ -1,6 +1,7 @@
 import { type EngineChoice, kEngineOption } from '../http/engine.ts';
 import {
   checkFunction,
+  checkHooks,
   checkTls,
   freezeRedacted,
   kFleetSecretOption,
@@ -17,21 +18,36 @@ import {
 } from '../options.ts';
 import { kMaxConcurrency } from '../protocol/extensions.ts';
 
-/** The reference slave's hooks. Each may return a Promise. */
-export interface SlaveHooks {
+/** The arguments of each kind of slave hook. */
+export interface SlaveHookArguments {
+  data: [data: unknown];
+  lost: [masterAddress: string, error: Error];
+}
+
+/**
+ * The reference slave's hooks, each with the kind of arguments it is given, declared here once: `SlaveHooks` (the
+ * option), the `Slave` method of each name (its default, which a subclass may override) and the validation of
+ * `options.hooks` follow from this table. Each may return a Promise.
+ */
+export const kSlaveHooks = {
   /** Runs on `/connect` with the master's connection data; throw `ConnectionRefuse` to refuse. */
-  beforeConnection?(data: unknown): unknown;
+  beforeConnection: 'data',
   /** Runs on `/disconnect`; throw `DisconnectionRefuse` to refuse. */
-  beforeDisconnection?(data: unknown): unknown;
+  beforeDisconnection: 'data',
   /** Runs on `/task/new` before the task is accepted; throw `TaskRefuse` to refuse. */
-  beforeTask?(data: unknown): unknown;
+  beforeTask: 'data',
   /**
    * The master stopped answering heartbeats (after retries) or refused one (a refusal of this slave's token in the
-   * first seconds after `/connect`, before any beat was accepted, is not final: see docs/protocol.md); the slave is
-   * connectable again.
+   * first seconds after `/connect`, before any beat was accepted, is not final: see docs/protocol.md), or another
+   * master took over (`MasterReplacedError`); the slave is connectable again. The default logs a warning.
    */
-  lostConnection?(masterAddress: string, error: Error): unknown;
-}
+  lostConnection: 'lost',
+} as const satisfies Record<string, keyof SlaveHookArguments>;
+
+/** The slave's hooks, any of them (see `kSlaveHooks`). */
+export type SlaveHooks = {
+  [K in keyof typeof kSlaveHooks]?: (...args: SlaveHookArguments[(typeof kSlaveHooks)[K]]) => unknown;
+};
 
 export interface SlaveOptions {
   /** Address the slave listens on. @defaultValue `'0.0.0.0'` */
@@ -165,21 +181,14 @@ export const kSlaveOptions = Object.freeze({
   fleetSecret: kFleetSecretOption,
 } satisfies OptionTable);
 
-const kHookNames = ['beforeConnection', 'beforeDisconnection', 'beforeTask', 'lostConnection'] as const;
-
 export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOptions {
-  const hooks: SlaveHooks = {};
-  for (const name of kHookNames) {
-    const fn = checkFunction<SlaveHooks[typeof name]>(`hooks.${name}`, options.hooks?.[name]);
-    if (fn) (hooks as Record<string, unknown>)[name] = fn;
-  }
   const resolved = {
     ...resolveTable(kSlaveOptions, options as Record<string, unknown>),
     processTask: checkFunction<(data: unknown, signal: AbortSignal) => unknown>(
       'processTask',
       options.processTask,
     ),
-    hooks: Object.freeze(hooks),
+    hooks: checkHooks<SlaveHooks>(Object.keys(kSlaveHooks), options.hooks),
     tls: checkTls('tls', options.tls),
     masterTls: options.masterTls,
     logger: toLogger(options.logger),

@@ -38,7 +38,12 @@ import {
   type SlaveFrontEndHost,
 } from './front-end.ts';
 import { type LinkCounters, MasterLink } from './master-link.ts';
-import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
+import {
+  type ResolvedSlaveOptions,
+  resolveSlaveOptions,
+  type SlaveHooks,
+  type SlaveOptions,
+} from './options.ts';
 import { isMasterGone } from './takeover.ts';
 
 interface RunningTask {
@@ -197,19 +202,19 @@ export class Slave implements SlaveFrontEndHost {
     );
   }
 
-  beforeConnection(data: unknown): unknown {
-    return this.options.hooks.beforeConnection?.(data);
+  beforeConnection(...args: HookArgs<'beforeConnection'>): unknown {
+    return this.options.hooks.beforeConnection?.(...args);
   }
 
-  beforeDisconnection(data: unknown): unknown {
-    return this.options.hooks.beforeDisconnection?.(data);
+  beforeDisconnection(...args: HookArgs<'beforeDisconnection'>): unknown {
+    return this.options.hooks.beforeDisconnection?.(...args);
   }
 
-  beforeTask(data: unknown): unknown {
-    return this.options.hooks.beforeTask?.(data);
+  beforeTask(...args: HookArgs<'beforeTask'>): unknown {
+    return this.options.hooks.beforeTask?.(...args);
   }
 
-  lostConnection(masterAddress: string, error: Error): unknown {
+  lostConnection(...[masterAddress, error]: HookArgs<'lostConnection'>): unknown {
     const hook = this.options.hooks.lostConnection;
     if (hook) return hook(masterAddress, error);
     this.options.logger.warn({ master: masterAddress, reason: error.message }, 'lost connection to master');
@@ -486,3 +491,5 @@ function connectionRefused(reason: string, fleetChallenge?: string): Answer {
   const data = fleetChallenge === undefined ? { reason } : { reason, fleetChallenge };
   return fail(403, SlaveErrorCode.SLAVE_CONNECTION_REFUSED, 'Connection refused!', data);
 }
+
+type HookArgs<K extends keyof SlaveHooks> = Parameters<NonNullable<SlaveHooks[K]>>;
