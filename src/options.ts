@@ -208,7 +208,7 @@ export function checkHooks<H extends object>(names: readonly string[], given: un
   return Object.freeze(hooks) as H;
 }
 
-/** A TLS key and certificate, as files, for the uWS `SSLApp`. */
+/** A TLS key and certificate, as files, for the front end (either engine). */
 export interface TlsOptions {
   /** Path to the PEM private key. */
   keyFile: string;

@@ -1,5 +1,5 @@
 /**
- * Registry micro-benchmark (tinybench): the heartbeat bookkeeping of src/master/registry.ts `SlaveRegistry`
+ * Registry micro-benchmark (tinybench): the heartbeat bookkeeping of src/master/fleet/registry.ts `SlaveRegistry`
  * (`byToken` + `touch`) and one sweep tick (`expire(cutoff)`) with 10,000 and 100,000 slaves when none, 1% and
  * all of them expire — against a naive baseline in the same run (a `Map` of records whose sweep scans the whole
  * fleet). The table shows that the registry's sweep costs what expires, not the fleet size.
@@ -9,7 +9,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Bench } from 'tinybench';
-import { SlaveRegistry } from '../../src/master/registry.ts';
+import { SlaveRegistry } from '../../src/master/fleet/registry.ts';
 import { int, listOf, type OptionsOf, oneOf, value } from '../harness/args.ts';
 import { type Context, defineBench, type Result, runIfMain } from '../harness/bench.ts';
 import { environmentLine, fixed, lower, table, thousands } from '../harness/report.ts';

@@ -42,7 +42,7 @@ export interface PeerClientOptions {
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /**
    * `undici` (any HTTP/1.1 peer), or `h1`: fleetmaster's own lean client (`H1Client`), one socket, for the
-   * per-task request to peers known to be fleetmaster's (measured in bench/fleet.ts). @defaultValue 'undici'
+   * per-task request to peers known to be fleetmaster's (measured in bench/fleet/). @defaultValue 'undici'
    */
   transport?: 'undici' | 'h1';
 }

@@ -317,9 +317,9 @@ export class SlaveConnection {
   }
 
   /**
-   * `POST /task/new`, the one request per task. A slave that announced fleetmaster's extensions is a uWS server
-   * of ours: its tasks go through the lean `h1` transport (a third of the master's CPU per task was undici's in
-   * bench/fleet.ts), unless the `taskClient` option says undici. Any other slave (DI-engine's Flask) gets undici,
+   * `POST /task/new`, the one request per task. A slave that announced fleetmaster's extensions is a server of
+   * ours: its tasks go through the lean `h1` transport (a third of the master's CPU per task was undici's in
+   * bench/fleet/), unless the `taskClient` option says undici. Any other slave (DI-engine's Flask) gets undici,
    * as every other request does.
    */
   #postTask(id: string, data: unknown, json: string | undefined): Promise<PeerAnswer> {

@@ -21,7 +21,10 @@ export interface FrontEndHost extends AdminHost {
   readonly results: ResultStage;
   /** What result bodies may hold at once: uploads are admitted against it before they are read. */
   readonly budget: ResultBudget<SlaveConnection>;
-  /** Hands a result to the stage (or acknowledges at once one that cannot reach a running task). */
+  /**
+   * Hands a result to the stage; settles once it has reached its task, or was found invalid or to be ignored (a
+   * task no longer running): every body is decoded first, and the slave is answered only then (the ack point).
+   */
   submitResult(job: ResultJob): Promise<ResultVerdict>;
   readonly maxBodySize: number;
   /** Replies waiting for a body or a result: a graceful close lets them finish. */
@@ -37,7 +40,7 @@ export interface FrontEndHost extends AdminHost {
 }
 
 /**
- * The master's routes. Checks run in PROTOCOL.md's order and each failure answers from a precomputed envelope;
+ * The master's routes. Checks run in docs/protocol.md's order and each failure answers from a precomputed envelope;
  * the heartbeat is answered synchronously (no abort handler, no cork: uWS corks the synchronous part itself).
  */
 export function mountMasterRoutes(app: HttpApp, host: FrontEndHost): void {

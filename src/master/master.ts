@@ -64,11 +64,13 @@ export interface NewConnectionOptions {
 }
 
 /**
- * The master end of the protocol. Owns the front end (uWebSockets.js), the slave registry and the heartbeat
- * sweep on the main thread; results go through a result stage; requests to slaves go out through undici, but
- * `/task/new` to a fleetmaster slave goes through the lean `H1Client` (option `taskClient`).
+ * The master end of the protocol. Owns the front end (on the HTTP engine, `engine`) and the fleet's bookkeeping
+ * (`Fleet`: registry, heartbeat sweep, scheduler) on the main thread; results go through a result stage; requests
+ * to slaves go out through undici, but `/task/new` to a fleetmaster slave goes through the lean `H1Client` (option
+ * `taskClient`).
  *
- * Hooks: override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as `options.hooks`.
+ * Hooks (`kConnectionHooks`): override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as
+ * `options.hooks`.
  */
 export class Master implements ConnectionHost, FrontEndHost {
   readonly options: ResolvedMasterOptions;
@@ -259,8 +261,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   }
 
   /**
-   * Graceful and idempotent: stops accepting, finishes results already acknowledged, ends every running task
-   * with a "master shutting down" reason, and closes every connection and socket.
+   * Graceful and idempotent: stops accepting, finishes the results already received (and answers their slaves),
+   * ends every running task with a "master shutting down" reason, and closes every connection and socket.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown(true);

@@ -54,7 +54,7 @@ export interface MasterOptions {
   /**
    * How `POST /task/new` (one per task) reaches a slave that announced fleetmaster's extensions: `'lean'`, our own
    * HTTP/1.1 client (`H1Client`, a keep-alive socket and a prebuilt request: 1.76× the tasks per second of undici
-   * in bench/fleet.ts, side by side), or `'undici'`, as every other request goes. A DI-engine slave always gets
+   * in bench/fleet/, side by side), or `'undici'`, as every other request goes. A DI-engine slave always gets
    * undici.
    * @defaultValue `'lean'`
    */
@@ -66,7 +66,7 @@ export interface MasterOptions {
   myAddress?: string;
   /** Largest request body the front end accepts, in bytes (a larger one gets 413, code 901). @defaultValue 64 MiB */
   maxBodySize?: number;
-  /** Serve the front end over TLS (uWS `SSLApp`); `myAddress` then defaults to `https://`. */
+  /** Serve the front end over TLS (on either engine); `myAddress` then defaults to `https://`. */
   tls?: TlsOptions;
   /** TLS settings for requests to `https` slaves (e.g. the CA of self-signed slave certificates). */
   slaveTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };

@@ -103,7 +103,7 @@ export interface SlaveOptions {
    */
   concurrency?: number;
   hooks?: SlaveHooks;
-  /** Serve over TLS (uWS `SSLApp`). */
+  /** Serve over TLS (either engine). */
   tls?: TlsOptions;
   /** TLS settings for requests to an `https://` master (e.g. a private CA). */
   masterTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };

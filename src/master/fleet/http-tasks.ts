@@ -8,7 +8,7 @@ import type { SubmitOptions } from './submit-options.ts';
 /**
  * The fleet's HTTP routes for other languages (`POST /fleet/tasks`, `GET /fleet/tasks/{id}` with `?wait=S`,
  * `DELETE /fleet/tasks/{id}`), as functions from a parsed request to an answer, so the transport around them
- * (uWebSockets.js today, any engine later) only reads the request and writes the answer. The self token is the
+ * (the routes of http-routes.ts, on either engine) only reads the request and writes the answer. The self token is the
  * transport's to check, before these run.
  */
 

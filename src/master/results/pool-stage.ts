@@ -352,7 +352,7 @@ export class PoolResultStage implements ResultStage {
  * instead of one per result: cheaper for small bodies, measured); large ones are copied one by one. Never the
  * body itself: a transferred body is gone from this thread, and a result whose thread dies is handed over again.
  * The copy costs ~50 µs per MiB here (2 shared cores, loaded), ~2% of the master's CPU per 1 MB MessagePack
- * result in `bench/result-pool.ts` (~2.3 ms each, pool of 1).
+ * result in `bench/result-pool/` (~2.3 ms each, pool of 1).
  */
 function packJobs(entries: Entry[]): { batch: BatchInput; transferList: ArrayBuffer[] } {
   const n = entries.length;
