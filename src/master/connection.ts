@@ -300,20 +300,11 @@ export class SlaveConnection {
     this.#connected = false;
     for (const task of [...this.#tasks]) task[kEnd](reason);
     this.#tasks.clear();
-    const client = this.#client;
-    const taskClient = this.#taskClient;
-    this.#client = undefined;
-    this.#taskClient = undefined;
-    void client?.close();
-    void taskClient?.close();
+    void this.#dropClients('close');
   }
 
   async [kClose](): Promise<void> {
-    const client = this.#client;
-    const taskClient = this.#taskClient;
-    this.#client = undefined;
-    this.#taskClient = undefined;
-    await Promise.all([client?.destroy(), taskClient?.destroy()]);
+    await this.#dropClients('destroy');
   }
 
   /**
@@ -390,12 +381,15 @@ export class SlaveConnection {
   /** A new token; the clients made for the old one (their headers carry it) are closed. */
   #renewToken(): void {
     this.#token = randomToken();
-    const client = this.#client;
-    const taskClient = this.#taskClient;
+    void this.#dropClients('close');
+  }
+
+  /** Forgets both clients (the next request makes new ones), letting their requests finish or not. */
+  async #dropClients(how: 'close' | 'destroy'): Promise<void> {
+    const clients = [this.#client, this.#taskClient];
     this.#client = undefined;
     this.#taskClient = undefined;
-    void client?.close();
-    void taskClient?.close();
+    await Promise.all(clients.map((client) => client?.[how]()));
   }
 
   #newClient(transport: 'undici' | 'h1'): PeerClient {

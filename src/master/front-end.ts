@@ -5,7 +5,7 @@ import type { ChannelVerdict } from '../protocol/channel.ts';
 import type { Answer } from '../protocol/envelope.ts';
 import { Extension, kExtensionsHeader, speaks } from '../protocol/extensions.ts';
 import { type AdminHost, mountAdminRoutes } from './admin.ts';
-import { bodyTooLarge, kAnswers, taskDataInvalid } from './answers.ts';
+import { bodyTooLarge, kAnswers, selfRefusal, taskDataInvalid } from './answers.ts';
 import type { SlaveConnection } from './connection.ts';
 import type { FleetCounters } from './fleet/counters.ts';
 import type { SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
@@ -93,25 +93,11 @@ export function mountMasterRoutes(app: HttpApp, host: FrontEndHost): void {
     return record;
   };
 
-  /**
-   * Shutdown and self-token checks of the management routes: the failing answer (counted), or undefined. The
-   * token comes as the `Token` header (the protocol's) or `Authorization: Bearer` (what scrapers send).
-   */
+  /** Shutdown and self-token checks of the management routes: the failing answer (counted), or undefined. */
   const refuseSelf = (req: HttpRequest): Answer | undefined => {
-    const refused = selfRefusal(req);
+    const refused = selfRefusal(host, req);
     if (refused) counters.error(refused.code);
     return refused;
-  };
-  const selfRefusal = (req: HttpRequest): Answer | undefined => {
-    if (host.isShuttingDown) return kAnswers.shuttingDown;
-    let token = req.getHeader('token');
-    if (token === '') {
-      const authorization = req.getHeader('authorization');
-      if (authorization.startsWith('Bearer ')) token = authorization.slice(7).trim();
-    }
-    if (token === '') return kAnswers.selfTokenNotGiven;
-    if (!host.checkSelfToken(token)) return kAnswers.selfTokenInvalid;
-    return undefined;
   };
 
   app.get('/slave/heartbeat', (res, req) => {
