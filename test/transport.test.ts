@@ -7,8 +7,7 @@ import net from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
 import { PeerClient, type PeerClientOptions } from '../src/client/peer-client.ts';
 import { kMaxHeadBytes, kMaxInterimAnswers, kMaxTrailerFields } from '../src/client/transport.ts';
-import { AnswerTimeoutError, AnswerTooLargeError, RequestFailedError } from '../src/errors.ts';
-import { slaveErrorFor } from '../src/protocol/errors.ts';
+import { AnswerTimeoutError, AnswerTooLargeError, RequestFailedError, slaveErrorFor } from '../src/errors.ts';
 
 type Answer = (socket: net.Socket, path: string) => void;
 

@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AnswerTooLargeError, BadAnswerError, ClosedError, RequestFailedError } from '../errors.ts';
+import {
+  AnswerTooLargeError,
+  BadAnswerError,
+  ClosedError,
+  RequestFailedError,
+  type ResponseError,
+} from '../errors.ts';
 import { type Envelope, parseEnvelope } from '../protocol/envelope.ts';
-import type { ResponseError } from '../protocol/errors.ts';
 import { H1Transport } from './h1-transport.ts';
 import {
   type Exchange,

@@ -1,9 +1,14 @@
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { headerOf, PeerClient } from '../client/peer-client.ts';
-import { FleetSecretError, TaskEndCode, TaskEndedError } from '../errors.ts';
+import {
+  FleetSecretError,
+  SlaveConnectionRefusedError,
+  slaveErrorFor,
+  TaskEndCode,
+  TaskEndedError,
+} from '../errors.ts';
 import type { Logger } from '../options.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
-import { SlaveConnectionRefusedError, slaveErrorFor } from '../protocol/errors.ts';
 import {
   announcedConcurrency,
   Extension,
