@@ -479,6 +479,15 @@ describe('ResponseParser refuses what llhttp refuses', () => {
       refuse(`${chunked}3\r\nabc\r\n0\r\n${trailer}\r\n\r\n`, /bad trailer line/);
     }
   });
+
+  test('a framing field among the trailers (llhttp refuses a Content-Length there)', () => {
+    for (const trailer of ['Content-Length: 3', 'content-length: 0', 'Transfer-Encoding: chunked']) {
+      refuse(`${chunked}3\r\nabc\r\n0\r\n${trailer}\r\n\r\n`, /framing field in the trailers/);
+    }
+    // a name that only contains one is an ordinary trailer
+    const ok = parse([bytes(`${chunked}3\r\nabc\r\n0\r\nX-Content-Length: 3\r\n\r\n`)]);
+    assert.equal(ok[0]?.text, 'abc');
+  });
 });
 
 describe('ResponseParser bounds', () => {
