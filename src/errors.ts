@@ -10,6 +10,7 @@
  * (a protocol number, a `TaskEndCode`, an older string): see README, "Errors".
  */
 
+import { describeError } from './describe-error.ts';
 import { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
 import type { Envelope } from './protocol/envelope.ts';
 
@@ -65,15 +66,6 @@ export class FleetmasterError extends Error {
     if (!Object.hasOwn(cls, 'errorCode')) return Function.prototype[Symbol.hasInstance].call(cls, value);
     const codes = (value as { [kCodes]?: unknown } | null | undefined)?.[kCodes];
     return Array.isArray(codes) && codes.includes(cls.errorCode);
-  }
-}
-
-/** `Name: message` of whatever was thrown; never throws itself (a getter or `toString` of a thrown value may). */
-export function describeError(err: unknown): string {
-  try {
-    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  } catch {
-    return 'a value that cannot be described';
   }
 }
 

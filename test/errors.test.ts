@@ -3,8 +3,11 @@
 // included, for what a task module throws), and src/ throws no bare Error.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
 import * as catalogue from '../src/errors.ts';
 import * as publicApi from '../src/index.ts';
 import { TaskStatus } from '../src/index.ts';
@@ -39,10 +42,23 @@ function readmePairs(): [string, string][] {
   return pairs;
 }
 
-/** The package's catalogue as another copy of it (a second module instance: other class identities). */
+/** Where the second copy lives: removed when the file's tests end. */
+let copyDir: string | undefined;
+after(() => (copyDir === undefined ? undefined : rm(copyDir, { recursive: true, force: true })));
+
+/**
+ * The catalogue as a second copy of the package would have it: the same source, in another directory, loaded as
+ * another module (other class identities), as two installed versions are.
+ */
 async function otherCopy(): Promise<typeof catalogue> {
-  const url = new URL(`../src/errors.ts?copy=${Math.random()}`, import.meta.url).href;
-  const other = (await import(url)) as typeof catalogue;
+  if (copyDir === undefined) {
+    copyDir = await mkdtemp(join(tmpdir(), 'fleetmaster-copy-'));
+    await mkdir(join(copyDir, 'protocol'));
+    for (const file of ['errors.ts', 'protocol/codes.ts', 'protocol/envelope.ts']) {
+      await copyFile(new URL(`../src/${file}`, import.meta.url), join(copyDir, file));
+    }
+  }
+  const other = (await import(pathToFileURL(join(copyDir, 'errors.ts')).href)) as typeof catalogue;
   assert.notEqual(other.ClosedError, catalogue.ClosedError, 'a second copy, not the same module');
   return other;
 }

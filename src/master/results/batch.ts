@@ -1,4 +1,4 @@
-import { describeError } from '../../errors.ts';
+import { describeError } from '../../describe-error.ts';
 import type { JobVerdict, WireJob } from './handler.ts';
 import { valueFromBytes, valueToBytes } from './value-bytes.ts';
 

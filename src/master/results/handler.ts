@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { describeError } from '../../errors.ts';
+import { describeError } from '../../describe-error.ts';
 import { decodeResultBody } from './decode.ts';
 
 /** The contract of a user's result handler module (its default export). */

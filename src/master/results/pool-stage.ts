@@ -1,7 +1,8 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
-import { describeError, ResultHandlerLoadError } from '../../errors.ts';
+import { describeError } from '../../describe-error.ts';
+import { ResultHandlerLoadError } from '../../errors.ts';
 import { type BatchInput, type BatchOutput, type ThreadData, verdictOf } from './batch.ts';
 import {
   applyVerdict,

@@ -2,7 +2,7 @@
 // No top-level await: under tsx on Node 20 a worker can only load this file through require().
 import { threadId, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { describeError } from '../../errors.ts';
+import { describeError } from '../../describe-error.ts';
 import {
   type BatchInput,
   type BatchOutput,
