@@ -3,7 +3,7 @@
 // included, for what a task module throws), and src/ throws no bare Error.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -47,16 +47,13 @@ let copyDir: string | undefined;
 after(() => (copyDir === undefined ? undefined : rm(copyDir, { recursive: true, force: true })));
 
 /**
- * The catalogue as a second copy of the package would have it: the same source, in another directory, loaded as
- * another module (other class identities), as two installed versions are.
+ * The catalogue of a second copy of the package: the same src/, in another directory, loaded as other modules
+ * (other class identities), as two installed versions are.
  */
 async function otherCopy(): Promise<typeof catalogue> {
   if (copyDir === undefined) {
     copyDir = await mkdtemp(join(tmpdir(), 'fleetmaster-copy-'));
-    await mkdir(join(copyDir, 'protocol'));
-    for (const file of ['errors.ts', 'protocol/codes.ts', 'protocol/envelope.ts']) {
-      await copyFile(new URL(`../src/${file}`, import.meta.url), join(copyDir, file));
-    }
+    await cp(new URL('../src', import.meta.url), copyDir, { recursive: true });
   }
   const other = (await import(pathToFileURL(join(copyDir, 'errors.ts')).href)) as typeof catalogue;
   assert.notEqual(other.ClosedError, catalogue.ClosedError, 'a second copy, not the same module');
