@@ -1,31 +1,33 @@
 // The public surface, picked by hand. Internals stay reachable only through these names.
 
-export { AnswerTimeoutError, AnswerTooLargeError } from './client/errors.ts';
-export { FleetSecretError, SlaveConnection } from './master/connection.ts';
-export type { PlacementPolicy, SlaveLoad } from './master/fleet/placement.ts';
-export { leastLoaded } from './master/fleet/placement.ts';
-export type { QueueContext, QueueEntry, QueueFactory, TaskQueue } from './master/fleet/queue.ts';
-export type { MapOptions, SubmitOptions } from './master/fleet/submit-options.ts';
-export type { NewConnectionOptions } from './master/master.ts';
-export { Master } from './master/master.ts';
-export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
-export { ResultHandlerLoadError } from './master/results/errors.ts';
-export type { ResultHandler, ResultHandlerInput } from './master/results/handler.ts';
-export type { FleetStatus, MasterStats, SlaveStatus } from './master/status.ts';
-export type { NewTaskOptions, TaskCallback } from './master/task.ts';
-export { Task, TaskEndCode, TaskEndedError, TaskStatus } from './master/task.ts';
-export type { Logger, LoggerLike, TlsOptions } from './options.ts';
-export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
-export type { Envelope } from './protocol/envelope.ts';
+// the error catalogue: every class but the command line's own (ConfigError, ModuleLoadError)
 export {
+  AlreadyStartedError,
+  type AnswerLimit,
+  AnswerTimeoutError,
+  AnswerTooLargeError,
   BadAnswerError,
+  ClosedError,
+  ConnectionExistsError,
+  ConnectionNotFoundError,
+  ConnectionRefuse,
+  DisconnectionRefuse,
+  EngineUnavailableError,
+  FleetmasterError,
+  FleetSecretError,
+  H1ClosedError,
+  H1ConnectionError,
+  H1ConnectTimeoutError,
+  H1ParseError,
   isResponseError,
+  ListenError,
   MasterChannelInvalidError,
   MasterChannelNotGivenError,
   MasterMasterTokenInvalidError,
   MasterMasterTokenNotGivenError,
   MasterMetricsFailedError,
   MasterQueueFullError,
+  MasterReplacedError,
   MasterRequestBodyTooLargeError,
   MasterRequestDataInvalidError,
   MasterRequestMalformedError,
@@ -39,8 +41,11 @@ export {
   MasterSystemShuttingDownError,
   MasterTaskDataInvalidError,
   MasterTaskNotFoundError,
+  NotStartedError,
+  ProcessTaskMissingError,
   RequestFailedError,
   ResponseError,
+  ResultHandlerLoadError,
   SlaveAlreadyConnectedError,
   SlaveChannelInvalidError,
   SlaveChannelNotFoundError,
@@ -49,6 +54,7 @@ export {
   SlaveMasterTokenInvalidError,
   SlaveMasterTokenNotFoundError,
   SlaveNotConnectedError,
+  SlaveRefusal,
   SlaveRequestBodyTooLargeError,
   SlaveRequestDataInvalidError,
   SlaveRequestMalformedError,
@@ -60,13 +66,27 @@ export {
   SlaveTaskAlreadyExistError,
   SlaveTaskRefusedError,
   SlaveUploadsBusyError,
-} from './protocol/errors.ts';
-export {
-  ConnectionRefuse,
-  DisconnectionRefuse,
-  SlaveRefusal,
+  TaskCancelledError,
+  TaskEndCode,
+  TaskEndedError,
   TaskFail,
+  TaskNotIdleError,
   TaskRefuse,
-} from './slave/actions.ts';
+} from './errors.ts';
+export { SlaveConnection } from './master/connection.ts';
+export type { PlacementPolicy, SlaveLoad } from './master/fleet/placement.ts';
+export { leastLoaded } from './master/fleet/placement.ts';
+export type { QueueContext, QueueEntry, QueueFactory, TaskQueue } from './master/fleet/queue.ts';
+export type { MapOptions, SubmitOptions } from './master/fleet/submit-options.ts';
+export type { NewConnectionOptions } from './master/master.ts';
+export { Master } from './master/master.ts';
+export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
+export type { ResultHandler, ResultHandlerInput } from './master/results/handler.ts';
+export type { FleetStatus, MasterStats, SlaveStatus } from './master/status.ts';
+export type { NewTaskOptions, TaskCallback } from './master/task.ts';
+export { Task, TaskStatus } from './master/task.ts';
+export type { Logger, LoggerLike, TlsOptions } from './options.ts';
+export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
+export type { Envelope } from './protocol/envelope.ts';
 export type { ResolvedSlaveOptions, SlaveHooks, SlaveOptions } from './slave/options.ts';
 export { Slave } from './slave/slave.ts';

@@ -1,35 +1,180 @@
-/** Small validators shared by the master's and the slave's options; each message names the option. */
+/**
+ * The option tables and the small validators shared by the master's and the slave's options; each message names
+ * the option. An option's facts (type, default, bounds, choices, one line of help) are written once, in its
+ * table: the constructor validates against it and fills its defaults from it, and the command line takes its
+ * fields, `--help` and README's configuration reference from the same tables (src/cli/config.ts).
+ */
 import { type InspectOptions, inspect } from 'node:util';
 
 /** The longest span a Node timer takes, in seconds: a longer one is clamped to 1 ms by Node itself. */
 export const kMaxSeconds = Math.floor((2 ** 31 - 1) / 1000);
 
-export function checkNumber(
-  name: string,
-  value: unknown,
-  min: number,
-  max = Number.POSITIVE_INFINITY,
-): number {
-  if (typeof value !== 'number' || Number.isNaN(value) || value < min || value > max) {
-    const range = max === Number.POSITIVE_INFINITY ? `>= ${min}` : `between ${min} and ${max}`;
-    throw new RangeError(`options.${name} must be a number ${range} (got ${String(value)})`);
-  }
-  return value;
+/** One option's facts. */
+export interface OptionSpec {
+  readonly type: 'number' | 'integer' | 'string' | 'boolean';
+  /** The value when none is given; a function for one computed when the options are resolved. */
+  readonly default?: number | string | boolean | (() => number | string | boolean);
+  /** The default as `--help` and the reference show it, where it is computed or not a value (`cores − 1`). */
+  readonly shown?: string;
+  readonly min?: number;
+  /** `min` itself is refused (`> 0`). */
+  readonly above?: boolean;
+  /** @defaultValue `Number.MAX_SAFE_INTEGER` for integers, none for numbers */
+  readonly max?: number;
+  readonly choices?: readonly string[];
+  /** The value's name in usage lines (`--port <port>`). */
+  readonly arg?: string;
+  /** One line, for `--help` and the reference. */
+  readonly help: string;
+  /** Never echoed back in an error message, and `[redacted]` when the resolved options are printed. */
+  readonly secret?: boolean;
+  /** Checks what type and bounds cannot (a URL's shape, a module that exists); returns the value to keep. */
+  readonly check?: (name: string, value: unknown) => unknown;
 }
 
-export function checkInteger(
-  name: string,
-  value: unknown,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `options.${name} must be an integer between ${min} and ${max} (got ${String(value)})`,
-    );
-  }
-  return value;
+export type OptionTable = Readonly<Record<string, OptionSpec>>;
+
+/** `between 0.2 and 2147483`, `>= 1`, `> 0`: an option's bounds, as every message and the reference say them. */
+export function rangeOf(spec: OptionSpec): string {
+  const max = spec.max ?? (spec.type === 'integer' ? Number.MAX_SAFE_INTEGER : undefined);
+  const min = spec.min;
+  if (min === undefined) return max === undefined ? '' : `<= ${max}`;
+  if (spec.above) return max === undefined ? `> ${min}` : `> ${min} and <= ${max}`;
+  return max === undefined ? `>= ${min}` : `between ${min} and ${max}`;
 }
+
+/** Whether a number is of the spec's kind (an integer, where it says) and within its bounds. */
+export function fits(spec: OptionSpec, n: number): boolean {
+  const integer = spec.type === 'integer';
+  const max = spec.max ?? (integer ? Number.MAX_SAFE_INTEGER : Number.POSITIVE_INFINITY);
+  const min = spec.min ?? Number.NEGATIVE_INFINITY;
+  if (Number.isNaN(n) || (integer && !Number.isInteger(n)) || n > max) return false;
+  return spec.above ? n > min : n >= min;
+}
+
+/** `an integer between 0 and 65535`, `a number >= 0.2`: what a number option takes, as every message says it. */
+export function kindOf(spec: OptionSpec): string {
+  const range = rangeOf(spec);
+  return `${spec.type === 'integer' ? 'an integer' : 'a number'}${range ? ` ${range}` : ''}`;
+}
+
+/** `'lean' or 'undici'`, `'auto', 'uws' or 'node'`. */
+export function choicesOf(choices: readonly string[]): string {
+  const quoted = choices.map((c) => `'${c}'`);
+  return quoted.length < 2 ? quoted.join('') : `${quoted.slice(0, -1).join(', ')} or ${quoted.at(-1)}`;
+}
+
+/** Checks one value against its spec (type, bounds, choices, then its own check); names it `options.${name}`. */
+export function checkOption(name: string, spec: OptionSpec, value: unknown): unknown {
+  if (spec.check) return spec.check(name, value);
+  switch (spec.type) {
+    case 'number':
+    case 'integer': {
+      if (typeof value !== 'number' || !fits(spec, value)) {
+        throw new RangeError(`options.${name} must be ${kindOf(spec)} (got ${String(value)})`);
+      }
+      return value;
+    }
+    case 'string':
+      if (spec.choices && !spec.choices.includes(value as string)) {
+        throw new TypeError(`options.${name} must be ${choicesOf(spec.choices)} (got ${String(value)})`);
+      }
+      return checkString(name, value);
+    case 'boolean':
+      return checkBoolean(name, value);
+  }
+}
+
+/**
+ * Every option of a table, resolved: the given value, else the table's default (undefined where it has none),
+ * checked against its spec. The secrets are the table's.
+ */
+export function resolveTable(
+  table: OptionTable,
+  given: Readonly<Record<string, unknown>>,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(table)) {
+    let value = given[name];
+    if (value === undefined) value = typeof spec.default === 'function' ? spec.default() : spec.default;
+    out[name] = value === undefined ? undefined : checkOption(name, spec, value);
+  }
+  return out;
+}
+
+/** The names of a table's secret options. */
+export function secretsOf(table: OptionTable): string[] {
+  return Object.keys(table).filter((name) => table[name]!.secret === true);
+}
+
+// ---- the facts both ends share ----
+
+/** Listening: `host`, `port` (its default differs by end) and `channel`. */
+export function listenOptions(port: number): OptionTable {
+  return {
+    host: { type: 'string', default: '0.0.0.0', arg: 'host', help: 'listen address' },
+    port: {
+      type: 'integer',
+      default: port,
+      min: 0,
+      max: 65535,
+      arg: 'port',
+      help: 'listen port (0: any free port)',
+    },
+    channel: {
+      type: 'integer',
+      default: 0,
+      min: 0,
+      arg: 'n',
+      help: 'protocol channel; must match the other end',
+    },
+  };
+}
+
+/** Requests to the other end (`peer`: `a slave`, `the master`), and the largest body accepted from it. */
+export function requestOptions(peer: string): OptionTable {
+  return {
+    requestRetries: {
+      type: 'integer',
+      default: 5,
+      min: 0,
+      max: 1000,
+      arg: 'n',
+      help: `extra attempts of a request to ${peer} after a connection error`,
+    },
+    requestRetryWaiting: {
+      type: 'number',
+      default: 1,
+      min: 0,
+      max: kMaxSeconds,
+      arg: 'seconds',
+      help: 'wait between those attempts',
+    },
+    requestTimeout: {
+      type: 'number',
+      default: 30,
+      min: 0.01,
+      max: kMaxSeconds,
+      arg: 'seconds',
+      help: `wait for ${peer}'s answer`,
+    },
+    maxBodySize: {
+      type: 'integer',
+      default: 64 * 1024 * 1024,
+      min: 1,
+      max: 2 ** 31 - 1,
+      arg: 'bytes',
+      help: 'largest request body accepted (larger: 413, code 901)',
+    },
+  };
+}
+
+export const kFleetSecretOption: OptionSpec = {
+  type: 'string',
+  arg: 'secret',
+  help: 'shared secret both ends must prove (fleetmaster extension; off for DI-engine peers)',
+  secret: true,
+};
 
 export function checkString(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) {
@@ -38,7 +183,7 @@ export function checkString(name: string, value: unknown): string {
   return value;
 }
 
-export function checkBoolean(name: string, value: unknown): boolean {
+function checkBoolean(name: string, value: unknown): boolean {
   if (typeof value !== 'boolean')
     throw new TypeError(`options.${name} must be true or false (got ${String(value)})`);
   return value;
@@ -50,7 +195,20 @@ export function checkFunction<F>(name: string, value: unknown): F | undefined {
   return value as F;
 }
 
-/** A TLS key and certificate, as files, for the uWS `SSLApp`. */
+/**
+ * The hooks of `names` that `given` has (own or inherited: a class instance will do), each checked to be a function
+ * (`options.hooks.x must be a function`), in a frozen object of their own.
+ */
+export function checkHooks<H extends object>(names: readonly string[], given: unknown): Readonly<H> {
+  const hooks: Record<string, unknown> = {};
+  for (const name of names) {
+    const fn = checkFunction(`hooks.${name}`, (given as Record<string, unknown> | undefined)?.[name]);
+    if (fn) hooks[name] = fn;
+  }
+  return Object.freeze(hooks) as H;
+}
+
+/** A TLS key and certificate, as files, for the front end (either engine). */
 export interface TlsOptions {
   /** Path to the PEM private key. */
   keyFile: string;
@@ -110,12 +268,6 @@ export const kSilentLogger: Logger = Object.freeze({ error: noop, warn: noop, in
 /** The fields pino serialises an error from (`err`), for any thrown value. */
 export function errorFields(err: unknown): { err: unknown } {
   return { err: err instanceof Error ? err : new Error(String(err)) };
-}
-
-export function stripUndefined<T extends object>(value: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key in value) if (value[key] !== undefined) out[key] = value[key];
-  return out;
 }
 
 const kRedacted = '[redacted]';

@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, configReference, kFields, parseTarget, resolveConfig } from '../src/cli/config.ts';
+import { configReference, kFields, parseTarget, resolveConfig } from '../src/cli/config.ts';
 import { type Command, parseCommand } from '../src/cli/program.ts';
+import { ConfigError } from '../src/errors.ts';
 import { resolveMasterOptions } from '../src/master/options.ts';
 import { resolveSlaveOptions } from '../src/slave/options.ts';
 import { ensureDashboardBuilt } from './helpers/browser.ts';
@@ -109,7 +110,7 @@ describe('configuration', () => {
     );
     assert.throws(
       () => parse(['master'], { FLEETMASTER_HEARTBEAT_TOLERANCE: '0.1' }),
-      /^ConfigError: heartbeatTolerance: expected a number >= 0.2 \(got "0.1" from FLEETMASTER_HEARTBEAT_TOLERANCE\)$/,
+      /^ConfigError: heartbeatTolerance: expected a number between 0.2 and 2147483 \(got "0.1" from FLEETMASTER_HEARTBEAT_TOLERANCE\)$/,
     );
     const typo = join(dir, 'typo.json');
     await writeFile(typo, JSON.stringify({ heartbeatTolerence: 5 }));
@@ -154,6 +155,38 @@ describe('configuration', () => {
       () => parse(['master', '--slave', 'a=host']),
       /slave: expected NAME=HOST:PORT \(got "a=host" from --slave\)/,
     );
+  });
+
+  // The fields take their bounds from the library's tables; these are the values on which the two disagreed
+  // before (the CLI's own copies of the facts had drifted), each refused or let through as the library does.
+  test('the command line refuses exactly what the library refuses (once drifted bounds)', () => {
+    const refused: [string[], RegExp][] = [
+      // a deadline past a timer's reach passed the CLI, then failed master.map() after the fleet had started (exit 1)
+      [['master', '--deadline', '3000000'], /^deadline: expected a number > 0 and <= 2147483 /],
+      // runDemo's own bounds, which the CLI did not know: the demo failed with exit 1 instead of a config error
+      [['demo', '--tasks', '200000000'], /^tasks: expected an integer between 0 and 100000000 /],
+      [['demo', '--samples', '2000000000'], /^samples: expected an integer between 1 and 1000000000 /],
+      // refused by the library before too, but the CLI said `>= 0`: now its own check says what the library says
+      [['master', '--request-timeout', '0'], /^requestTimeout: expected a number between 0\.01 and 2147483 /],
+      [
+        ['slave', '--module', 'm.js', '--request-timeout', '0'],
+        /^requestTimeout: expected a number between 0\.01/,
+      ],
+    ];
+    for (const [argv, message] of refused) {
+      assert.throws(
+        () => parse(argv),
+        (err: Error) => err instanceof ConfigError && message.test(err.message),
+        argv.join(' '),
+      );
+    }
+    // and what the library takes, the CLI takes: it refused these
+    const inline = parse(['demo', '--result-threads', '0']);
+    assert.equal(inline.kind === 'demo' && inline.resultThreads, 0);
+    const noTasks = parse(['demo', '--tasks', '0']);
+    assert.equal(noTasks.kind === 'demo' && noTasks.tasks, 0);
+    const short = parse(['master', '--deadline', '0.0005']);
+    assert.equal(short.kind === 'master' && short.deadline, 0.0005);
   });
 
   test("the README's sample config files resolve", () => {
@@ -244,7 +277,9 @@ describe('configuration', () => {
     for (const field of kFields.master)
       assert.ok(help.includes(field.key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)));
     assert.match(help, /Exit codes:/);
-    assert.match(help, /env FLEETMASTER_HEARTBEAT_TOLERANCE/);
+    assert.match(help, /env\s+FLEETMASTER_HEARTBEAT_TOLERANCE/);
+    // the bounds the library checks, from its table
+    assert.match(help, /--request-timeout <seconds>\s+wait for a slave's answer \(0\.01–2147483\)/);
   });
 
   test("the README's reference is generated from these fields, and they cover the library's options", () => {

@@ -162,7 +162,7 @@ describe('runDemo', () => {
     const out = collector();
     await assert.rejects(
       runDemo({ slaves: 0, tasks: 1, samples: 1, out: out.stream }),
-      /options\.slaves must be an integer from 1/,
+      /options\.slaves must be an integer between 1 and 1000/,
     );
     await assert.rejects(
       runDemo({ slaves: 1, tasks: 1.5, samples: 1, out: out.stream }),

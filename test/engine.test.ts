@@ -5,7 +5,8 @@
 // runtime that cannot exist (ABI 999) on any Node.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { EngineUnavailableError, runtime } from '../src/http/engine.ts';
+import { EngineUnavailableError } from '../src/errors.ts';
+import { runtime } from '../src/http/engine.ts';
 import { loadUws, loadUwsFor } from '../src/http/engines/uws.ts';
 import { Master, Slave } from '../src/index.ts';
 import { startMaster, startSlave } from './helpers/fleet.ts';
@@ -81,7 +82,7 @@ describe('the HTTP engine', () => {
   test('a bad engine is refused, naming the option or the variable', () => {
     assert.throws(
       () => new Master({ engine: 'fast' as never }),
-      /options\.engine must be one of auto, uws, node/,
+      /options\.engine must be 'auto', 'uws' or 'node' \(got fast\)/,
     );
     const before = process.env.FLEETMASTER_ENGINE;
     process.env.FLEETMASTER_ENGINE = 'fast';

@@ -118,7 +118,7 @@ describe('/fleet/tasks over HTTP', () => {
       [{ data: {}, retry: 2 }, /Unknown field "retry"/],
       [{ data: {}, retries: -1 }, /^retries must be an integer between 0 and 100/],
       [{ data: {}, priority: 'high' }, /^priority must be a finite number/],
-      [{ data: {}, deadline: 0 }, /^deadline must be a number of seconds > 0/],
+      [{ data: {}, deadline: 0 }, /^deadline must be a number > 0/],
       [{ data: {}, tags: ['gpu'] }, /^tags must name tags some connection carries.*"gpu"/],
       [{ data: {}, tags: 'gpu' }, /^tags must be an array of strings/],
     ];

@@ -158,7 +158,7 @@ describe('submit', () => {
         [{}, { retries: -1 }, /^RangeError: options\.retries must be an integer between 0 and 100/],
         [{}, { retries: 1.5 }, /^RangeError: options\.retries/],
         [{}, { priority: Number.NaN }, /^RangeError: options\.priority must be a finite number/],
-        [{}, { deadline: 0 }, /^RangeError: options\.deadline must be a number of seconds > 0/],
+        [{}, { deadline: 0 }, /^RangeError: options\.deadline must be a number > 0/],
         [{}, { signal: { aborted: false } }, /^TypeError: options\.signal must be an AbortSignal/],
         [{}, { tags: 'gpu' }, /^TypeError: options\.tags must be an array of strings/],
         [{}, { tags: [''] }, /^TypeError: options\.tags must hold non-empty strings/],

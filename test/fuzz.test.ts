@@ -1,7 +1,7 @@
 // Property-based fuzzing of both front ends with fast-check: random methods, paths, header values and bodies,
 // sent as raw bytes on fresh sockets to a real master (with real connected slaves, so valid tokens exist) and to
 // a real slave. Every answer that arrives must be a well-formed envelope whose code is in the end's table and
-// whose HTTP status matches that code; where the answer is predictable from PROTOCOL.md (the header checks,
+// whose HTTP status matches that code; where the answer is predictable from docs/protocol.md (the header checks,
 // the routes, the size cap, well-formed or broken bodies) it must be the predicted one. Between properties
 // both ends must still serve, and at the end no promise was left rejected, no slave was evicted, nothing was
 // left open, and the heap is back near its baseline.
@@ -174,7 +174,7 @@ describe('fuzzing the front ends', () => {
     }
   });
 
-  test('master: every answer is a well-formed envelope, and the one PROTOCOL.md predicts', async () => {
+  test('master: every answer is a well-formed envelope, and the one docs/protocol.md predicts', async () => {
     await fc.assert(
       fc.asyncProperty(requestArb('master', masterTokens), (req) => probe(master.port, req, masterCtx)),
       kParams,
@@ -252,7 +252,7 @@ describe('fuzzing the front ends', () => {
     await assertServing();
   });
 
-  test('slave: every answer is a well-formed envelope, and the one PROTOCOL.md predicts', async () => {
+  test('slave: every answer is a well-formed envelope, and the one docs/protocol.md predicts', async () => {
     await fc.assert(
       fc.asyncProperty(requestArb('slave', slaveTokens), (req) => probe(target.port, req, slaveCtx)),
       kParams,

@@ -7,9 +7,8 @@ import https from 'node:https';
 import net from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { generate } from 'selfsigned';
-import { AnswerTimeoutError, AnswerTooLargeError } from '../src/client/errors.ts';
-import { H1Client, type H1ClientOptions, H1ConnectionError } from '../src/client/h1-client.ts';
-import { H1ParseError } from '../src/client/h1-parser.ts';
+import { H1Client, type H1ClientOptions } from '../src/client/h1-client.ts';
+import { AnswerTimeoutError, AnswerTooLargeError, H1ConnectionError, H1ParseError } from '../src/errors.ts';
 import { deferred } from './helpers/deferred.ts';
 
 interface Started {
@@ -134,11 +133,18 @@ function parseError(pattern: RegExp) {
   };
 }
 
-/** A predicate for `assert.rejects`: an `H1ConnectionError` (with `code` when given). */
+/**
+ * A predicate for `assert.rejects`: an `H1ConnectionError` (with `code` when given; a socket's own code, such as
+ * `ECONNREFUSED`, is its cause's).
+ */
 function connectionError(code?: string) {
   return (err: unknown) => {
     assert.ok(err instanceof H1ConnectionError, `expected H1ConnectionError, got ${String(err)}`);
-    if (code !== undefined) assert.equal(err.code, code);
+    if (code?.startsWith('FLEETMASTER_')) assert.equal(err.code, code);
+    else if (code !== undefined) {
+      assert.equal(err.code, 'FLEETMASTER_H1_CONNECTION');
+      assert.equal((err.cause as NodeJS.ErrnoException | undefined)?.code, code);
+    }
     return true;
   };
 }

@@ -4,14 +4,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { AnswerTooLargeError } from '../src/client/errors.ts';
-import { H1ParseError, type H1Response, ResponseParser } from '../src/client/h1-parser.ts';
+import { type H1Response, ResponseParser } from '../src/client/h1-parser.ts';
 import {
   kDefaultMaxAnswerBytes,
   kMaxHeadBytes,
   kMaxInterimAnswers,
   kMaxTrailerFields,
 } from '../src/client/transport.ts';
+import { AnswerTooLargeError, H1ParseError } from '../src/errors.ts';
 
 /** A response as a plain record, comparable with `deepEqual` (the parser may hand out a class instance). */
 function plain(r: H1Response): H1Response {
@@ -478,6 +478,15 @@ describe('ResponseParser refuses what llhttp refuses', () => {
     for (const trailer of ['bad', 'X : v', 'X: a\0b', 'X: a\nb', ': v']) {
       refuse(`${chunked}3\r\nabc\r\n0\r\n${trailer}\r\n\r\n`, /bad trailer line/);
     }
+  });
+
+  test('a framing field among the trailers (llhttp refuses a Content-Length there)', () => {
+    for (const trailer of ['Content-Length: 3', 'content-length: 0', 'Transfer-Encoding: chunked']) {
+      refuse(`${chunked}3\r\nabc\r\n0\r\n${trailer}\r\n\r\n`, /framing field in the trailers/);
+    }
+    // a name that only contains one is an ordinary trailer
+    const ok = parse([bytes(`${chunked}3\r\nabc\r\n0\r\nX-Content-Length: 3\r\n\r\n`)]);
+    assert.equal(ok[0]?.text, 'abc');
   });
 });
 

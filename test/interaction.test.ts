@@ -2,9 +2,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
+  ConnectionRefuse,
+  DisconnectionRefuse,
   type Master,
   type Slave,
   SlaveChannelInvalidError,
+  SlaveConnectionRefusedError,
+  SlaveDisconnectionRefusedError,
   SlaveErrorCode,
   SlaveResponseError,
   SlaveTaskRefusedError,
@@ -12,6 +16,7 @@ import {
   TaskRefuse,
   TaskStatus,
 } from '../src/index.ts';
+import { kConnectionHooks } from '../src/master/connection.ts';
 import { startMaster, startSlave } from './helpers/fleet.ts';
 
 describe('reference scenarios', () => {
@@ -161,6 +166,87 @@ describe('hooks and typed errors', () => {
         TaskStatus.START_FAILED,
         'join settles after a failed start',
       );
+    } finally {
+      await master.close();
+      await slave.close();
+    }
+  });
+
+  test('every hook of the table is called with its arguments, the connection last; a class instance may hold them', async () => {
+    let refuse = true;
+    const slave = await startSlave({
+      heartbeatSpan: 0.2,
+      processTask: (d) => d,
+      hooks: {
+        beforeConnection: () => {
+          if (refuse) throw new ConnectionRefuse({ why: 'not yet' });
+        },
+        beforeDisconnection: () => {
+          if (refuse) throw new DisconnectionRefuse({ why: 'not yet' });
+        },
+      },
+    });
+    const calls: [string, unknown[]][] = [];
+    // hooks on a class's prototype, as a user may write them: each records its name and arguments
+    class Recorder {
+      beforeConnect(...args: unknown[]) {
+        calls.push(['beforeConnect', args]);
+      }
+      afterConnect(...args: unknown[]) {
+        calls.push(['afterConnect', args]);
+      }
+      errorConnect(...args: unknown[]) {
+        calls.push(['errorConnect', args]);
+        return 'connect failed';
+      }
+      beforeDisconnect(...args: unknown[]) {
+        calls.push(['beforeDisconnect', args]);
+      }
+      afterDisconnect(...args: unknown[]) {
+        calls.push(['afterDisconnect', args]);
+      }
+      errorDisconnect(...args: unknown[]) {
+        calls.push(['errorDisconnect', args]);
+        return 'disconnect failed';
+      }
+      beforeNewTask(...args: unknown[]) {
+        calls.push(['beforeNewTask', args]);
+        return args[0];
+      }
+      afterNewTask(...args: unknown[]) {
+        calls.push(['afterNewTask', args]);
+      }
+      errorNewTask(...args: unknown[]) {
+        calls.push(['errorNewTask', args]);
+      }
+    }
+    const master = await startMaster({ hooks: new Recorder() });
+    try {
+      const connection = master.newConnection('all-hooks', '127.0.0.1', slave.port);
+      assert.equal(await connection.connect(), 'connect failed');
+      refuse = false;
+      await connection.connect();
+      const task = connection.newTask({ n: 1 });
+      await task.start();
+      await task.join();
+      refuse = true;
+      assert.equal(await connection.disconnect(), 'disconnect failed');
+      refuse = false;
+      await connection.disconnect();
+      const late = await connection.newTask({ n: 2 }).start(); // errorNewTask returns: start() does not reject
+      assert.equal(late.status, TaskStatus.START_FAILED);
+      const seen = (name: string) => calls.filter(([n]) => n === name).map(([, args]) => args);
+      for (const name of Object.keys(kConnectionHooks)) {
+        assert.ok(seen(name).length > 0, `${name} was called`);
+        for (const args of seen(name)) assert.equal(args.at(-1), connection, `${name}: the connection last`);
+      }
+      const [refusedConnect] = seen('errorConnect');
+      assert.ok(refusedConnect?.[0] instanceof SlaveConnectionRefusedError);
+      assert.deepEqual(seen('afterConnect')[0]?.slice(0, 5), [200, true, 0, 'Connect success.', null]);
+      assert.deepEqual(seen('beforeNewTask')[0]?.[0], { n: 1 });
+      assert.equal(seen('afterNewTask')[0]?.[0], 200);
+      assert.ok(seen('errorDisconnect')[0]?.[0] instanceof SlaveDisconnectionRefusedError);
+      assert.deepEqual(seen('afterDisconnect')[0]?.slice(0, 5), [200, true, 0, 'Disconnect success.', null]);
     } finally {
       await master.close();
       await slave.close();

@@ -1,4 +1,4 @@
-// The master's routes on the wire: every row of PROTOCOL.md's master error table, in its check order, the
+// The master's routes on the wire: every row of docs/protocol.md's master check table, in its check order, the
 // decisions for the cases the reference gets wrong, and what a DI-engine slave actually sends.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -91,7 +91,7 @@ describe('master routes', () => {
     await other.close();
   });
 
-  describe('header checks, in PROTOCOL.md order', () => {
+  describe('header checks, in docs/protocol.md order', () => {
     test('Channel missing: 400, 201 on every slave route, before the token is looked at', async () => {
       for (const route of kSlaveRoutes) {
         assertFailure(

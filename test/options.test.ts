@@ -1,10 +1,14 @@
 // Options of Master and Slave: the reference's defaults, and a clear error naming the option for every value
 // the reference would silently raise to its minimum (or choke on).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { format, inspect } from 'node:util';
 import { Master, type MasterOptions, Slave, type SlaveOptions } from '../src/index.ts';
 import { leastLoaded } from '../src/master/fleet/placement.ts';
+import { kMasterOptions } from '../src/master/options.ts';
+import type { OptionTable } from '../src/options.ts';
+import { kSlaveOptions } from '../src/slave/options.ts';
 
 /** Options as a user with no type checker might pass them. */
 const loose = <T>(value: Record<string, unknown>) => value as T;
@@ -232,5 +236,62 @@ describe('secrets in resolved options', () => {
     assert.ok(Object.keys(slave.options).includes('fleetSecret'), 'still an option of its own name');
     // options left unset print as they are
     assert.equal(JSON.parse(JSON.stringify(new Slave().options)).fleetSecret, undefined);
+  });
+});
+
+describe('the option tables', () => {
+  /** Each property of an interface with its doc comment, from the source text. */
+  function documented(file: string, name: string): Map<string, string> {
+    const text = readFileSync(new URL(file, import.meta.url), 'utf8');
+    const from = text.indexOf(`export interface ${name} {`);
+    assert.ok(from >= 0, `${file} declares ${name}`);
+    const body = text.slice(from, text.indexOf('\n}\n', from));
+    const docs = new Map<string, string>();
+    for (const match of body.matchAll(/\/\*\*((?:(?!\*\/)[\s\S])*)\*\/\s*(\w+)\?:/g))
+      docs.set(match[2]!, match[1]!);
+    return docs;
+  }
+
+  /** `` `17` `` → 17, `` `'lean'` `` → lean, `64 MiB` → 67108864: the value a `@defaultValue` states, as text. */
+  function statedDefault(doc: string): string | undefined {
+    const line = /@defaultValue\s+(.*)/.exec(doc)?.[1]?.replace(/\s*\*?\s*$/, '');
+    if (line === undefined) return undefined;
+    const quoted = /^`([^`]*)`/.exec(line)?.[1] ?? line;
+    const mib = /^(\d+) MiB$/.exec(quoted);
+    return mib ? String(Number(mib[1]) * 2 ** 20) : quoted.replace(/^'(.*)'$/, '$1');
+  }
+
+  // The interfaces' TSDoc is the one copy of these facts the tables cannot generate: hold it to them.
+  for (const [file, name, table] of [
+    ['../src/master/options.ts', 'MasterOptions', kMasterOptions],
+    ['../src/slave/options.ts', 'SlaveOptions', kSlaveOptions],
+  ] as const) {
+    test(`${name}'s TSDoc states the defaults and minimums of its table`, () => {
+      const docs = documented(file, name);
+      for (const [option, spec] of Object.entries(table as OptionTable)) {
+        const doc = docs.get(option);
+        assert.ok(doc !== undefined, `${name}.${option} is documented`);
+        const stated = statedDefault(doc);
+        if (spec.shown !== undefined) {
+          // a computed default (cores − 1, derived): the doc says it in words
+          const line = /@defaultValue\s+(.*)/.exec(doc)?.[1];
+          if (line !== undefined) assert.ok(line.includes(spec.shown), `${name}.${option}: @defaultValue`);
+        } else if (spec.default !== undefined) {
+          assert.equal(stated, String(spec.default), `${name}.${option}: @defaultValue`);
+        }
+        const minimum = /\(minimum ([\d.]+)\)/.exec(doc)?.[1];
+        if (minimum !== undefined) assert.equal(Number(minimum), spec.min, `${name}.${option}: minimum`);
+      }
+    });
+  }
+
+  test('resolved options are the table, the defaults filled in, and nothing else but the code options', () => {
+    const master = new Master().options as unknown as Record<string, unknown>;
+    for (const [option, spec] of Object.entries(kMasterOptions as OptionTable)) {
+      const expected = typeof spec.default === 'function' ? spec.default() : spec.default;
+      assert.equal(master[option], expected, option);
+    }
+    const extra = Object.keys(master).filter((k) => !(k in kMasterOptions));
+    assert.deepEqual(extra.sort(), ['hooks', 'logger', 'placement', 'slaveTls', 'tls']);
   });
 });

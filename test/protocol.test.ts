@@ -4,11 +4,6 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { Packr } from 'msgpackr';
-import * as publicApi from '../src/index.ts';
-import { decodeResultBody } from '../src/master/results/decode.ts';
-import { createChannelCheck } from '../src/protocol/channel.ts';
-import { codeName, MasterErrorCode, SlaveErrorCode } from '../src/protocol/codes.ts';
-import { failureEnvelope, parseEnvelope, successEnvelope } from '../src/protocol/envelope.ts';
 import {
   errorClassTables,
   isResponseError,
@@ -18,7 +13,12 @@ import {
   SlaveChannelInvalidError,
   SlaveResponseError,
   slaveErrorFor,
-} from '../src/protocol/errors.ts';
+} from '../src/errors.ts';
+import * as publicApi from '../src/index.ts';
+import { decodeResultBody } from '../src/master/results/decode.ts';
+import { createChannelCheck } from '../src/protocol/channel.ts';
+import { codeName, MasterErrorCode, SlaveErrorCode } from '../src/protocol/codes.ts';
+import { failureEnvelope, parseEnvelope, successEnvelope } from '../src/protocol/envelope.ts';
 import { createTokenCheck, randomToken } from '../src/protocol/token.ts';
 import { isUuid } from '../src/protocol/uuid.ts';
 

@@ -170,6 +170,60 @@ describe('result handler on a pool thread', () => {
   });
 });
 
+// `resultThreads: 0`: the same contract on the main thread (the baseline the pool is measured against).
+describe('result handler inline (resultThreads: 0)', () => {
+  test('its value becomes task.result; a throw fails only its task; a bad body is 400/601; nothing is left held', async () => {
+    const r = await rig('returns', { resultThreads: 0, metrics: true });
+    try {
+      const task = await r.run({ sum: 4 });
+      assert.equal(task.status, TaskStatus.COMPLETED);
+      assert.deepEqual(task.result, {
+        seen: { taskId: task.id, outcome: 'complete', slave: 'echo' },
+        doubled: 8,
+      });
+      // a body that is not JSON: decoded (and refused) on the main thread as on a pool thread
+      const answer = await fetch(`http://127.0.0.1:${r.master.port}/slave/task/complete`, {
+        method: 'PUT',
+        headers: { channel: '0', token: r.connection.token },
+        body: 'not JSON',
+      });
+      assert.equal(answer.status, 400);
+      assert.equal(((await answer.json()) as { code: number }).code, 601);
+      assert.equal(r.master.stats().resultsInvalid, 1);
+      assert.match((await r.master.metrics())!, /^fleetmaster_result_pool_held 0$/m);
+      assert.match((await r.master.metrics())!, /^fleetmaster_result_pool_threads 0$/m);
+    } finally {
+      await r.close();
+    }
+    const t = await rig('throws', { resultThreads: 0 });
+    try {
+      const bad = await t.run({ explode: true });
+      assert.equal(bad.status, TaskStatus.FAILED);
+      assert.equal((bad.error as TaskEndedError).code, TaskEndCode.RESULT_HANDLER_FAILED);
+      assert.match(bad.error!.message, /handler exploded/);
+      const good = await t.run({ fine: 2 });
+      assert.deepEqual(good.result, { fine: 2 });
+    } finally {
+      await t.close();
+    }
+  });
+
+  test('without a handler the result is decoded and delivered as sent', async () => {
+    const master = await startMaster({ resultThreads: 0 });
+    const slave = await startSlave({ processTask: (data) => ({ echoed: data }) });
+    try {
+      const connection = master.newConnection('plain', '127.0.0.1', slave.port);
+      await connection.connect();
+      const task = await connection.newTask({ a: 1 }).start();
+      await task.join();
+      assert.deepEqual(task.result, { echoed: { a: 1 } });
+    } finally {
+      await master.close();
+      await slave.close();
+    }
+  });
+});
+
 describe('loading the handler', () => {
   for (const [stage, resultThreads] of [
     ['a pool', 1],

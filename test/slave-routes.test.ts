@@ -1,4 +1,4 @@
-// The slave's routes on the wire: every row of PROTOCOL.md's slave error table, sent raw as a DI-engine
+// The slave's routes on the wire: every row of docs/protocol.md's slave check table, sent raw as a DI-engine
 // master would (no Content-Type), plus the size cap, bodies that are not JSON, and hang-ups mid-body.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';

@@ -5,10 +5,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import { describe, type TestContext, test } from 'node:test';
-import { AnswerTimeoutError, AnswerTooLargeError } from '../src/client/errors.ts';
 import { PeerClient, type PeerClientOptions } from '../src/client/peer-client.ts';
 import { kMaxHeadBytes, kMaxInterimAnswers, kMaxTrailerFields } from '../src/client/transport.ts';
-import { RequestFailedError, slaveErrorFor } from '../src/protocol/errors.ts';
+import { AnswerTimeoutError, AnswerTooLargeError, RequestFailedError, slaveErrorFor } from '../src/errors.ts';
 
 type Answer = (socket: net.Socket, path: string) => void;
 

@@ -1,93 +1,33 @@
 /**
  * The command line's configuration: one table of fields per command, from which come the flags, the environment
- * variables, the config-file keys, `--help` and the README's configuration reference. Resolution is pure: a
- * config file (JSON), then the environment, then flags, each overriding the one before; every value is checked
- * against its field's type, and an error names the field and where its value came from.
+ * variables, the config-file keys, `--help` and the README's configuration reference. A field that is a library
+ * option is that option's spec (src/master/options.ts, src/slave/options.ts: type, default, bounds, help), so the
+ * command line never states a fact of its own about it; only the command's own fields are written here. Resolution
+ * is pure: a config file (JSON), then the environment, then flags, each overriding the one before; every value is
+ * checked against its field, and an error names the field and where its value came from.
  */
+import { ConfigError } from '../errors.ts';
+import { kRetriesOption } from '../master/fleet/submit-options.ts';
+import { kMasterOptions } from '../master/options.ts';
+import { kDeadlineOption } from '../master/task.ts';
+import { fits, kindOf, type OptionSpec, type OptionTable } from '../options.ts';
+import { kSlaveOptions } from '../slave/options.ts';
+import { kDemoOptions } from './demo.ts';
 
-export type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'list';
+export type FieldType = OptionSpec['type'] | 'list';
 
-export interface Field {
-  /** The config-file key (camelCase); the flag and the variable derive from it. */
+/** An option spec under its config-file key (camelCase); the flag and the variable derive from the key. */
+export interface Field extends Omit<OptionSpec, 'type' | 'check'> {
   readonly key: string;
   readonly type: FieldType;
-  /** The value's name in `--help` (`--port <port>`). */
-  readonly arg?: string;
-  readonly help: string;
-  /** Shown in `--help` and the reference; the library's own default applies when a field is not given. */
-  readonly default?: string;
-  readonly choices?: readonly string[];
-  readonly min?: number;
-  readonly max?: number;
-  /** A secret: never echoed back in an error message. */
-  readonly secret?: boolean;
 }
 
 export type CommandName = 'master' | 'slave' | 'demo';
 
-const kListen = (port: string): Field[] => [
-  { key: 'host', type: 'string', arg: 'host', help: 'listen address', default: '0.0.0.0' },
-  {
-    key: 'engine',
-    type: 'string',
-    arg: 'engine',
-    help: 'HTTP engine: uws (uWebSockets.js, where its native build loads), node (node:http), auto (uws, else node)',
-    default: 'auto',
-    choices: ['auto', 'uws', 'node'],
-  },
-  {
-    key: 'port',
-    type: 'integer',
-    arg: 'port',
-    help: 'listen port (0: any free port)',
-    default: port,
-    min: 0,
-    max: 65535,
-  },
-  {
-    key: 'channel',
-    type: 'integer',
-    arg: 'n',
-    help: 'protocol channel; must match the other end',
-    default: '0',
-    min: 0,
-  },
-];
-
-const kRequests = (peer: string): Field[] => [
-  {
-    key: 'requestRetries',
-    type: 'integer',
-    arg: 'n',
-    help: `extra attempts of a request to ${peer} after a connection error`,
-    default: '5',
-    min: 0,
-  },
-  {
-    key: 'requestRetryWaiting',
-    type: 'number',
-    arg: 'seconds',
-    help: 'wait between those attempts',
-    default: '1',
-    min: 0,
-  },
-  {
-    key: 'requestTimeout',
-    type: 'number',
-    arg: 'seconds',
-    help: `wait for ${peer}'s answer`,
-    default: '30',
-    min: 0,
-  },
-  {
-    key: 'maxBodySize',
-    type: 'integer',
-    arg: 'bytes',
-    help: 'largest request body accepted (larger: 413, code 901)',
-    default: '67108864',
-    min: 1,
-  },
-];
+/** Every option of a library table, as fields (in the table's order). */
+function fieldsOf(table: OptionTable): Field[] {
+  return Object.entries(table).map(([key, { check: _, ...spec }]) => ({ key, ...spec }));
+}
 
 const kTls: Field[] = [
   { key: 'tlsKey', type: 'string', arg: 'file', help: 'PEM private key: serve over TLS (with --tls-cert)' },
@@ -114,165 +54,13 @@ const kDashboard: Field = {
   key: 'dashboard',
   type: 'boolean',
   help: 'serve the live dashboard (GET /dashboard on the admin listener, turned on at a free port if --admin-port is not given) and print its URL',
-  default: 'false',
+  default: false,
 };
-
-const kFleetSecret: Field = {
-  key: 'fleetSecret',
-  type: 'string',
-  arg: 'secret',
-  help: 'shared secret both ends must prove (fleetmaster extension; off for DI-engine peers)',
-  secret: true,
-};
-
-const kResultPool: Field[] = [
-  {
-    key: 'resultHandler',
-    type: 'string',
-    arg: 'module',
-    help: 'ES module run on a pool thread for every result (its default export)',
-  },
-  {
-    key: 'resultThreads',
-    type: 'integer',
-    arg: 'n',
-    help: 'result pool threads (0: decode and handle inline on the main thread)',
-    default: 'cores − 1',
-    min: 0,
-    max: 256,
-  },
-  {
-    key: 'resultQueueLimit',
-    type: 'integer',
-    arg: 'n',
-    help: 'results held before backpressure',
-    default: '10000',
-    min: 1,
-  },
-  {
-    key: 'resultQueueBytes',
-    type: 'integer',
-    arg: 'bytes',
-    help: 'result bytes held before backpressure',
-    default: '268435456',
-    min: 1,
-  },
-  {
-    key: 'resultTimeLimit',
-    type: 'number',
-    arg: 'seconds',
-    help: "one result's handler time; past it the thread is replaced and the task fails",
-    default: '30',
-    min: 0.01,
-  },
-  {
-    key: 'resultBatch',
-    type: 'integer',
-    arg: 'n',
-    help: 'most results handed to a thread at once',
-    default: '64',
-    min: 1,
-    max: 10000,
-  },
-];
-
-const kObservability: Field[] = [
-  {
-    key: 'metrics',
-    type: 'boolean',
-    help: 'serve Prometheus metrics at GET /metrics (behind the self token)',
-    default: 'false',
-  },
-  {
-    key: 'selfToken',
-    type: 'string',
-    arg: 'token',
-    help: 'token of /ping, /shutdown, /status, /metrics (≥ 16 chars; default: random, never logged)',
-    secret: true,
-  },
-  {
-    key: 'adminPort',
-    type: 'integer',
-    arg: 'port',
-    help: 'separate listener for /metrics and /status without a token',
-    min: 0,
-    max: 65535,
-  },
-  {
-    key: 'adminHost',
-    type: 'string',
-    arg: 'host',
-    help: 'address of the admin listener',
-    default: '127.0.0.1',
-  },
-];
 
 export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.freeze({
   master: [
-    ...kListen('7235'),
-    {
-      key: 'heartbeatTolerance',
-      type: 'number',
-      arg: 'seconds',
-      help: 'silence before a slave is evicted',
-      default: '17',
-      min: 0.2,
-    },
-    {
-      key: 'heartbeatCheckSpan',
-      type: 'number',
-      arg: 'seconds',
-      help: 'time between two sweeps',
-      default: '1',
-      min: 0.1,
-    },
-    ...kRequests('a slave'),
-    {
-      key: 'taskClient',
-      type: 'string',
-      arg: 'client',
-      help: 'client for POST /task/new to fleetmaster slaves (DI-engine slaves: always undici)',
-      default: 'lean',
-      choices: ['lean', 'undici'],
-    },
-    {
-      key: 'myAddress',
-      type: 'string',
-      arg: 'url',
-      help: 'address slaves report to, e.g. http://10.0.0.5:7235',
-      default: 'derived',
-    },
-    ...kResultPool,
-    {
-      key: 'queueLimit',
-      type: 'integer',
-      arg: 'n',
-      help: 'most submitted tasks waiting for a slave (beyond: QUEUE_FULL, HTTP 503)',
-      default: '100000',
-      min: 1,
-      max: 100_000_000,
-    },
-    {
-      key: 'fleetTaskRetention',
-      type: 'number',
-      arg: 'seconds',
-      help: 'how long a task submitted over HTTP stays readable once settled',
-      default: '600',
-      min: 1,
-    },
-    {
-      key: 'fleetTasksKept',
-      type: 'integer',
-      arg: 'n',
-      help: 'most settled HTTP-submitted tasks kept readable',
-      default: '10000',
-      min: 1,
-      max: 10_000_000,
-    },
+    ...fieldsOf(kMasterOptions),
     ...kTls,
-    kFleetSecret,
-    ...kObservability,
-    kDashboard,
     kLogLevel,
     {
       key: 'slave',
@@ -286,28 +74,19 @@ export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.f
       arg: 'file',
       help: 'JSON lines, one task per line, spread over the slaves; results go to stdout, then the master exits',
     },
+    { ...kDeadlineOption, key: 'deadline', help: 'per-task deadline for --tasks (from its submit)' },
     {
-      key: 'deadline',
-      type: 'number',
-      arg: 'seconds',
-      help: 'per-task deadline for --tasks (from its submit)',
-      min: 0.001,
-    },
-    {
+      ...kRetriesOption,
       key: 'retries',
-      type: 'integer',
-      arg: 'n',
       help: 'further attempts of a --tasks task whose slave was lost, refused it or was unreachable',
-      default: '0',
-      min: 0,
-      max: 100,
     },
     {
       key: 'msgpack',
       type: 'boolean',
       help: 'send tasks as MessagePack to slaves that speak it',
-      default: 'false',
+      default: false,
     },
+    kDashboard,
   ],
   slave: [
     {
@@ -316,93 +95,55 @@ export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.f
       arg: 'file',
       help: 'ES module whose default export is processTask(data) (required)',
     },
-    ...kListen('7236'),
-    {
-      key: 'heartbeatSpan',
-      type: 'number',
-      arg: 'seconds',
-      help: 'time between heartbeats',
-      default: '3',
-      min: 0.2,
-    },
-    {
-      key: 'masterTimeout',
-      type: 'number',
-      arg: 'seconds',
-      help: "a master's silence before a /connect from another master without the fleet secret may replace it",
-      default: '30',
-      min: 0.2,
-    },
-    ...kRequests('the master'),
-    {
-      key: 'format',
-      type: 'string',
-      arg: 'format',
-      help: 'result body format with masters that speak MessagePack',
-      default: 'json',
-      choices: ['json', 'msgpack'],
-    },
-    {
-      key: 'concurrency',
-      type: 'integer',
-      arg: 'n',
-      help: 'tasks run at once (announced to a fleetmaster master)',
-      default: '1',
-      min: 1,
-      max: 1024,
-    },
+    ...fieldsOf(kSlaveOptions),
     ...kTls,
-    kFleetSecret,
     kLogLevel,
   ],
   demo: [
-    { key: 'slaves', type: 'integer', arg: 'n', help: 'in-process slaves', default: '8', min: 1, max: 1000 },
-    {
-      key: 'tasks',
-      type: 'integer',
-      arg: 'n',
-      help: 'tasks in all (one deliberately bad)',
-      default: '400',
-      min: 1,
-    },
-    {
-      key: 'samples',
-      type: 'integer',
-      arg: 'n',
-      help: 'Monte-Carlo samples per task',
-      default: '500000',
-      min: 1,
-    },
-    {
-      key: 'resultThreads',
-      type: 'integer',
-      arg: 'n',
-      help: 'result pool threads',
-      default: 'cores − 1',
-      min: 1,
-      max: 256,
-    },
+    ...fieldsOf(kDemoOptions),
+    { ...kMasterOptions.resultThreads, key: 'resultThreads', help: 'result pool threads' },
     {
       key: 'showMetrics',
       type: 'boolean',
       help: "print the master's fleetmaster_* metrics (GET /metrics) at the end",
-      default: 'false',
+      default: false,
     },
     {
       ...kDashboard,
       help: 'serve the live dashboard, print its URL and keep feeding tasks slowly after --tasks until Ctrl-C',
     },
     {
+      ...kMasterOptions.adminPort,
       key: 'adminPort',
-      type: 'integer',
-      arg: 'port',
       help: "the master's admin listener (/status, /metrics, /dashboard); with --dashboard and none given: any free port",
-      min: 0,
-      max: 65535,
     },
     { ...kLogLevel, default: 'warn' },
   ],
 });
+
+/** The value a field takes when none is given (undefined where the library decides, or there is none). */
+export function defaultOf(command: CommandName, key: string): unknown {
+  const value = kFields[command].find((f) => f.key === key)?.default;
+  return typeof value === 'function' ? value() : value;
+}
+
+/** How `--help` and the reference show a field's default. */
+export function shownDefault(field: Field): string | undefined {
+  if (field.shown !== undefined) return field.shown;
+  return field.default === undefined || typeof field.default === 'function'
+    ? undefined
+    : String(field.default);
+}
+
+/** What a field takes, for `--help` and the reference: its choices, or its bounds (`0.2–2147483`, `≥ 1`). */
+export function allowedOf(field: Field): string {
+  if (field.choices) return field.choices.join(', ');
+  if (field.type !== 'number' && field.type !== 'integer') return '';
+  const { min, max, above } = field;
+  if (min === undefined) return max === undefined ? '' : `≤ ${max}`;
+  if (max === undefined) return `${above ? '>' : '≥'} ${min}`;
+  return above ? `> ${min}, ≤ ${max}` : `${min}–${max}`;
+}
 
 export const kEnvPrefix = 'FLEETMASTER_';
 
@@ -414,11 +155,6 @@ export function flagOf(field: Field): string {
 /** `heartbeatTolerance` → `FLEETMASTER_HEARTBEAT_TOLERANCE`. */
 export function envOf(field: Field): string {
   return kEnvPrefix + field.key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
-}
-
-/** A configuration error: the CLI prints its message and exits with code 2. */
-export class ConfigError extends Error {
-  override name = 'ConfigError';
 }
 
 export interface ConfigSources {
@@ -503,18 +239,8 @@ export function checkValue(field: Field, raw: unknown, source: string): unknown 
           : typeof raw === 'string' && raw.trim() !== ''
             ? Number(raw)
             : Number.NaN;
-      const integer = field.type === 'integer';
-      const kind = integer ? 'an integer' : 'a number';
-      const { min, max } = field;
-      const range =
-        min !== undefined && max !== undefined
-          ? ` between ${min} and ${max}`
-          : min !== undefined
-            ? ` >= ${min}`
-            : '';
-      if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) return bad(`expected ${kind}${range}`);
-      if ((min !== undefined && n < min) || (max !== undefined && n > max))
-        return bad(`expected ${kind}${range}`);
+      if (!Number.isFinite(n) || !fits(field as OptionSpec, n))
+        return bad(`expected ${kindOf(field as OptionSpec)}`);
       return n;
     }
   }
@@ -563,12 +289,14 @@ export function configReference(): string {
   const out: string[] = [];
   for (const command of Object.keys(kFields) as CommandName[]) {
     out.push(`#### \`fleetmaster ${command}\``, '');
-    out.push('| field (config file) | flag | environment | default | |', '|---|---|---|---|---|');
+    out.push(
+      '| field (config file) | flag | environment | default | allowed | |',
+      '|---|---|---|---|---|---|',
+    );
     for (const field of kFields[command]) {
       const flag = field.type === 'boolean' ? flagOf(field) : `${flagOf(field)} <${field.arg ?? 'value'}>`;
-      const choices = field.choices ? ` (${field.choices.join(', ')})` : '';
       out.push(
-        `| \`${field.key}\` | \`${flag}\` | \`${envOf(field)}\` | ${field.default ?? '–'} | ${field.help}${choices} |`,
+        `| \`${field.key}\` | \`${flag}\` | \`${envOf(field)}\` | ${shownDefault(field) ?? '–'} | ${allowedOf(field) || '–'} | ${field.help} |`,
       );
     }
     out.push('');

@@ -27,8 +27,9 @@ function traceOf(value: unknown): ArrayLike<number> | null {
   return null;
 }
 
+/** A result of the wrong shape: a `TypeError`, as a handler module of a user's would throw (no imports here). */
 function fail(slave: string, taskId: string, why: string): never {
-  throw new Error(`malformed demo result from ${slave} (task ${taskId}): ${why}`);
+  throw new TypeError(`malformed demo result from ${slave} (task ${taskId}): ${why}`);
 }
 
 export default function scoreDemoResult({ taskId, outcome, slave, result }: ResultHandlerInput): unknown {

@@ -5,16 +5,38 @@
 import { extname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { TaskFail } from '../errors.ts';
 import type { SlaveConnection } from '../master/connection.ts';
 import { Master } from '../master/master.ts';
 import type { MasterOptions } from '../master/options.ts';
 import type { MasterStats } from '../master/status.ts';
 import { type Task, TaskStatus } from '../master/task.ts';
-import { TaskFail } from '../slave/actions.ts';
+import { checkOption, type OptionTable } from '../options.ts';
 import { Slave } from '../slave/slave.ts';
 import type { DemoScore } from './demo-handler.ts';
 
 export type { DemoScore } from './demo-handler.ts';
+
+/** The demo's own sizes, written once: `runDemo` checks against them, `fleetmaster demo` takes its fields from them. */
+export const kDemoOptions = Object.freeze({
+  slaves: { type: 'integer', default: 8, min: 1, max: 1000, arg: 'n', help: 'in-process slaves' },
+  tasks: {
+    type: 'integer',
+    default: 400,
+    min: 0,
+    max: 100_000_000,
+    arg: 'n',
+    help: 'tasks in all (one deliberately bad)',
+  },
+  samples: {
+    type: 'integer',
+    default: 500_000,
+    min: 1,
+    max: 1_000_000_000,
+    arg: 'n',
+    help: 'Monte-Carlo samples per task',
+  },
+} satisfies OptionTable);
 
 export interface DemoOptions {
   /** In-process slaves, each on 127.0.0.1 and a free port; every other one speaks MessagePack. */
@@ -140,13 +162,6 @@ function sample(data: unknown, binary: boolean): Sampled {
   return { inside, samples, trace: binary ? trace : Array.from(trace) };
 }
 
-function checkCount(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new TypeError(`options.${name} must be an integer from ${min} to ${max} (got ${String(value)})`);
-  }
-  return value;
-}
-
 const integer = new Intl.NumberFormat('en');
 const oneDecimal = new Intl.NumberFormat('en', { maximumFractionDigits: 1 });
 
@@ -163,9 +178,9 @@ export async function runDemo(
   options: DemoOptions,
   onMaster?: (master: Master) => void | Promise<void>,
 ): Promise<DemoSummary> {
-  const slaveCount = checkCount('slaves', options.slaves, 1, 1000);
-  const taskCount = checkCount('tasks', options.tasks, 0, 100_000_000);
-  const sampleCount = checkCount('samples', options.samples, 1, 1_000_000_000);
+  const slaveCount = checkOption('slaves', kDemoOptions.slaves, options.slaves) as number;
+  const taskCount = checkOption('tasks', kDemoOptions.tasks, options.tasks) as number;
+  const sampleCount = checkOption('samples', kDemoOptions.samples, options.samples) as number;
   const { out, signal, masterOptions = {} } = options;
   if (typeof out?.write !== 'function') throw new TypeError('options.out must be a writable stream');
   const keepRunning = options.keepRunning === true;

@@ -5,11 +5,12 @@ import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
 import { destination, type Logger as Pino, pino } from 'pino';
+import { describeError } from '../describe-error.ts';
+import { ConfigError, ModuleLoadError } from '../errors.ts';
 import { formatOrigin, isWildcard } from '../http/address.ts';
 import { Master } from '../master/master.ts';
 import { TaskStatus } from '../master/task.ts';
 import { Slave } from '../slave/slave.ts';
-import { ConfigError } from './config.ts';
 import { runDemo } from './demo.ts';
 import { type Command, parseCommand } from './program.ts';
 import { taskLine } from './result-line.ts';
@@ -45,9 +46,15 @@ function onSignals(log: Pino, close: (signal: string) => Promise<unknown>): void
   process.on('SIGINT', handler);
 }
 
-async function importDefault(file: string, what: string): Promise<(data: unknown) => unknown> {
-  const mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
-  if (typeof mod.default !== 'function') throw new Error(`${what} ${file} has no default export function`);
+/** The task module's default export; a module that cannot be imported or has none fails with exit code 1. */
+async function importTaskModule(file: string): Promise<(data: unknown) => unknown> {
+  let mod: { default?: unknown };
+  try {
+    mod = (await import(pathToFileURL(resolve(file)).href)) as { default?: unknown };
+  } catch (err) {
+    throw new ModuleLoadError(file, `could not be imported: ${describeError(err)}`, err);
+  }
+  if (typeof mod.default !== 'function') throw new ModuleLoadError(file, 'has no default export function');
   return mod.default as (data: unknown) => unknown;
 }
 
@@ -59,7 +66,7 @@ function dashboardUrl(master: Master): string {
 
 async function runSlave(command: Run<'slave'>): Promise<void> {
   const log = createLogger(command.logLevel, 'slave');
-  const processTask = await importDefault(command.module, '--module');
+  const processTask = await importTaskModule(command.module);
   const slave = await new Slave({ ...command.options, processTask, logger: log }).start();
   onSignals(log, () => slave.close());
 }

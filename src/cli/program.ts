@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command as Commander, CommanderError, Option } from 'commander';
+import { ConfigError } from '../errors.ts';
 import { type MasterOptions, resolveMasterOptions } from '../master/options.ts';
 import type { TlsOptions } from '../options.ts';
 import { resolveSlaveOptions, type SlaveOptions } from '../slave/options.ts';
 import {
+  allowedOf,
   type CommandName,
-  ConfigError,
+  defaultOf,
   envOf,
   type Field,
   flagOf,
@@ -15,6 +17,7 @@ import {
   type Resolved,
   resolveConfig,
   type SlaveTarget,
+  shownDefault,
 } from './config.ts';
 
 export type Command =
@@ -133,11 +136,12 @@ export function parseCommand(
 }
 
 function optionsOf(field: Field): Option[] {
-  const env = `env ${envOf(field)}`;
-  const notes = [field.default !== undefined ? `default ${field.default}` : '', env]
+  const shown = shownDefault(field);
+  const allowed = allowedOf(field);
+  const notes = [shown === undefined ? '' : `default ${shown}`, `env ${envOf(field)}`]
     .filter(Boolean)
     .join('; ');
-  const help = `${field.help}${field.choices ? ` (${field.choices.join(', ')})` : ''} [${notes}]`;
+  const help = `${field.help}${allowed ? ` (${allowed})` : ''} [${notes}]`;
   if (field.type === 'boolean') {
     return [new Option(flagOf(field), help), new Option(`--no-${flagOf(field).slice(2)}`).hideHelp()];
   }
@@ -218,10 +222,10 @@ function toMaster(resolved: Resolved): Command {
     slaves: ((v.slave as string[] | undefined) ?? []).map((t) => parseTarget(t, sources.slave)),
     tasks: v.tasks as string | undefined,
     deadline: v.deadline as number | undefined,
-    retries: (v.retries as number | undefined) ?? 0,
-    msgpack: (v.msgpack as boolean | undefined) ?? false,
+    retries: (v.retries ?? defaultOf('master', 'retries')) as number,
+    msgpack: (v.msgpack ?? defaultOf('master', 'msgpack')) as boolean,
     dashboard,
-    logLevel: (v.logLevel as string | undefined) ?? 'info',
+    logLevel: (v.logLevel ?? defaultOf('master', 'logLevel')) as string,
   };
 }
 
@@ -236,21 +240,22 @@ function toSlave(resolved: Resolved): Command {
     kind: 'slave',
     options,
     module: v.module as string,
-    logLevel: (v.logLevel as string | undefined) ?? 'info',
+    logLevel: (v.logLevel ?? defaultOf('slave', 'logLevel')) as string,
   };
 }
 
 function toDemo({ values: v }: Resolved): Command {
   return {
     kind: 'demo',
-    slaves: (v.slaves as number | undefined) ?? 8,
-    tasks: (v.tasks as number | undefined) ?? 400,
-    samples: (v.samples as number | undefined) ?? 500_000,
+    slaves: (v.slaves ?? defaultOf('demo', 'slaves')) as number,
+    tasks: (v.tasks ?? defaultOf('demo', 'tasks')) as number,
+    samples: (v.samples ?? defaultOf('demo', 'samples')) as number,
+    // the master's own default applies when not given
     resultThreads: v.resultThreads as number | undefined,
-    showMetrics: (v.showMetrics as boolean | undefined) ?? false,
+    showMetrics: (v.showMetrics ?? defaultOf('demo', 'showMetrics')) as boolean,
     dashboard: v.dashboard === true,
     adminPort: (v.adminPort as number | undefined) ?? (v.dashboard === true ? 0 : undefined),
-    logLevel: (v.logLevel as string | undefined) ?? 'warn',
+    logLevel: (v.logLevel ?? defaultOf('demo', 'logLevel')) as string,
   };
 }
 

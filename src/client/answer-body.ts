@@ -1,4 +1,4 @@
-import { AnswerTooLargeError } from './errors.ts';
+import { AnswerTooLargeError } from '../errors.ts';
 
 const kFirstCapacity = 1024;
 

@@ -1,7 +1,13 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { AnswerTimeoutError } from './errors.ts';
-import { H1ParseError, type H1Response, ResponseParser } from './h1-parser.ts';
+import {
+  AnswerTimeoutError,
+  H1ClosedError,
+  H1ConnectionError,
+  H1ConnectTimeoutError,
+  H1ParseError,
+} from '../errors.ts';
+import { type H1Response, ResponseParser } from './h1-parser.ts';
 import { type Swept, unwatch, watch } from './sweep.ts';
 import { kDefaultMaxAnswerBytes } from './transport.ts';
 
@@ -26,16 +32,6 @@ export interface H1ClientOptions {
   pipelining?: number;
   /** Largest answer body accepted (`AnswerTooLargeError` past it). @defaultValue 1 MiB */
   maxAnswerBytes?: number;
-}
-
-/** The connection failed or closed before the answer arrived: nothing is known about the request. */
-export class H1ConnectionError extends Error {
-  readonly code: string;
-  constructor(message: string, code = 'FLEETMASTER_H1_CONNECTION', cause?: unknown) {
-    super(message, cause === undefined ? undefined : { cause });
-    this.name = 'H1ConnectionError';
-    this.code = code;
-  }
 }
 
 interface Pending {
@@ -109,7 +105,7 @@ export class H1Client implements Swept {
     body?: string | Uint8Array,
     signal?: AbortSignal,
   ): Promise<H1Response> {
-    if (this.#closed) return Promise.reject(new H1ConnectionError('client closed', 'FLEETMASTER_H1_CLOSED'));
+    if (this.#closed) return Promise.reject(new H1ClosedError('client closed'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     const deadline = performance.now() + this.#options.timeoutMs;
     return new Promise((resolve, reject) => {
@@ -140,7 +136,7 @@ export class H1Client implements Swept {
   destroy(): void {
     this.#closed = true;
     this.#retire();
-    this.#failAll(new H1ConnectionError('client destroyed', 'FLEETMASTER_H1_CLOSED'));
+    this.#failAll(new H1ClosedError('client destroyed'));
   }
 
   /** Called by the sweep timer: fails requests past their deadline, a stalled connect, an idle connection. */
@@ -156,7 +152,7 @@ export class H1Client implements Swept {
     this.#idleSince = 0;
     if (now >= head.deadline) this.#expire(now);
     else if (socket.connecting && now - this.#openedAt >= this.#options.connectTimeoutMs) {
-      this.#lost(socket, new H1ConnectionError('connect timed out', 'FLEETMASTER_H1_CONNECT_TIMEOUT'));
+      this.#lost(socket, new H1ConnectTimeoutError('connect timed out'));
     }
   }
 
@@ -253,8 +249,7 @@ export class H1Client implements Swept {
       if (socket === this.#socket) this.#connected = true;
     });
     socket.on('error', (err: NodeJS.ErrnoException) => {
-      const code = err.code ?? 'FLEETMASTER_H1_CONNECTION';
-      this.#lost(socket, new H1ConnectionError(`connection failed: ${err.message}`, code, err));
+      this.#lost(socket, new H1ConnectionError(`connection failed: ${err.message}`, { cause: err }));
     });
     socket.on('end', () => this.#end(socket));
     socket.on('close', () => this.#lost(socket, undefined));

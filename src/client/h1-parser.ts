@@ -6,8 +6,9 @@
  * peer's answer is accepted only when both would read it the same (test/h1-differential.test.ts). Every part is
  * bounded: head, body, trailers, interim answers. Pure: no sockets, tested on its own.
  */
+
+import { AnswerTooLargeError, H1ParseError } from '../errors.ts';
 import { AnswerBody, tooLarge } from './answer-body.ts';
-import { AnswerTooLargeError } from './errors.ts';
 import { kDefaultMaxAnswerBytes, kMaxHeadBytes, kMaxInterimAnswers, kMaxTrailerFields } from './transport.ts';
 
 export interface H1Response {
@@ -66,15 +67,6 @@ function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09;
 }
 
-/** The peer sent something that is not an HTTP/1.x response: the connection cannot be used any more. */
-export class H1ParseError extends Error {
-  readonly code = 'FLEETMASTER_H1_PARSE';
-  constructor(message: string) {
-    super(message);
-    this.name = 'H1ParseError';
-  }
-}
-
 export interface ResponseParserOptions {
   /** Largest body accepted (`AnswerTooLargeError` past it). @defaultValue 1 MiB */
   maxBodyBytes?: number;
@@ -96,6 +88,9 @@ const kCrlfCrlf = Buffer.from('\r\n\r\n', 'latin1');
 const kCrlf = Buffer.from('\r\n', 'latin1');
 /** A chunk-size line: hex digits, then `;name` or `;name=value` extensions of token characters, nothing else. */
 const kChunkLine = /^[0-9a-fA-F]{1,8}(?:;[-!#$%&'*+.^_`|~0-9A-Za-z]+(?:=[-!#$%&'*+.^_`|~0-9A-Za-z]+)?)*$/;
+/** A trailer that would frame the message: `Content-Length` or `Transfer-Encoding`, in any case. */
+const kFramingTrailer = /^(content-length|transfer-encoding):/i;
+
 /** Header (or trailer) lines: a token, a colon, then SP, HTAB, visible ASCII or obs-text (no CR, LF, NUL, CTL). */
 const kFieldLines =
   /^[-!#$%&'*+.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*(?:\r\n[-!#$%&'*+.^_`|~0-9A-Za-z]+:[\t\x20-\x7e\x80-\xff]*)*$/;
@@ -356,6 +351,9 @@ export class ResponseParser {
     }
     if (!kFieldLines.test(line))
       throw new H1ParseError(`bad trailer line ${JSON.stringify(line.slice(0, 80))}`);
+    // framing belongs to the head (RFC 9110, 6.5.1): llhttp refuses a Content-Length here; Transfer-Encoding too
+    if (kFramingTrailer.test(line))
+      throw new H1ParseError(`a framing field in the trailers: ${line.slice(0, 80)}`);
   }
 
   #bodyText(): string {

@@ -3,7 +3,7 @@ import type { Exchange, ExchangeRequest, HttpMethod, Transport, TransportOptions
 
 /**
  * The lean transport: one `H1Client` (one keep-alive socket, no pipelining), for the per-task request to peers
- * known to be fleetmaster's (measured in bench/fleet.ts). The request's header lines are built once per content
+ * known to be fleetmaster's (measured in bench/fleet/). The request's header lines are built once per content
  * type and reused: the per-task cost is a map lookup and the client's one write.
  */
 export class H1Transport implements Transport {

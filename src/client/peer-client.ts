@@ -1,7 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  AnswerTooLargeError,
+  BadAnswerError,
+  ClosedError,
+  RequestFailedError,
+  type ResponseError,
+} from '../errors.ts';
 import { type Envelope, parseEnvelope } from '../protocol/envelope.ts';
-import { BadAnswerError, RequestFailedError, type ResponseError } from '../protocol/errors.ts';
-import { AnswerTooLargeError } from './errors.ts';
 import { H1Transport } from './h1-transport.ts';
 import {
   type Exchange,
@@ -13,7 +18,6 @@ import {
 } from './transport.ts';
 import { UndiciTransport } from './undici-transport.ts';
 
-export { AnswerTimeoutError, AnswerTooLargeError } from './errors.ts';
 export type { Body } from './transport.ts';
 
 export interface PeerClientOptions {
@@ -43,7 +47,7 @@ export interface PeerClientOptions {
   tls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
   /**
    * `undici` (any HTTP/1.1 peer), or `h1`: fleetmaster's own lean client (`H1Client`), one socket, for the
-   * per-task request to peers known to be fleetmaster's (measured in bench/fleet.ts). @defaultValue 'undici'
+   * per-task request to peers known to be fleetmaster's (measured in bench/fleet/). @defaultValue 'undici'
    */
   transport?: 'undici' | 'h1';
 }
@@ -149,7 +153,7 @@ export class PeerClient {
       attempt++;
       let exchange: Exchange;
       try {
-        if (this.#closed) throw new Error('client closed');
+        if (this.#closed) throw new ClosedError('client closed');
         exchange = await this.#transport.exchange(method, path, options);
       } catch (err) {
         if (err instanceof AnswerTooLargeError) throw err;

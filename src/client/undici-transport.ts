@@ -1,6 +1,6 @@
 import { Client, type Dispatcher, Pool } from 'undici';
+import { AnswerTimeoutError, AnswerTooLargeError } from '../errors.ts';
 import { AnswerBody } from './answer-body.ts';
-import { AnswerTimeoutError, AnswerTooLargeError } from './errors.ts';
 import { type Swept, unwatch, watch } from './sweep.ts';
 import {
   type Exchange,

@@ -24,10 +24,16 @@ export function localAddressTowards(host: string, port: number): Promise<string>
       socket.close();
       reject(err);
     });
-    socket.connect(port, host, () => {
-      const { address } = socket.address();
+    try {
+      socket.connect(port, host, () => {
+        const { address } = socket.address();
+        socket.close();
+        resolve(address);
+      });
+    } catch (err) {
+      // a bad port throws here, not as an event: the socket must not be left open
       socket.close();
-      resolve(address);
-    });
+      reject(err);
+    }
   });
 }

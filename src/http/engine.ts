@@ -9,7 +9,8 @@
  * handler returns (the request object dies with it); attach `onAborted` to a response not answered at once and
  * never touch it after; copy `onData` chunks (their memory is reused).
  */
-import type { Logger, TlsOptions } from '../options.ts';
+import type { Runtime } from '../errors.ts';
+import type { Logger, OptionSpec, TlsOptions } from '../options.ts';
 import type { Answer } from '../protocol/envelope.ts';
 
 export type EngineName = 'uws' | 'node';
@@ -94,15 +95,6 @@ export interface HttpEngine {
   createApp(options: AppOptions): HttpApp;
 }
 
-/** What the running Node offers a native build: its ABI, platform, architecture and C library. */
-export interface Runtime {
-  abi: string;
-  platform: string;
-  arch: string;
-  /** `glibc 2.36`, `musl` (no glibc found) or the platform's own. */
-  libc: string;
-}
-
 export function runtime(): Runtime {
   let libc: string = process.platform;
   if (process.platform === 'linux') {
@@ -111,30 +103,6 @@ export function runtime(): Runtime {
     libc = header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : 'musl';
   }
   return { abi: process.versions.modules, platform: process.platform, arch: process.arch, libc };
-}
-
-/** No native uWebSockets.js build loads here (`engine: 'uws'` was asked for). */
-export class EngineUnavailableError extends Error {
-  readonly code = 'FLEETMASTER_ENGINE_UNAVAILABLE';
-  readonly runtime: Runtime;
-  /** Why, without the advice. */
-  readonly reason: string;
-  constructor(reason: string, found: Runtime, cause?: unknown) {
-    super(
-      `the uws engine cannot run here: ${reason} (Node ABI ${found.abi}, ${found.platform}-${found.arch}, ${found.libc}); use engine 'node' or 'auto'`,
-      cause === undefined ? undefined : { cause },
-    );
-    this.name = 'EngineUnavailableError';
-    this.runtime = found;
-    this.reason = reason;
-  }
-}
-
-export function checkEngine(value: unknown): EngineChoice {
-  if (typeof value === 'string' && (kEngineChoices as readonly string[]).includes(value)) {
-    return value as EngineChoice;
-  }
-  throw new TypeError(`options.engine must be one of ${kEngineChoices.join(', ')} (got ${String(value)})`);
 }
 
 /**
@@ -147,5 +115,15 @@ export function defaultEngine(): EngineChoice {
   if ((kEngineChoices as readonly string[]).includes(fromEnv)) return fromEnv as EngineChoice;
   throw new TypeError(`FLEETMASTER_ENGINE must be one of ${kEngineChoices.join(', ')} (got ${fromEnv})`);
 }
+
+/** The `engine` option, the same at both ends (its default: `defaultEngine()`, read when options are resolved). */
+export const kEngineOption: OptionSpec = {
+  type: 'string',
+  default: defaultEngine,
+  shown: 'auto',
+  choices: kEngineChoices,
+  arg: 'engine',
+  help: 'HTTP engine: uws (uWebSockets.js, where its native build loads), node (node:http), auto (uws, else node)',
+};
 
 export type { Logger };

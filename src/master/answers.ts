@@ -1,5 +1,6 @@
+import type { HttpRequest } from '../http/engine.ts';
 import { MasterErrorCode as C } from '../protocol/codes.ts';
-import { fail, ok } from '../protocol/envelope.ts';
+import { type Answer, fail, ok } from '../protocol/envelope.ts';
 
 /** Every answer of the master's front end, serialised once. Messages follow the reference where it has one. */
 export const kAnswers = Object.freeze({
@@ -33,4 +34,24 @@ export function bodyTooLarge(maxBodySize: number) {
 
 export function taskDataInvalid(message: string) {
   return fail(400, C.TASK_DATA_INVALID, message);
+}
+
+/**
+ * The shutdown and self-token checks of every management route (`/ping`, `/shutdown`, `/status`, `/metrics`,
+ * `/fleet/tasks`): the failing answer, or undefined. The token comes as the `Token` header (the protocol's) or
+ * `Authorization: Bearer` (what scrapers send).
+ */
+export function selfRefusal(
+  host: { readonly isShuttingDown: boolean; checkSelfToken(token: string): boolean },
+  req: HttpRequest,
+): Answer | undefined {
+  if (host.isShuttingDown) return kAnswers.shuttingDown;
+  let token = req.getHeader('token');
+  if (token === '') {
+    const authorization = req.getHeader('authorization');
+    if (authorization.startsWith('Bearer ')) token = authorization.slice(7).trim();
+  }
+  if (token === '') return kAnswers.selfTokenNotGiven;
+  if (!host.checkSelfToken(token)) return kAnswers.selfTokenInvalid;
+  return undefined;
 }

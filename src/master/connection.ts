@@ -1,8 +1,14 @@
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { headerOf, PeerClient } from '../client/peer-client.ts';
+import {
+  FleetSecretError,
+  SlaveConnectionRefusedError,
+  slaveErrorFor,
+  TaskEndCode,
+  TaskEndedError,
+} from '../errors.ts';
 import type { Logger } from '../options.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
-import { SlaveConnectionRefusedError, slaveErrorFor } from '../protocol/errors.ts';
 import {
   announcedConcurrency,
   Extension,
@@ -20,10 +26,10 @@ import {
   randomNonce,
 } from '../protocol/fleet-secret.ts';
 import { randomToken } from '../protocol/token.ts';
-import { kEnd, type NewTaskOptions, Task, TaskEndCode, TaskEndedError, type TaskHost } from './task.ts';
+import { kEnd, type NewTaskOptions, Task, type TaskHost } from './task.ts';
 
-/** What a connection needs from its master (implemented by `Master`; kept narrow on purpose). */
-export interface ConnectionHost {
+/** What a connection needs from its master (implemented by `Master`; kept narrow on purpose), its hooks included. */
+export interface ConnectionHost extends ConnectionHooks {
   readonly logger: Logger;
   readonly channel: number;
   readonly requestRetries: number;
@@ -46,19 +52,58 @@ export interface ConnectionHost {
   untrackTask(task: Task, connection: SlaveConnection): void;
   /** A task settled (once per task, whatever the way). */
   taskEnded(task: Task): void;
-  /** Hooks return their value, or a Promise of it (the reference's hooks are synchronous; ours may not be). */
-  hook(name: 'beforeConnect' | 'beforeDisconnect', connection: SlaveConnection): unknown;
-  hook(name: 'beforeNewTask', connection: SlaveConnection, data: unknown): unknown;
-  hookAfter(
-    name: 'afterConnect' | 'afterDisconnect' | 'afterNewTask',
+}
+
+/** The arguments of each kind of hook: the reference's, in its order, then the connection (fleetmaster's addition). */
+export interface HookArguments {
+  connection: [connection: SlaveConnection];
+  data: [data: unknown, connection: SlaveConnection];
+  answer: [
+    statusCode: number,
+    success: boolean,
+    code: number,
+    message: string,
+    data: unknown,
     connection: SlaveConnection,
-    answer: PeerAnswer,
-  ): unknown;
-  hookError(
-    name: 'errorConnect' | 'errorDisconnect' | 'errorNewTask',
-    connection: SlaveConnection,
-    error: Error,
-  ): Promise<unknown>;
+  ];
+  error: [error: Error, connection: SlaveConnection];
+}
+
+/**
+ * The reference's connection and task hooks, each with the kind of arguments it is given, declared here once:
+ * `MasterHooks` (the option), the `Master` method of each name (its default, which a subclass may override) and
+ * the validation of `options.hooks` all follow from this table. A connection calls the host's method of that
+ * name. Each hook may return a Promise.
+ */
+export const kConnectionHooks = {
+  /** Returns the connection data sent with `POST /connect`; throwing cancels the connection. */
+  beforeConnect: 'connection',
+  /** Its return value is what `connection.connect()` resolves to. */
+  afterConnect: 'answer',
+  /** Called with the request's error; the default rethrows. A returned value becomes `connect()`'s value. */
+  errorConnect: 'error',
+  /** Returns the data sent with `DELETE /disconnect`. */
+  beforeDisconnect: 'connection',
+  /** Its return value is what `connection.disconnect()` resolves to. */
+  afterDisconnect: 'answer',
+  /** Called with the request's error; the default rethrows. A returned value becomes `disconnect()`'s value. */
+  errorDisconnect: 'error',
+  /** Returns the task data actually sent; the default sends `data ?? {}`. Throwing fails the start. */
+  beforeNewTask: 'data',
+  /** Its return value is kept as `task.startValue`. */
+  afterNewTask: 'answer',
+  /** Called when `/task/new` fails; the default rethrows (and `task.start()` rejects). */
+  errorNewTask: 'error',
+} as const satisfies Record<string, keyof HookArguments>;
+
+export type ConnectionHooks = {
+  [K in keyof typeof kConnectionHooks]: (...args: HookArguments[(typeof kConnectionHooks)[K]]) => unknown;
+};
+
+/** An `after…` hook's arguments: the answer's status and envelope, and the connection. */
+function answered(answer: PeerAnswer, connection: SlaveConnection): HookArguments['answer'] {
+  const { envelope } = answer;
+  return [answer.statusCode, envelope.success, envelope.code, envelope.message, envelope.data, connection];
 }
 
 export interface ConnectionOptions {
@@ -122,10 +167,10 @@ export class SlaveConnection {
     this.#taskHost = {
       logger: host.logger,
       slaveName: name,
-      beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
+      beforeNewTask: (d) => host.beforeNewTask(d, this),
       postTask: (id, d, json) => this.#postTask(id, d, json),
-      afterNewTask: (answer) => host.hookAfter('afterNewTask', this, answer),
-      errorNewTask: (error) => host.hookError('errorNewTask', this, error),
+      afterNewTask: (answer) => host.afterNewTask(...answered(answer, this)),
+      errorNewTask: (error) => host.errorNewTask(error, this),
       track: (task) => {
         this.#tasks.add(task);
         host.trackTask(task, this);
@@ -185,7 +230,7 @@ export class SlaveConnection {
    * answers). Resolves with what `afterConnect` returns; rejects as `errorConnect` decides.
    */
   async connect(): Promise<unknown> {
-    const data = await this.#host.hook('beforeConnect', this);
+    const data = await this.#host.beforeConnect(this);
     const address = await this.#host.addressFor(this);
     if (this.#attempted && !this.#connected) this.#renewToken();
     this.#attempted = true;
@@ -197,7 +242,7 @@ export class SlaveConnection {
       ({ answer, nonce } = await this.#postConnect(body));
     } catch (err) {
       this.#host.connectFailed(this, toError(err));
-      return this.#host.hookError('errorConnect', this, toError(err));
+      return this.#host.errorConnect(toError(err), this);
     }
     const secret = this.#host.fleetSecret;
     if (
@@ -211,25 +256,25 @@ export class SlaveConnection {
       );
       this.#host.connectFailed(this, error);
       await this.#send('DELETE', '/disconnect', encodeBody({ data: {} }, kJson)).catch(() => undefined);
-      return this.#host.hookError('errorConnect', this, error);
+      return this.#host.errorConnect(error, this);
     }
     this.#slaveExtensions = headerOf(answer, kExtensionsHeader);
     this.#connected = true;
     this.#host.connected(this);
-    return this.#host.hookAfter('afterConnect', this, answer);
+    return this.#host.afterConnect(...answered(answer, this));
   }
 
   /** `DELETE /disconnect`. On success the slave leaves the registry and its running tasks fail. */
   async disconnect(): Promise<unknown> {
-    const data = await this.#host.hook('beforeDisconnect', this);
+    const data = await this.#host.beforeDisconnect(this);
     let answer: PeerAnswer;
     try {
       answer = await this.#send('DELETE', '/disconnect', encodeBody({ data: data ?? {} }, kJson));
     } catch (err) {
-      return this.#host.hookError('errorDisconnect', this, toError(err));
+      return this.#host.errorDisconnect(toError(err), this);
     }
     this.#host.disconnected(this, disconnectedReason(this.name));
-    return this.#host.hookAfter('afterDisconnect', this, answer);
+    return this.#host.afterDisconnect(...answered(answer, this));
   }
 
   /** A new, not yet started task. */
@@ -260,26 +305,17 @@ export class SlaveConnection {
     this.#connected = false;
     for (const task of [...this.#tasks]) task[kEnd](reason);
     this.#tasks.clear();
-    const client = this.#client;
-    const taskClient = this.#taskClient;
-    this.#client = undefined;
-    this.#taskClient = undefined;
-    void client?.close();
-    void taskClient?.close();
+    void this.#dropClients('close');
   }
 
   async [kClose](): Promise<void> {
-    const client = this.#client;
-    const taskClient = this.#taskClient;
-    this.#client = undefined;
-    this.#taskClient = undefined;
-    await Promise.all([client?.destroy(), taskClient?.destroy()]);
+    await this.#dropClients('destroy');
   }
 
   /**
-   * `POST /task/new`, the one request per task. A slave that announced fleetmaster's extensions is a uWS server
-   * of ours: its tasks go through the lean `h1` transport (a third of the master's CPU per task was undici's in
-   * bench/fleet.ts), unless the `taskClient` option says undici. Any other slave (DI-engine's Flask) gets undici,
+   * `POST /task/new`, the one request per task. A slave that announced fleetmaster's extensions is a server of
+   * ours: its tasks go through the lean `h1` transport (a third of the master's CPU per task was undici's in
+   * bench/fleet/), unless the `taskClient` option says undici. Any other slave (DI-engine's Flask) gets undici,
    * as every other request does.
    */
   #postTask(id: string, data: unknown, json: string | undefined): Promise<PeerAnswer> {
@@ -350,12 +386,15 @@ export class SlaveConnection {
   /** A new token; the clients made for the old one (their headers carry it) are closed. */
   #renewToken(): void {
     this.#token = randomToken();
-    const client = this.#client;
-    const taskClient = this.#taskClient;
+    void this.#dropClients('close');
+  }
+
+  /** Forgets both clients (the next request makes new ones), letting their requests finish or not. */
+  async #dropClients(how: 'close' | 'destroy'): Promise<void> {
+    const clients = [this.#client, this.#taskClient];
     this.#client = undefined;
     this.#taskClient = undefined;
-    void client?.close();
-    void taskClient?.close();
+    await Promise.all(clients.map((client) => client?.[how]()));
   }
 
   #newClient(transport: 'undici' | 'h1'): PeerClient {
@@ -369,15 +408,6 @@ export class SlaveConnection {
       tls: this.#host.slaveTls,
       transport,
     });
-  }
-}
-
-/** A slave that answered `/connect` without proving the fleet secret (`code: 'FLEET_SECRET_MISMATCH'`). */
-export class FleetSecretError extends Error {
-  readonly code = 'FLEET_SECRET_MISMATCH';
-  constructor(message: string) {
-    super(message);
-    this.name = 'FleetSecretError';
   }
 }
 

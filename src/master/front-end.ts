@@ -5,7 +5,7 @@ import type { ChannelVerdict } from '../protocol/channel.ts';
 import type { Answer } from '../protocol/envelope.ts';
 import { Extension, kExtensionsHeader, speaks } from '../protocol/extensions.ts';
 import { type AdminHost, mountAdminRoutes } from './admin.ts';
-import { bodyTooLarge, kAnswers, taskDataInvalid } from './answers.ts';
+import { bodyTooLarge, kAnswers, selfRefusal, taskDataInvalid } from './answers.ts';
 import type { SlaveConnection } from './connection.ts';
 import type { FleetCounters } from './fleet/counters.ts';
 import type { SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
@@ -21,7 +21,10 @@ export interface FrontEndHost extends AdminHost {
   readonly results: ResultStage;
   /** What result bodies may hold at once: uploads are admitted against it before they are read. */
   readonly budget: ResultBudget<SlaveConnection>;
-  /** Hands a result to the stage (or acknowledges at once one that cannot reach a running task). */
+  /**
+   * Hands a result to the stage; settles once it has reached its task, or was found invalid or to be ignored (a
+   * task no longer running): every body is decoded first, and the slave is answered only then (the ack point).
+   */
   submitResult(job: ResultJob): Promise<ResultVerdict>;
   readonly maxBodySize: number;
   /** Replies waiting for a body or a result: a graceful close lets them finish. */
@@ -37,7 +40,7 @@ export interface FrontEndHost extends AdminHost {
 }
 
 /**
- * The master's routes. Checks run in PROTOCOL.md's order and each failure answers from a precomputed envelope;
+ * The master's routes. Checks run in docs/protocol.md's order and each failure answers from a precomputed envelope;
  * the heartbeat is answered synchronously (no abort handler, no cork: uWS corks the synchronous part itself).
  */
 export function mountMasterRoutes(app: HttpApp, host: FrontEndHost): void {
@@ -90,25 +93,11 @@ export function mountMasterRoutes(app: HttpApp, host: FrontEndHost): void {
     return record;
   };
 
-  /**
-   * Shutdown and self-token checks of the management routes: the failing answer (counted), or undefined. The
-   * token comes as the `Token` header (the protocol's) or `Authorization: Bearer` (what scrapers send).
-   */
+  /** Shutdown and self-token checks of the management routes: the failing answer (counted), or undefined. */
   const refuseSelf = (req: HttpRequest): Answer | undefined => {
-    const refused = selfRefusal(req);
+    const refused = selfRefusal(host, req);
     if (refused) counters.error(refused.code);
     return refused;
-  };
-  const selfRefusal = (req: HttpRequest): Answer | undefined => {
-    if (host.isShuttingDown) return kAnswers.shuttingDown;
-    let token = req.getHeader('token');
-    if (token === '') {
-      const authorization = req.getHeader('authorization');
-      if (authorization.startsWith('Bearer ')) token = authorization.slice(7).trim();
-    }
-    if (token === '') return kAnswers.selfTokenNotGiven;
-    if (!host.checkSelfToken(token)) return kAnswers.selfTokenInvalid;
-    return undefined;
   };
 
   app.get('/slave/heartbeat', (res, req) => {

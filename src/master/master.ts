@@ -1,4 +1,12 @@
-import type { PeerAnswer } from '../client/peer-client.ts';
+import {
+  AlreadyStartedError,
+  ClosedError,
+  ConnectionExistsError,
+  ConnectionNotFoundError,
+  NotStartedError,
+  TaskEndCode,
+  TaskEndedError,
+} from '../errors.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
 import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
@@ -9,7 +17,14 @@ import { createChannelCheck } from '../protocol/channel.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { kAnswers } from './answers.ts';
-import { type ConnectionHost, disconnectedReason, kClose, SlaveConnection } from './connection.ts';
+import {
+  type ConnectionHooks,
+  type ConnectionHost,
+  disconnectedReason,
+  type HookArguments,
+  kClose,
+  SlaveConnection,
+} from './connection.ts';
 import { Dashboard } from './dashboard/dashboard.ts';
 import type { FleetCounters } from './fleet/counters.ts';
 import { Fleet } from './fleet/fleet.ts';
@@ -30,7 +45,7 @@ import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
-import { type Task, TaskEndCode, TaskEndedError } from './task.ts';
+import type { Task } from './task.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
@@ -50,11 +65,13 @@ export interface NewConnectionOptions {
 }
 
 /**
- * The master end of the protocol. Owns the front end (uWebSockets.js), the slave registry and the heartbeat
- * sweep on the main thread; results go through a result stage; requests to slaves go out through undici, but
- * `/task/new` to a fleetmaster slave goes through the lean `H1Client` (option `taskClient`).
+ * The master end of the protocol. Owns the front end (on the HTTP engine, `engine`) and the fleet's bookkeeping
+ * (`Fleet`: registry, heartbeat sweep, scheduler) on the main thread; results go through a result stage; requests
+ * to slaves go out through undici, but `/task/new` to a fleetmaster slave goes through the lean `H1Client` (option
+ * `taskClient`).
  *
- * Hooks: override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as `options.hooks`.
+ * Hooks (`kConnectionHooks`): override `beforeConnect`, `afterConnect`, … in a subclass, or pass them as
+ * `options.hooks`.
  */
 export class Master implements ConnectionHost, FrontEndHost {
   readonly options: ResolvedMasterOptions;
@@ -125,7 +142,7 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   /** @internal The result stage (the pool, or inline when `resultThreads` is 0); exists once started. */
   get results(): ResultStage {
-    if (!this.#results) throw new Error('Master not started');
+    if (!this.#results) throw new NotStartedError('Master not started');
     return this.#results;
   }
 
@@ -201,8 +218,8 @@ export class Master implements ConnectionHost, FrontEndHost {
    * another process holds) and starts the sweep.
    */
   async start(): Promise<this> {
-    if (this.#app) throw new Error('Master already started');
-    if (this.#closing) throw new Error('Master is closed; create a new one');
+    if (this.#app) throw new AlreadyStartedError('Master already started');
+    if (this.#closing) throw new ClosedError('Master is closed; create a new one');
     const app = this.#engine.createApp({ tls: this.options.tls, malformed: kAnswers.malformed });
     mountMasterRoutes(app, this);
     // uWS matches a route of fixed segments before the front end's catch-all, whatever the order they were added
@@ -251,8 +268,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   }
 
   /**
-   * Graceful and idempotent: stops accepting, finishes results already acknowledged, ends every running task
-   * with a "master shutting down" reason, and closes every connection and socket.
+   * Graceful and idempotent: stops accepting, finishes the results already received (and answers their slaves),
+   * ends every running task with a "master shutting down" reason, and closes every connection and socket.
    */
   close(): Promise<void> {
     this.#closing ??= this.#shutdown(true);
@@ -285,9 +302,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     options: NewConnectionOptions = {},
   ): SlaveConnection {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('name must be a non-empty string');
-    if (this.registry.byName(name)?.state === 'connected') {
-      throw new Error(`Connection ${JSON.stringify(name)} already exists`);
-    }
+    if (this.registry.byName(name)?.state === 'connected') throw new ConnectionExistsError(name);
     const { capacity, tags } = this.#fleet.connectionOptions(options);
     return new SlaveConnection(
       this,
@@ -333,7 +348,7 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** The connected slave of that name; throws if there is none. */
   get(name: string): SlaveConnection {
     const record = this.registry.byName(name);
-    if (record?.state !== 'connected') throw new Error(`Connection ${JSON.stringify(name)} not found`);
+    if (record?.state !== 'connected') throw new ConnectionNotFoundError(name);
     return record.connection;
   }
 
@@ -407,109 +422,46 @@ export class Master implements ConnectionHost, FrontEndHost {
     });
   }
 
-  // ---- hooks: the reference's defaults; override in a subclass or pass options.hooks ----
+  // ---- hooks (kConnectionHooks): options.hooks, else the reference's defaults; a subclass may override them ----
 
-  beforeConnect(connection: SlaveConnection): unknown {
-    return this.options.hooks.beforeConnect?.(connection);
+  beforeConnect(...args: HookArgs<'beforeConnect'>): unknown {
+    return this.options.hooks.beforeConnect?.(...args);
   }
 
-  afterConnect(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown {
-    return this.options.hooks.afterConnect?.(statusCode, success, code, message, data, connection);
+  afterConnect(...args: HookArgs<'afterConnect'>): unknown {
+    return this.options.hooks.afterConnect?.(...args);
   }
 
-  errorConnect(error: Error, connection: SlaveConnection): unknown {
-    const hook = this.options.hooks.errorConnect;
-    if (hook) return hook(error, connection);
-    throw error;
+  errorConnect(...args: HookArgs<'errorConnect'>): unknown {
+    return orRethrow(this.options.hooks.errorConnect, args);
   }
 
-  beforeDisconnect(connection: SlaveConnection): unknown {
-    return this.options.hooks.beforeDisconnect?.(connection);
+  beforeDisconnect(...args: HookArgs<'beforeDisconnect'>): unknown {
+    return this.options.hooks.beforeDisconnect?.(...args);
   }
 
-  afterDisconnect(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown {
-    return this.options.hooks.afterDisconnect?.(statusCode, success, code, message, data, connection);
+  afterDisconnect(...args: HookArgs<'afterDisconnect'>): unknown {
+    return this.options.hooks.afterDisconnect?.(...args);
   }
 
-  errorDisconnect(error: Error, connection: SlaveConnection): unknown {
-    const hook = this.options.hooks.errorDisconnect;
-    if (hook) return hook(error, connection);
-    throw error;
+  errorDisconnect(...args: HookArgs<'errorDisconnect'>): unknown {
+    return orRethrow(this.options.hooks.errorDisconnect, args);
   }
 
-  beforeNewTask(data: unknown, connection: SlaveConnection): unknown {
+  beforeNewTask(...args: HookArgs<'beforeNewTask'>): unknown {
     const hook = this.options.hooks.beforeNewTask;
-    return hook ? hook(data, connection) : (data ?? {});
+    return hook ? hook(...args) : (args[0] ?? {});
   }
 
-  afterNewTask(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown {
-    return this.options.hooks.afterNewTask?.(statusCode, success, code, message, data, connection);
+  afterNewTask(...args: HookArgs<'afterNewTask'>): unknown {
+    return this.options.hooks.afterNewTask?.(...args);
   }
 
-  errorNewTask(error: Error, connection: SlaveConnection): unknown {
-    const hook = this.options.hooks.errorNewTask;
-    if (hook) return hook(error, connection);
-    throw error;
+  errorNewTask(...args: HookArgs<'errorNewTask'>): unknown {
+    return orRethrow(this.options.hooks.errorNewTask, args);
   }
 
   // ---- ConnectionHost (internal; called by connections) ----
-
-  /** @internal */
-  hook(
-    name: 'beforeConnect' | 'beforeDisconnect' | 'beforeNewTask',
-    connection: SlaveConnection,
-    data?: unknown,
-  ): unknown {
-    if (name === 'beforeNewTask') return this.beforeNewTask(data, connection);
-    return this[name](connection);
-  }
-
-  /** @internal */
-  hookAfter(
-    name: 'afterConnect' | 'afterDisconnect' | 'afterNewTask',
-    connection: SlaveConnection,
-    answer: PeerAnswer,
-  ): unknown {
-    const { envelope } = answer;
-    return this[name](
-      answer.statusCode,
-      envelope.success,
-      envelope.code,
-      envelope.message,
-      envelope.data,
-      connection,
-    );
-  }
-
-  /** @internal */
-  async hookError(
-    name: 'errorConnect' | 'errorDisconnect' | 'errorNewTask',
-    connection: SlaveConnection,
-    error: Error,
-  ): Promise<unknown> {
-    return this[name](error, connection);
-  }
 
   /** @internal */
   addressFor(connection: SlaveConnection): Promise<string> {
@@ -530,7 +482,7 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   /** @internal */
   connecting(connection: SlaveConnection): void {
-    if (this.#shuttingDown) throw new Error('Master is shutting down');
+    if (this.#shuttingDown) throw new ClosedError('Master is shutting down');
     this.#fleet.connecting(connection);
   }
 
@@ -656,6 +608,14 @@ export class Master implements ConnectionHost, FrontEndHost {
     await app?.close();
     this.logger.info({ stats: this.stats() }, 'master closed');
   }
+}
+
+type HookArgs<K extends keyof ConnectionHooks> = Parameters<ConnectionHooks[K]>;
+
+/** An `error…` hook's default: the error goes on to the caller. */
+function orRethrow(hook: ConnectionHooks['errorConnect'] | undefined, args: HookArguments['error']): unknown {
+  if (hook) return hook(...args);
+  throw args[0];
 }
 
 export type { MasterHooks };

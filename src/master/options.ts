@@ -2,67 +2,30 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checkEngine, defaultEngine, type EngineChoice } from '../http/engine.ts';
+import { type EngineChoice, kEngineOption } from '../http/engine.ts';
 import {
-  checkBoolean,
   checkFunction,
-  checkInteger,
-  checkNumber,
+  checkHooks,
   checkString,
   checkTls,
   freezeRedacted,
+  kFleetSecretOption,
   kMaxSeconds,
   type Logger,
   type LoggerLike,
-  stripUndefined,
+  listenOptions,
+  type OptionTable,
+  requestOptions,
+  resolveTable,
+  secretsOf,
   type TlsOptions,
   toLogger,
 } from '../options.ts';
-import type { SlaveConnection } from './connection.ts';
+import { type ConnectionHooks, kConnectionHooks } from './connection.ts';
 import { leastLoaded, type PlacementPolicy } from './fleet/placement.ts';
 
-/**
- * The reference's connection and task hooks. Each may return a Promise. The last argument (the connection)
- * is fleetmaster's addition; the others are the reference's, in its order.
- */
-export interface MasterHooks {
-  /** Returns the connection data sent with `POST /connect`; throwing cancels the connection. */
-  beforeConnect?(connection: SlaveConnection): unknown;
-  /** Its return value is what `connection.connect()` resolves to. */
-  afterConnect?(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown;
-  /** Called with the request's error; the default rethrows. A returned value becomes `connect()`'s value. */
-  errorConnect?(error: Error, connection: SlaveConnection): unknown;
-  beforeDisconnect?(connection: SlaveConnection): unknown;
-  afterDisconnect?(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown;
-  errorDisconnect?(error: Error, connection: SlaveConnection): unknown;
-  /** Returns the task data actually sent; the default sends `data ?? {}`. Throwing fails the start. */
-  beforeNewTask?(data: unknown, connection: SlaveConnection): unknown;
-  /** Its return value is kept as `task.startValue`. */
-  afterNewTask?(
-    statusCode: number,
-    success: boolean,
-    code: number,
-    message: string,
-    data: unknown,
-    connection: SlaveConnection,
-  ): unknown;
-  /** Called when `/task/new` fails; the default rethrows (and `task.start()` rejects). */
-  errorNewTask?(error: Error, connection: SlaveConnection): unknown;
-}
+/** The connection and task hooks, any of them (see `kConnectionHooks`): each may return a Promise. */
+export type MasterHooks = Partial<ConnectionHooks>;
 
 export interface MasterOptions {
   /** Address the front end listens on. @defaultValue `'0.0.0.0'` */
@@ -91,7 +54,7 @@ export interface MasterOptions {
   /**
    * How `POST /task/new` (one per task) reaches a slave that announced fleetmaster's extensions: `'lean'`, our own
    * HTTP/1.1 client (`H1Client`, a keep-alive socket and a prebuilt request: 1.76× the tasks per second of undici
-   * in bench/fleet.ts, side by side), or `'undici'`, as every other request goes. A DI-engine slave always gets
+   * in bench/fleet/, side by side), or `'undici'`, as every other request goes. A DI-engine slave always gets
    * undici.
    * @defaultValue `'lean'`
    */
@@ -103,7 +66,7 @@ export interface MasterOptions {
   myAddress?: string;
   /** Largest request body the front end accepts, in bytes (a larger one gets 413, code 901). @defaultValue 64 MiB */
   maxBodySize?: number;
-  /** Serve the front end over TLS (uWS `SSLApp`); `myAddress` then defaults to `https://`. */
+  /** Serve the front end over TLS (on either engine); `myAddress` then defaults to `https://`. */
   tls?: TlsOptions;
   /** TLS settings for requests to `https` slaves (e.g. the CA of self-signed slave certificates). */
   slaveTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
@@ -215,105 +178,171 @@ export interface ResolvedMasterOptions {
   readonly logger: Logger;
 }
 
-export const kMasterDefaults = Object.freeze({
-  host: '0.0.0.0',
-  port: 7235,
-  channel: 0,
-  heartbeatTolerance: 17,
-  heartbeatCheckSpan: 1,
-  requestRetries: 5,
-  requestRetryWaiting: 1,
-  requestTimeout: 30,
-  taskClient: 'lean' as 'lean' | 'undici',
-  maxBodySize: 64 * 1024 * 1024,
-  // leave a core to the main thread: measured, a pool as wide as the machine delays heartbeats on 2 cores
-  resultThreads: Math.max(1, availableParallelism() - 1),
-  resultQueueLimit: 10_000,
-  resultQueueBytes: 256 * 1024 * 1024,
-  resultTimeLimit: 30,
-  resultBatch: 64,
-  metrics: false,
-  adminHost: '127.0.0.1',
-  queueLimit: 100_000,
-  placement: leastLoaded,
-  fleetTaskRetention: 600,
-  fleetTasksKept: 10_000,
-});
-
-const kHookNames = [
-  'beforeConnect',
-  'afterConnect',
-  'errorConnect',
-  'beforeDisconnect',
-  'afterDisconnect',
-  'errorDisconnect',
-  'beforeNewTask',
-  'afterNewTask',
-  'errorNewTask',
-] as const;
+/**
+ * The master's options that are values: type, default, bounds and help, written once (see src/options.ts). The
+ * constructor checks against it; the CLI's `master` fields, `--help` and README's reference come from it. The
+ * options that are code (`hooks`, `logger`, `placement`, `tls`, `slaveTls`) are resolved beside it.
+ */
+export const kMasterOptions = Object.freeze({
+  ...listenOptions(7235),
+  engine: kEngineOption,
+  heartbeatTolerance: {
+    type: 'number',
+    default: 17,
+    min: 0.2,
+    max: kMaxSeconds,
+    arg: 'seconds',
+    help: 'silence before a slave is evicted',
+  },
+  heartbeatCheckSpan: {
+    type: 'number',
+    default: 1,
+    min: 0.1,
+    max: kMaxSeconds,
+    arg: 'seconds',
+    help: 'time between two sweeps',
+  },
+  ...requestOptions('a slave'),
+  taskClient: {
+    type: 'string',
+    default: 'lean',
+    choices: ['lean', 'undici'],
+    arg: 'client',
+    help: 'client for POST /task/new to fleetmaster slaves (DI-engine slaves: always undici)',
+  },
+  myAddress: {
+    type: 'string',
+    shown: 'derived',
+    check: checkAddress,
+    arg: 'url',
+    help: 'address slaves report to, e.g. http://10.0.0.5:7235',
+  },
+  resultHandler: {
+    type: 'string',
+    check: checkModule,
+    arg: 'module',
+    help: 'ES module run on a pool thread for every result (its default export)',
+  },
+  resultThreads: {
+    type: 'integer',
+    // leave a core to the main thread: measured, a pool as wide as the machine delays heartbeats on 2 cores
+    default: Math.max(1, availableParallelism() - 1),
+    shown: 'cores − 1',
+    min: 0,
+    max: 256,
+    arg: 'n',
+    help: 'result pool threads (0: decode and handle inline on the main thread)',
+  },
+  resultQueueLimit: {
+    type: 'integer',
+    default: 10_000,
+    min: 1,
+    arg: 'n',
+    help: 'results held before backpressure',
+  },
+  resultQueueBytes: {
+    type: 'integer',
+    default: 256 * 1024 * 1024,
+    min: 1,
+    arg: 'bytes',
+    help: 'result bytes held before backpressure',
+  },
+  resultTimeLimit: {
+    type: 'number',
+    default: 30,
+    min: 0.01,
+    max: kMaxSeconds,
+    arg: 'seconds',
+    help: "one result's handler time; past it the thread is replaced and the task fails",
+  },
+  resultBatch: {
+    type: 'integer',
+    default: 64,
+    min: 1,
+    max: 10_000,
+    arg: 'n',
+    help: 'most results handed to a thread at once',
+  },
+  queueLimit: {
+    type: 'integer',
+    default: 100_000,
+    min: 1,
+    max: 100_000_000,
+    arg: 'n',
+    help: 'most submitted tasks waiting for a slave (beyond: QUEUE_FULL, HTTP 503)',
+  },
+  fleetTaskRetention: {
+    type: 'number',
+    default: 600,
+    min: 1,
+    max: kMaxSeconds,
+    arg: 'seconds',
+    help: 'how long a task submitted over HTTP stays readable once settled',
+  },
+  fleetTasksKept: {
+    type: 'integer',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    arg: 'n',
+    help: 'most settled HTTP-submitted tasks kept readable',
+  },
+  fleetSecret: kFleetSecretOption,
+  metrics: {
+    type: 'boolean',
+    default: false,
+    help: 'serve Prometheus metrics at GET /metrics (behind the self token)',
+  },
+  selfToken: {
+    type: 'string',
+    check: checkSelfToken,
+    arg: 'token',
+    help: 'token of /ping, /shutdown, /status, /metrics (≥ 16 chars; default: random, never logged)',
+    secret: true,
+  },
+  adminPort: {
+    type: 'integer',
+    min: 0,
+    max: 65535,
+    arg: 'port',
+    help: 'separate listener for /metrics and /status without a token',
+  },
+  adminHost: { type: 'string', default: '127.0.0.1', arg: 'host', help: 'address of the admin listener' },
+} satisfies OptionTable);
 
 export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
-  const o = { ...kMasterDefaults, ...stripUndefined(options) };
-  const hooks: MasterHooks = {};
-  for (const name of kHookNames) {
-    const fn = checkFunction<MasterHooks[typeof name]>(`hooks.${name}`, options.hooks?.[name]);
-    if (fn) (hooks as Record<string, unknown>)[name] = fn;
-  }
-  if (o.myAddress !== undefined) {
-    checkString('myAddress', o.myAddress);
-    if (!/^https?:\/\/[^/]+$/.test(o.myAddress.replace(/\/$/, ''))) {
-      throw new TypeError(`options.myAddress must look like http://host:port (got ${o.myAddress})`);
-    }
-  }
-  const resolved: ResolvedMasterOptions = {
-    host: checkString('host', o.host),
-    engine: o.engine === undefined ? defaultEngine() : checkEngine(o.engine),
-    port: checkInteger('port', o.port, 0, 65535),
-    channel: checkInteger('channel', o.channel, 0),
-    heartbeatTolerance: checkNumber('heartbeatTolerance', o.heartbeatTolerance, 0.2, kMaxSeconds),
-    heartbeatCheckSpan: checkNumber('heartbeatCheckSpan', o.heartbeatCheckSpan, 0.1, kMaxSeconds),
-    requestRetries: checkInteger('requestRetries', o.requestRetries, 0, 1000),
-    requestRetryWaiting: checkNumber('requestRetryWaiting', o.requestRetryWaiting, 0, kMaxSeconds),
-    requestTimeout: checkNumber('requestTimeout', o.requestTimeout, 0.01, kMaxSeconds),
-    taskClient: checkTaskClient(o.taskClient),
-    myAddress: o.myAddress?.replace(/\/$/, ''),
-    maxBodySize: checkInteger('maxBodySize', o.maxBodySize, 1, 2 ** 31 - 1),
-    tls: checkTls('tls', o.tls),
-    slaveTls: o.slaveTls,
-    fleetSecret: o.fleetSecret === undefined ? undefined : checkString('fleetSecret', o.fleetSecret),
-    resultHandler: o.resultHandler === undefined ? undefined : checkModule('resultHandler', o.resultHandler),
-    resultThreads: checkInteger('resultThreads', o.resultThreads, 0, 256),
-    resultQueueLimit: checkInteger('resultQueueLimit', o.resultQueueLimit, 1),
-    resultQueueBytes: checkInteger('resultQueueBytes', o.resultQueueBytes, 1),
-    resultTimeLimit: checkNumber('resultTimeLimit', o.resultTimeLimit, 0.01, kMaxSeconds),
-    resultBatch: checkInteger('resultBatch', o.resultBatch, 1, 10_000),
-    selfToken: o.selfToken === undefined ? undefined : checkSelfToken(o.selfToken),
-    metrics: checkBoolean('metrics', o.metrics),
-    adminPort: o.adminPort === undefined ? undefined : checkInteger('adminPort', o.adminPort, 0, 65535),
-    adminHost: checkString('adminHost', o.adminHost),
-    queueLimit: checkInteger('queueLimit', o.queueLimit, 1, 100_000_000),
-    placement: checkFunction<PlacementPolicy>('placement', o.placement)!,
-    fleetTaskRetention: checkNumber('fleetTaskRetention', o.fleetTaskRetention, 1, kMaxSeconds),
-    fleetTasksKept: checkInteger('fleetTasksKept', o.fleetTasksKept, 1, 10_000_000),
-    hooks: Object.freeze(hooks),
-    logger: toLogger(o.logger),
-  };
-  return freezeRedacted(resolved, ['selfToken', 'fleetSecret']);
+  const values = resolveTable(kMasterOptions, options as Record<string, unknown>);
+  const resolved = {
+    ...values,
+    tls: checkTls('tls', options.tls),
+    slaveTls: options.slaveTls,
+    placement:
+      options.placement === undefined
+        ? leastLoaded
+        : checkFunction<PlacementPolicy>('placement', options.placement)!,
+    hooks: checkHooks<MasterHooks>(Object.keys(kConnectionHooks), options.hooks),
+    logger: toLogger(options.logger),
+  } as ResolvedMasterOptions;
+  return freezeRedacted(resolved, secretsOf(kMasterOptions) as (keyof ResolvedMasterOptions & string)[]);
 }
 
-function checkSelfToken(value: unknown): string {
+/** `http://host:port` (a trailing slash dropped): what slaves are told to report to. */
+function checkAddress(name: string, value: unknown): string {
+  const address = checkString(name, value).replace(/\/$/, '');
+  if (!/^https?:\/\/[^/]+$/.test(address)) {
+    throw new TypeError(`options.${name} must look like http://host:port (got ${String(value)})`);
+  }
+  return address;
+}
+
+function checkSelfToken(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length < 16 || /[\s]/.test(value)) {
-    throw new TypeError('options.selfToken must be a string of at least 16 characters without spaces');
+    throw new TypeError(`options.${name} must be a string of at least 16 characters without spaces`);
   }
   return value;
 }
 
 /** A module path or URL, as an absolute URL string that `import()` accepts from any thread. */
-function checkTaskClient(value: unknown): 'lean' | 'undici' {
-  if (value === 'lean' || value === 'undici') return value;
-  throw new TypeError(`options.taskClient must be 'lean' or 'undici' (got ${String(value)})`);
-}
-
 function checkModule(name: string, value: unknown): string {
   let href: string;
   if (value instanceof URL) href = value.href;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PeerAnswer } from '../client/peer-client.ts';
-import { errorFields, kMaxSeconds, type Logger } from '../options.ts';
+import { TaskEndCode, TaskEndedError, TaskNotIdleError } from '../errors.ts';
+import { checkOption, errorFields, kMaxSeconds, type Logger, type OptionSpec } from '../options.ts';
 
 /**
  * The reference's task statuses, with its values, and fleetmaster's two additions (values the reference does
@@ -20,33 +21,17 @@ export const TaskStatus = {
 } as const;
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
-/** Why the master ended a task that the slave never reported (fleetmaster's fix: the reference waits forever). */
-export const TaskEndCode = {
-  SLAVE_LOST: 'SLAVE_LOST',
-  SLAVE_DISCONNECTED: 'SLAVE_DISCONNECTED',
-  MASTER_SHUTTING_DOWN: 'MASTER_SHUTTING_DOWN',
-  /** The result arrived, but the result handler threw, ran past its time limit or crashed its thread. */
-  RESULT_HANDLER_FAILED: 'RESULT_HANDLER_FAILED',
-  /** The task outlived its deadline (counted from `start()`, or from `submit()` for a submitted task). */
-  DEADLINE_EXCEEDED: 'DEADLINE_EXCEEDED',
-  /** `task.cancel()` or the task's `signal` (status `CANCELLED`). */
-  CANCELLED: 'CANCELLED',
-  /** `master.submit()` met a full queue (`queueLimit`): the task never waited. */
-  QUEUE_FULL: 'QUEUE_FULL',
-} as const;
-export type TaskEndCode = (typeof TaskEndCode)[keyof typeof TaskEndCode];
-
-/** Set as `task.error` when the master ended the task; `task.result` is then `{ error: code, message }`. */
-export class TaskEndedError extends Error {
-  readonly code: TaskEndCode;
-  constructor(code: TaskEndCode, message: string) {
-    super(message);
-    this.name = 'TaskEndedError';
-    this.code = code;
-  }
-}
-
 export type TaskCallback<D, R> = (data: D, result: R) => unknown;
+
+/** A task's `deadline` (`newTask`, `submit`, `/fleet/tasks`, the CLI's `--deadline`). */
+export const kDeadlineOption: OptionSpec = {
+  type: 'number',
+  min: 0,
+  above: true,
+  max: kMaxSeconds,
+  arg: 'seconds',
+  help: 'seconds from start() (from submit() for a submitted task) until the result',
+};
 
 export interface NewTaskOptions {
   /**
@@ -148,12 +133,7 @@ export class Task<D = any, R = any> {
     this.#host = host;
     this.data = data;
     if (options.deadline !== undefined) {
-      if (typeof options.deadline !== 'number' || !(options.deadline > 0) || options.deadline > kMaxSeconds) {
-        throw new RangeError(
-          `options.deadline must be a number of seconds > 0 (got ${String(options.deadline)})`,
-        );
-      }
-      this.#deadlineMs = options.deadline * 1000;
+      this.#deadlineMs = (checkOption('deadline', kDeadlineOption, options.deadline) as number) * 1000;
     }
     this.#ended = new Promise((resolve) => {
       this.#resolveEnded = resolve;
@@ -221,9 +201,12 @@ export class Task<D = any, R = any> {
    * task is started by the scheduler: calling this on one throws.
    */
   async start(): Promise<this> {
-    if (this.#fleet) throw new Error('A submitted task is started by the fleet scheduler, not by start()');
+    if (this.#fleet)
+      throw new TaskNotIdleError('A submitted task is started by the fleet scheduler, not by start()');
     if (this.#status !== TaskStatus.IDLE) {
-      throw new Error(`Only an IDLE task can be started, but this one is ${statusName(this.#status)}`);
+      throw new TaskNotIdleError(
+        `Only an IDLE task can be started, but this one is ${statusName(this.#status)}`,
+      );
     }
     this.#startedAt = performance.now();
     this.#armDeadline();

@@ -24,10 +24,10 @@ const kNotRunning = ok('No such task runs here (it ended already).');
 const kTooLarge = slaveBodyTooLarge(kMaxCancelBody);
 
 /**
- * `POST /task/cancel` (fleetmaster's `cancel` extension, announced on `/connect`): the master's checks of
- * PROTOCOL.md in order, then the task's `AbortSignal` aborts. The answer is a success for a task that already
- * ended, since the master cannot know it did. The slave still reports the task's result when its code returns
- * (the master frees the slot then, and ignores the result).
+ * `POST /task/cancel` (fleetmaster's `cancel` extension, announced on `/connect`): the checks of the slave's
+ * master routes, in docs/protocol.md's order, then the task's `AbortSignal` aborts. The answer is a success for a
+ * task that already ended, since the master cannot know it did. The slave still reports the task's result when
+ * its code returns (the master frees the slot then, and ignores the result).
  */
 export function mountCancelRoute(app: HttpApp, host: CancelHost): void {
   app.post('/task/cancel', (res, req) => {

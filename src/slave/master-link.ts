@@ -1,14 +1,14 @@
 import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type PeerAnswer, PeerClient, type RequestOptions } from '../client/peer-client.ts';
-import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import {
   BadAnswerError,
   isResponseError,
   MasterResultStageBusyError,
   MasterSlaveTokenInvalidError,
   masterErrorFor,
-} from '../protocol/errors.ts';
+} from '../errors.ts';
+import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
 import { createTokenCheck } from '../protocol/token.ts';
 import type { ResolvedSlaveOptions } from './options.ts';

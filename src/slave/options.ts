@@ -1,35 +1,53 @@
-import { checkEngine, defaultEngine, type EngineChoice } from '../http/engine.ts';
+import { type EngineChoice, kEngineOption } from '../http/engine.ts';
 import {
   checkFunction,
-  checkInteger,
-  checkNumber,
-  checkString,
+  checkHooks,
   checkTls,
   freezeRedacted,
+  kFleetSecretOption,
   kMaxSeconds,
   type Logger,
   type LoggerLike,
-  stripUndefined,
+  listenOptions,
+  type OptionTable,
+  requestOptions,
+  resolveTable,
+  secretsOf,
   type TlsOptions,
   toLogger,
 } from '../options.ts';
 import { kMaxConcurrency } from '../protocol/extensions.ts';
 
-/** The reference slave's hooks. Each may return a Promise. */
-export interface SlaveHooks {
+/** The arguments of each kind of slave hook. */
+export interface SlaveHookArguments {
+  data: [data: unknown];
+  lost: [masterAddress: string, error: Error];
+}
+
+/**
+ * The reference slave's hooks, each with the kind of arguments it is given, declared here once: `SlaveHooks` (the
+ * option), the `Slave` method of each name (its default, which a subclass may override) and the validation of
+ * `options.hooks` follow from this table. Each may return a Promise.
+ */
+export const kSlaveHooks = {
   /** Runs on `/connect` with the master's connection data; throw `ConnectionRefuse` to refuse. */
-  beforeConnection?(data: unknown): unknown;
+  beforeConnection: 'data',
   /** Runs on `/disconnect`; throw `DisconnectionRefuse` to refuse. */
-  beforeDisconnection?(data: unknown): unknown;
+  beforeDisconnection: 'data',
   /** Runs on `/task/new` before the task is accepted; throw `TaskRefuse` to refuse. */
-  beforeTask?(data: unknown): unknown;
+  beforeTask: 'data',
   /**
    * The master stopped answering heartbeats (after retries) or refused one (a refusal of this slave's token in the
-   * first seconds after `/connect`, before any beat was accepted, is not final: see docs/protocol.md); the slave is
-   * connectable again.
+   * first seconds after `/connect`, before any beat was accepted, is not final: see docs/protocol.md), or another
+   * master took over (`MasterReplacedError`); the slave is connectable again. The default logs a warning.
    */
-  lostConnection?(masterAddress: string, error: Error): unknown;
-}
+  lostConnection: 'lost',
+} as const satisfies Record<string, keyof SlaveHookArguments>;
+
+/** The slave's hooks, any of them (see `kSlaveHooks`). */
+export type SlaveHooks = {
+  [K in keyof typeof kSlaveHooks]?: (...args: SlaveHookArguments[(typeof kSlaveHooks)[K]]) => unknown;
+};
 
 export interface SlaveOptions {
   /** Address the slave listens on. @defaultValue `'0.0.0.0'` */
@@ -85,7 +103,7 @@ export interface SlaveOptions {
    */
   concurrency?: number;
   hooks?: SlaveHooks;
-  /** Serve over TLS (uWS `SSLApp`). */
+  /** Serve over TLS (either engine). */
   tls?: TlsOptions;
   /** TLS settings for requests to an `https://` master (e.g. a private CA). */
   masterTls?: { ca?: string | Buffer; rejectUnauthorized?: boolean };
@@ -121,53 +139,59 @@ export interface ResolvedSlaveOptions {
   readonly logger: Logger;
 }
 
-export const kSlaveDefaults = Object.freeze({
-  host: '0.0.0.0',
-  port: 7236,
-  channel: 0,
-  heartbeatSpan: 3,
-  masterTimeout: 30,
-  requestRetries: 5,
-  requestRetryWaiting: 1,
-  requestTimeout: 30,
-  maxBodySize: 64 * 1024 * 1024,
-  format: 'json' as 'json' | 'msgpack',
-  concurrency: 1,
-});
-
-const kHookNames = ['beforeConnection', 'beforeDisconnection', 'beforeTask', 'lostConnection'] as const;
+/**
+ * The slave's options that are values, written once (see src/options.ts): the constructor checks against it; the
+ * CLI's `slave` fields, `--help` and README's reference come from it.
+ */
+export const kSlaveOptions = Object.freeze({
+  ...listenOptions(7236),
+  engine: kEngineOption,
+  heartbeatSpan: {
+    type: 'number',
+    default: 3,
+    min: 0.2,
+    max: kMaxSeconds,
+    arg: 'seconds',
+    help: 'time between heartbeats',
+  },
+  masterTimeout: {
+    type: 'number',
+    default: 30,
+    min: 0.2,
+    max: kMaxSeconds,
+    arg: 'seconds',
+    help: "a master's silence before a /connect from another master without the fleet secret may replace it",
+  },
+  ...requestOptions('the master'),
+  format: {
+    type: 'string',
+    default: 'json',
+    choices: ['json', 'msgpack'],
+    arg: 'format',
+    help: 'result body format with masters that speak MessagePack',
+  },
+  concurrency: {
+    type: 'integer',
+    default: 1,
+    min: 1,
+    max: kMaxConcurrency,
+    arg: 'n',
+    help: 'tasks run at once (announced to a fleetmaster master)',
+  },
+  fleetSecret: kFleetSecretOption,
+} satisfies OptionTable);
 
 export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOptions {
-  const o = { ...kSlaveDefaults, ...stripUndefined(options) };
-  const hooks: SlaveHooks = {};
-  for (const name of kHookNames) {
-    const fn = checkFunction<SlaveHooks[typeof name]>(`hooks.${name}`, options.hooks?.[name]);
-    if (fn) (hooks as Record<string, unknown>)[name] = fn;
-  }
-  const resolved: ResolvedSlaveOptions = {
-    host: checkString('host', o.host),
-    engine: o.engine === undefined ? defaultEngine() : checkEngine(o.engine),
-    port: checkInteger('port', o.port, 0, 65535),
-    channel: checkInteger('channel', o.channel, 0),
-    heartbeatSpan: checkNumber('heartbeatSpan', o.heartbeatSpan, 0.2, kMaxSeconds),
-    masterTimeout: checkNumber('masterTimeout', o.masterTimeout, 0.2, kMaxSeconds),
-    requestRetries: checkInteger('requestRetries', o.requestRetries, 0, 1000),
-    requestRetryWaiting: checkNumber('requestRetryWaiting', o.requestRetryWaiting, 0, kMaxSeconds),
-    requestTimeout: checkNumber('requestTimeout', o.requestTimeout, 0.01, kMaxSeconds),
-    maxBodySize: checkInteger('maxBodySize', o.maxBodySize, 1, 2 ** 31 - 1),
-    format: checkFormat(o.format),
-    processTask: checkFunction<(data: unknown, signal: AbortSignal) => unknown>('processTask', o.processTask),
-    concurrency: checkInteger('concurrency', o.concurrency, 1, kMaxConcurrency),
-    hooks: Object.freeze(hooks),
-    tls: checkTls('tls', o.tls),
-    masterTls: o.masterTls,
-    fleetSecret: o.fleetSecret === undefined ? undefined : checkString('fleetSecret', o.fleetSecret),
-    logger: toLogger(o.logger),
-  };
-  return freezeRedacted(resolved, ['fleetSecret']);
-}
-
-function checkFormat(value: unknown): 'json' | 'msgpack' {
-  if (value === 'json' || value === 'msgpack') return value;
-  throw new TypeError(`options.format must be 'json' or 'msgpack' (got ${String(value)})`);
+  const resolved = {
+    ...resolveTable(kSlaveOptions, options as Record<string, unknown>),
+    processTask: checkFunction<(data: unknown, signal: AbortSignal) => unknown>(
+      'processTask',
+      options.processTask,
+    ),
+    hooks: checkHooks<SlaveHooks>(Object.keys(kSlaveHooks), options.hooks),
+    tls: checkTls('tls', options.tls),
+    masterTls: options.masterTls,
+    logger: toLogger(options.logger),
+  } as ResolvedSlaveOptions;
+  return freezeRedacted(resolved, secretsOf(kSlaveOptions) as (keyof ResolvedSlaveOptions & string)[]);
 }

@@ -1,3 +1,12 @@
+import {
+  AlreadyStartedError,
+  ClosedError,
+  MasterReplacedError,
+  ProcessTaskMissingError,
+  SlaveRefusal,
+  TaskCancelledError,
+  TaskFail,
+} from '../errors.ts';
 import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { selectEngine } from '../http/select-engine.ts';
@@ -19,7 +28,6 @@ import {
 } from '../protocol/fleet-secret.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { isUuid } from '../protocol/uuid.ts';
-import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
 import { mountCancelRoute } from './cancel-route.ts';
 import { ConnectChallenges } from './connect-challenges.ts';
@@ -30,7 +38,12 @@ import {
   type SlaveFrontEndHost,
 } from './front-end.ts';
 import { type LinkCounters, MasterLink } from './master-link.ts';
-import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
+import {
+  type ResolvedSlaveOptions,
+  resolveSlaveOptions,
+  type SlaveHooks,
+  type SlaveOptions,
+} from './options.ts';
 import { isMasterGone } from './takeover.ts';
 
 interface RunningTask {
@@ -139,8 +152,8 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   async start(): Promise<this> {
-    if (this.#app) throw new Error('Slave already started');
-    if (this.#closing) throw new Error('Slave is closed; create a new one');
+    if (this.#app) throw new AlreadyStartedError('Slave already started');
+    if (this.#closing) throw new ClosedError('Slave is closed; create a new one');
     const app = this.#engine.createApp({ tls: this.options.tls, malformed: kSlaveAnswers.malformed });
     mountSlaveRoutes(app, this);
     mountCancelRoute(app, this);
@@ -184,22 +197,24 @@ export class Slave implements SlaveFrontEndHost {
 
   processTask(data: unknown, signal: AbortSignal): unknown {
     if (this.options.processTask) return this.options.processTask(data, signal);
-    throw new Error('processTask is not implemented: pass options.processTask or override it in a subclass');
+    throw new ProcessTaskMissingError(
+      'processTask is not implemented: pass options.processTask or override it in a subclass',
+    );
   }
 
-  beforeConnection(data: unknown): unknown {
-    return this.options.hooks.beforeConnection?.(data);
+  beforeConnection(...args: HookArgs<'beforeConnection'>): unknown {
+    return this.options.hooks.beforeConnection?.(...args);
   }
 
-  beforeDisconnection(data: unknown): unknown {
-    return this.options.hooks.beforeDisconnection?.(data);
+  beforeDisconnection(...args: HookArgs<'beforeDisconnection'>): unknown {
+    return this.options.hooks.beforeDisconnection?.(...args);
   }
 
-  beforeTask(data: unknown): unknown {
-    return this.options.hooks.beforeTask?.(data);
+  beforeTask(...args: HookArgs<'beforeTask'>): unknown {
+    return this.options.hooks.beforeTask?.(...args);
   }
 
-  lostConnection(masterAddress: string, error: Error): unknown {
+  lostConnection(...[masterAddress, error]: HookArgs<'lostConnection'>): unknown {
     const hook = this.options.hooks.lostConnection;
     if (hook) return hook(masterAddress, error);
     this.options.logger.warn({ master: masterAddress, reason: error.message }, 'lost connection to master');
@@ -239,7 +254,7 @@ export class Slave implements SlaveFrontEndHost {
     const current = this.#link;
     if (current && !proved) {
       if (!(await this.#isGone(current))) return this.#withHeaders(kSlaveAnswers.alreadyConnected);
-      this.#lost(current, new Error('replaced: the master is gone'));
+      this.#lost(current, new MasterReplacedError('replaced: the master is gone'));
     }
     if (this.#link && !proved) return this.#withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
     const master = body.master;
@@ -255,7 +270,7 @@ export class Slave implements SlaveFrontEndHost {
     const still = this.#link;
     if (still) {
       if (!proved) return this.#withHeaders(kSlaveAnswers.alreadyConnected); // raced with another /connect
-      this.#lost(still, new Error('replaced by a master that proved the fleet secret'));
+      this.#lost(still, new MasterReplacedError('replaced by a master that proved the fleet secret'));
     }
     const link = new MasterLink(this.options, token, address, request.extensions, this.#counters, (l, err) =>
       this.#lost(l, err),
@@ -370,7 +385,7 @@ export class Slave implements SlaveFrontEndHost {
   cancelTask(id: string): boolean {
     const task = this.#tasks.get(id);
     if (task === undefined || task.abort.signal.aborted) return task !== undefined;
-    task.abort.abort(new Error('cancelled by the master'));
+    task.abort.abort(new TaskCancelledError('cancelled by the master'));
     return true;
   }
 
@@ -476,3 +491,5 @@ function connectionRefused(reason: string, fleetChallenge?: string): Answer {
   const data = fleetChallenge === undefined ? { reason } : { reason, fleetChallenge };
   return fail(403, SlaveErrorCode.SLAVE_CONNECTION_REFUSED, 'Connection refused!', data);
 }
+
+type HookArgs<K extends keyof SlaveHooks> = Parameters<NonNullable<SlaveHooks[K]>>;

@@ -1,5 +1,5 @@
 // The fuzzing's model of a request and of what each end must answer to it: the request as bytes, the header
-// values as uWS hands them to a route, PROTOCOL.md's checks in their order, and the envelope checks every answer
+// values as uWS hands them to a route, docs/protocol.md's checks in their order, and the envelope checks every answer
 // gets. Used by test/fuzz.test.ts (the arbitraries that generate requests are in fuzz-arbitraries.ts).
 import assert from 'node:assert/strict';
 import net from 'node:net';
@@ -17,7 +17,7 @@ const kHostileWatchMs = 300;
 
 export type Side = 'master' | 'slave';
 
-/** The HTTP status each code goes with (PROTOCOL.md's tables, fleetmaster's 9xx rows). */
+/** The HTTP status each code goes with (docs/protocol.md's tables, fleetmaster's 9xx rows included). */
 export const kStatusOf: Record<Side, Map<number, number>> = {
   master: new Map([
     [MasterErrorCode.SUCCESS, 200],
@@ -85,7 +85,7 @@ export interface Header {
 }
 
 export type BodyCodec = 'json' | 'msgpack' | 'other';
-/** What a body decodes to when read with the codec it was written in (PROTOCOL.md's checks, in order). */
+/** What a body decodes to when read with the codec it was written in (docs/protocol.md's checks, in order). */
 export type BodyShape =
   | 'result' // {task: {id: <uuid>}, result}
   | 'task' // {task: {id: <uuid>}, data}

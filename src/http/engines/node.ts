@@ -18,6 +18,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { type AddressInfo, Server as NetServer } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { ListenError } from '../../errors.ts';
 import type { Answer } from '../../protocol/envelope.ts';
 import type { AppOptions, HttpApp, HttpEngine, HttpRequest, HttpResponse, RouteHandler } from '../engine.ts';
 
@@ -157,7 +158,7 @@ class NodeApp implements HttpApp {
           err.code === 'EADDRINUSE'
             ? 'the address is in use by another process'
             : `${err.code ?? err.message}: not available on this host`;
-        reject(new Error(`${what} cannot listen on ${host}:${port}: ${why}`));
+        reject(new ListenError(what, host, port, why, { cause: err }));
       };
       server.once('error', onError);
       server.listen({ host, port, exclusive: true }, () => {

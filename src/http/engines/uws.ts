@@ -8,15 +8,8 @@ import type * as UwsTypes from 'uWebSockets.js';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import {
-  type AppOptions,
-  EngineUnavailableError,
-  type HttpApp,
-  type HttpEngine,
-  type RouteHandler,
-  type Runtime,
-  runtime,
-} from '../engine.ts';
+import { EngineUnavailableError, ListenError, type Runtime } from '../../errors.ts';
+import { type AppOptions, type HttpApp, type HttpEngine, type RouteHandler, runtime } from '../engine.ts';
 
 type Uws = typeof UwsTypes & { LIBUS_LISTEN_EXCLUSIVE_PORT: number };
 
@@ -128,8 +121,11 @@ class UwsApp implements HttpApp {
         (socket) => {
           if (socket === false) {
             reject(
-              new Error(
-                `${what} cannot listen on ${host}:${port}: the address is in use by another process, or not available on this host`,
+              new ListenError(
+                what,
+                host,
+                port,
+                'the address is in use by another process, or not available on this host',
               ),
             );
             return;

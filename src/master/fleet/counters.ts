@@ -1,4 +1,5 @@
-import { type Task, type TaskEndCode, TaskEndedError, TaskStatus } from '../task.ts';
+import { type TaskEndCode, TaskEndedError } from '../../errors.ts';
+import { type Task, TaskStatus } from '../task.ts';
 
 /** Why a slave left the registry. */
 export type RemovalReason = 'heartbeat_timeout' | 'disconnected' | 'shutdown';

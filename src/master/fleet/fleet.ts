@@ -1,7 +1,8 @@
+import { ConnectionExistsError, TaskEndCode, TaskEndedError } from '../../errors.ts';
 import type { Logger } from '../../options.ts';
 import { kMaxConcurrency } from '../../protocol/extensions.ts';
 import { kDrop, type SlaveConnection } from '../connection.ts';
-import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from '../task.ts';
+import { type Task, TaskStatus } from '../task.ts';
 import { FleetCounters, type MasterStats, type RemovalReason, taskEndOf } from './counters.ts';
 import { mapTasks } from './map.ts';
 import type { PlacementPolicy } from './placement.ts';
@@ -121,7 +122,7 @@ export class Fleet {
   connecting(connection: SlaveConnection): void {
     const other = this.registry.byName(connection.name);
     if (other && other.connection !== connection && other.state === 'connected') {
-      throw new Error(`Connection ${JSON.stringify(connection.name)} already exists`);
+      throw new ConnectionExistsError(connection.name);
     }
     if (other && other.connection !== connection) this.registry.remove(other);
     this.registry.add(connection.name, connection.token, connection, 'pending', performance.now());

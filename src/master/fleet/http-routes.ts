@@ -1,8 +1,7 @@
 import type { HttpApp, HttpRequest, HttpResponse } from '../../http/engine.ts';
 import { readBody } from '../../http/read-body.ts';
 import { PendingReply, type ReplyTracker, sendNow } from '../../http/reply.ts';
-import type { Answer } from '../../protocol/envelope.ts';
-import { bodyTooLarge, kAnswers } from '../answers.ts';
+import { bodyTooLarge, selfRefusal } from '../answers.ts';
 import type { FleetHttpTasks, FleetReply } from './http-tasks.ts';
 
 /** What the routes need from the master. */
@@ -66,17 +65,4 @@ export function mountFleetRoutes(app: HttpApp, host: FleetRoutesHost): void {
     if (refused(res, req)) return;
     send(res, host.fleetTasks.cancel(req.getParameter(0) ?? ''));
   });
-}
-
-/** The self-token check of the management routes (as front-end.ts's, which this file must not import from). */
-function selfRefusal(host: FleetRoutesHost, req: HttpRequest): Answer | undefined {
-  if (host.isShuttingDown) return kAnswers.shuttingDown;
-  let token = req.getHeader('token');
-  if (token === '') {
-    const authorization = req.getHeader('authorization');
-    if (authorization.startsWith('Bearer ')) token = authorization.slice(7).trim();
-  }
-  if (token === '') return kAnswers.selfTokenNotGiven;
-  if (!host.checkSelfToken(token)) return kAnswers.selfTokenInvalid;
-  return undefined;
 }

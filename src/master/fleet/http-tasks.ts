@@ -1,13 +1,14 @@
+import { TaskEndCode, TaskEndedError } from '../../errors.ts';
 import { decodeBody, isObject } from '../../protocol/codec.ts';
 import { MasterErrorCode as C } from '../../protocol/codes.ts';
 import { type Answer, fail, ok } from '../../protocol/envelope.ts';
-import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from '../task.ts';
+import { type Task, TaskStatus } from '../task.ts';
 import type { SubmitOptions } from './submit-options.ts';
 
 /**
  * The fleet's HTTP routes for other languages (`POST /fleet/tasks`, `GET /fleet/tasks/{id}` with `?wait=S`,
  * `DELETE /fleet/tasks/{id}`), as functions from a parsed request to an answer, so the transport around them
- * (uWebSockets.js today, any engine later) only reads the request and writes the answer. The self token is the
+ * (the routes of http-routes.ts, on either engine) only reads the request and writes the answer. The self token is the
  * transport's to check, before these run.
  */
 

@@ -1,5 +1,6 @@
+import { TaskEndCode, TaskEndedError } from '../../errors.ts';
 import type { Logger } from '../../options.ts';
-import { kDispatch, kReject, kSubmitted, Task, TaskEndCode, TaskEndedError, type TaskHost } from '../task.ts';
+import { kDispatch, kReject, kSubmitted, Task, type TaskHost } from '../task.ts';
 import type { FleetCounters } from './counters.ts';
 import { MemoryQueue } from './memory-queue.ts';
 import type { PlacementPolicy } from './placement.ts';

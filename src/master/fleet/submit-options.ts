@@ -1,5 +1,5 @@
-import { kMaxSeconds } from '../../options.ts';
-import type { NewTaskOptions } from '../task.ts';
+import { checkOption, type OptionSpec } from '../../options.ts';
+import { kDeadlineOption, type NewTaskOptions } from '../task.ts';
 
 export interface SubmitOptions extends NewTaskOptions {
   /**
@@ -29,7 +29,15 @@ export interface ResolvedSubmitOptions {
   readonly signal: AbortSignal | undefined;
 }
 
-export const kMaxRetries = 100;
+/** A submitted task's `retries` (`submit`, `/fleet/tasks`, the CLI's `--retries`). */
+export const kRetriesOption: OptionSpec = {
+  type: 'integer',
+  default: 0,
+  min: 0,
+  max: 100,
+  arg: 'n',
+  help: 'further attempts of a task whose slave was lost, refused it or was unreachable',
+};
 export const kMaxTags = 32;
 export const kMaxTagLength = 128;
 export const kDefaultInFlight = 1000;
@@ -53,15 +61,9 @@ export function resolveSubmitOptions(
 ): ResolvedSubmitOptions {
   if (options === undefined) return kDefaults;
   if (typeof options !== 'object' || options === null) throw new TypeError('options must be an object');
-  const { deadline, retries = 0, priority = 0, signal } = options;
-  if (deadline !== undefined && (typeof deadline !== 'number' || !(deadline > 0) || deadline > kMaxSeconds)) {
-    throw new RangeError(`options.deadline must be a number of seconds > 0 (got ${String(deadline)})`);
-  }
-  if (typeof retries !== 'number' || !Number.isInteger(retries) || retries < 0 || retries > kMaxRetries) {
-    throw new RangeError(
-      `options.retries must be an integer between 0 and ${kMaxRetries} (got ${String(retries)})`,
-    );
-  }
+  const { deadline, priority = 0, signal } = options;
+  if (deadline !== undefined) checkOption('deadline', kDeadlineOption, deadline);
+  const retries = checkOption('retries', kRetriesOption, options.retries ?? kRetriesOption.default) as number;
   if (typeof priority !== 'number' || !Number.isFinite(priority)) {
     throw new RangeError(`options.priority must be a finite number (got ${String(priority)})`);
   }

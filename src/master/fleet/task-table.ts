@@ -1,7 +1,8 @@
+import { TaskEndCode, TaskEndedError } from '../../errors.ts';
 import type { Logger } from '../../options.ts';
 import { kOnlyTask, kOwns } from '../connection.ts';
 import type { ResultJob, ResultVerdict, StageHost } from '../results/stage.ts';
-import { kEnd, kReported, kSettle, kWireId, type Task, TaskEndCode, TaskEndedError } from '../task.ts';
+import { kEnd, kReported, kSettle, kWireId, type Task } from '../task.ts';
 import type { ResultCounters } from './counters.ts';
 
 const kDelivered: ResultVerdict = Object.freeze({ kind: 'delivered' });

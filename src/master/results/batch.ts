@@ -1,5 +1,5 @@
+import { describeError } from '../../describe-error.ts';
 import type { JobVerdict, WireJob } from './handler.ts';
-import { describeError } from './handler.ts';
 import { valueFromBytes, valueToBytes } from './value-bytes.ts';
 
 /**

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { describeError } from '../../describe-error.ts';
 import { decodeResultBody } from './decode.ts';
 
 /** The contract of a user's result handler module (its default export). */
@@ -54,15 +55,6 @@ export async function runJob(job: WireJob, handler: ResultHandler | undefined): 
   } catch (err) {
     const message = describeError(err);
     return { kind: 'handler-error', taskId: decoded.taskId, message, ms: performance.now() - started };
-  }
-}
-
-/** `Name: message` of whatever was thrown; never throws itself (a getter or `toString` of a thrown value may). */
-export function describeError(err: unknown): string {
-  try {
-    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-  } catch {
-    return 'a value that cannot be described';
   }
 }
 

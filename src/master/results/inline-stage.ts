@@ -1,4 +1,4 @@
-import { ResultHandlerLoadError } from './errors.ts';
+import { ResultHandlerLoadError } from '../../errors.ts';
 import { loadHandler, type ResultHandler, runJob } from './handler.ts';
 import {
   applyVerdict,

@@ -1,9 +1,9 @@
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
+import { describeError } from '../../describe-error.ts';
+import { ResultHandlerLoadError } from '../../errors.ts';
 import { type BatchInput, type BatchOutput, type ThreadData, verdictOf } from './batch.ts';
-import { ResultHandlerLoadError } from './errors.ts';
-import { describeError } from './handler.ts';
 import {
   applyVerdict,
   type ResultJob,
@@ -353,7 +353,7 @@ export class PoolResultStage implements ResultStage {
  * instead of one per result: cheaper for small bodies, measured); large ones are copied one by one. Never the
  * body itself: a transferred body is gone from this thread, and a result whose thread dies is handed over again.
  * The copy costs ~50 µs per MiB here (2 shared cores, loaded), ~2% of the master's CPU per 1 MB MessagePack
- * result in `bench/result-pool.ts` (~2.3 ms each, pool of 1).
+ * result in `bench/result-pool/` (~2.3 ms each, pool of 1).
  */
 function packJobs(entries: Entry[]): { batch: BatchInput; transferList: ArrayBuffer[] } {
   const n = entries.length;

@@ -2,6 +2,7 @@
 // No top-level await: under tsx on Node 20 a worker can only load this file through require().
 import { threadId, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
+import { describeError } from '../../describe-error.ts';
 import {
   type BatchInput,
   type BatchOutput,
@@ -11,7 +12,7 @@ import {
   type ThreadData,
   toCrossing,
 } from './batch.ts';
-import { describeError, loadHandler, runJob } from './handler.ts';
+import { loadHandler, runJob } from './handler.ts';
 
 const { handler: handlerUrl, progress } = workerData as ThreadData;
 
