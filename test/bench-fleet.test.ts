@@ -536,7 +536,7 @@ describe('dashboard pages', () => {
     }
   });
 
-  test('SseTally keeps a bounded head of each line: a long data line is counted, not held', () => {
+  test('SseTally: a long data line cut into chunks is one event of its whole size', () => {
     const tally = new SseTally();
     const big = `event: update\ndata: ${'x'.repeat(100_000)}\n\n`;
     for (let i = 0; i < big.length; i += 4096) tally.push(bytes(big.slice(i, i + 4096)));
