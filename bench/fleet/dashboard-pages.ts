@@ -102,7 +102,7 @@ export interface PageWindow {
   updateBytes: number;
   /** The mean size of the `snapshot` each page got when it opened (before the window). */
   snapshotBytes: number;
-  /** Streams the master ended while the benchmark read them (a reader it judged too slow), since the last take. */
+  /** Streams the master ended while the benchmark read them (a reader it judged too slow), since they opened. */
   dropped: number;
 }
 
@@ -197,7 +197,8 @@ export class DashboardPages {
       updates: total.updates - last.updates,
       updateBytes: total.updateBytes - last.updateBytes,
       snapshotBytes: this.#pages.length === 0 ? 0 : snapshotBytes / this.#pages.length,
-      dropped: total.dropped - last.dropped,
+      // since they opened, so a drop before the window (in the warm-up) is not lost with the window's start
+      dropped: total.dropped,
     };
   }
 

@@ -50,7 +50,7 @@ export interface PageFigures {
   updatesPerSec: number;
   /** The first event a page got when it opened (before the window). */
   snapshotBytes: number;
-  /** Streams the master dropped during the window (too slow a reader); must be 0. */
+  /** Streams the master dropped while the row ran (too slow a reader); must be 0. */
   dropped: number;
 }
 
