@@ -1,8 +1,9 @@
 // bench/fleet/'s pure parts: argument parsing, the first-beat spread, the profile window, the targets, the rows
-// of each engine and path (submit ÷ per connection) and the report. Nothing here starts a process or times
-// anything.
+// of each engine, path and dashboard page count (submit ÷ per connection, pages ÷ 0 pages), the dashboard pages'
+// stream counter and the report. Nothing here starts a process or times anything.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { SseTally } from '../bench/fleet/dashboard-pages.ts';
 import { fleet } from '../bench/fleet/fleet.ts';
 import {
   checkTargets,
@@ -16,7 +17,11 @@ import {
 import {
   type LoadRow,
   loadRow,
+  pageFigures,
+  pageRatios,
+  pageTargets,
   rowHeadlines,
+  rowKeys,
   rowLabel,
   rowsTable,
   submitRatios,
@@ -29,9 +34,11 @@ const { defaults: kDefaults, parseArgs } = fleet;
 
 describe('parseArgs', () => {
   test("the defaults are the README's: 1,000 slaves, 2 + 20 s of load per connection, a beat a second, 5 s baselines", () => {
-    const { slaves, warmup, duration, heartbeatSpan, baselineDuration, via } = parseArgs([]).options;
+    const { slaves, warmup, duration, heartbeatSpan, baselineDuration, via, dashboardClients } = parseArgs(
+      [],
+    ).options;
     assert.deepEqual(
-      { slaves, warmup, duration, heartbeatSpan, baselineDuration, via },
+      { slaves, warmup, duration, heartbeatSpan, baselineDuration, via, dashboardClients },
       {
         slaves: 1000,
         warmup: 2,
@@ -39,7 +46,25 @@ describe('parseArgs', () => {
         heartbeatSpan: 1,
         baselineDuration: 5,
         via: ['connection'],
+        dashboardClients: [],
       },
+    );
+  });
+
+  test('--dashboard-clients lists page counts in the order they run, each once, 0 to 32', () => {
+    assert.deepEqual(parseArgs(['--dashboard-clients', '0,1,5']).options.dashboardClients, [0, 1, 5]);
+    assert.deepEqual(parseArgs(['--dashboard-clients=5,0,5']).options.dashboardClients, [5, 0]);
+    assert.deepEqual(parseArgs(['--dashboard-clients', '32']).options.dashboardClients, [32]);
+    assert.throws(
+      () => parseArgs(['--dashboard-clients', '0,33']),
+      /--dashboard-clients must be a number in \[0, 32\], got "33"/,
+    );
+    assert.throws(() => parseArgs(['--dashboard-clients', '1.5']), /--dashboard-clients must be an integer/);
+    assert.throws(() => parseArgs(['--dashboard-clients', '-1']), /--dashboard-clients must be a number in/);
+    assert.throws(() => parseArgs(['--dashboard-clients', 'one']), /--dashboard-clients must be a number in/);
+    assert.throws(
+      () => parseArgs(['--dashboard-clients']),
+      /--dashboard-clients needs a comma-separated list/,
     );
   });
 
@@ -81,6 +106,7 @@ describe('parseArgs', () => {
       'node,uws',
       '--via',
       'submit,connection',
+      '--dashboard-clients=0,1',
       '--msgpack',
       '--profile',
       '--out',
@@ -106,6 +132,7 @@ describe('parseArgs', () => {
       baselineDuration: 0,
       engine: ['uws', 'node'],
       via: ['submit', 'connection'],
+      dashboardClients: [0, 1],
       msgpack: true,
       profile: true,
     });
@@ -342,16 +369,24 @@ describe('formatMarkdown', () => {
   });
 });
 
-const row = (engine: LoadRow['engine'], via: LoadRow['via'], tasksPerSec: number): LoadRow => ({
+const row = (
+  engine: LoadRow['engine'],
+  via: LoadRow['via'],
+  tasksPerSec: number,
+  pages: number | null = null,
+): LoadRow => ({
   engine,
   via,
+  pages,
   tasksPerSec,
   p50Ms: 1,
   p99Ms: 2,
   loadedBeatP99Ms: 3,
   masterCpu: 1,
+  masterLoopDelayP99Ms: 4,
   failed: 0,
   falseEvictions: 0,
+  page: null,
 });
 
 describe('rows', () => {
@@ -359,16 +394,19 @@ describe('rows', () => {
     const figures = fakeResult();
     figures.load.failed = 2;
     figures.load.startFailed = 1;
-    assert.deepEqual(loadRow('node', 'submit', figures), {
+    assert.deepEqual(loadRow({ engine: 'node', via: 'submit', pages: null }, figures), {
       engine: 'node',
       via: 'submit',
+      pages: null,
       tasksPerSec: 4000,
       p50Ms: 250,
       p99Ms: 430,
       loadedBeatP99Ms: 40,
       masterCpu: 0.9,
+      masterLoopDelayP99Ms: 30,
       failed: 3,
       falseEvictions: 0,
+      page: null,
     });
   });
 
@@ -394,10 +432,15 @@ describe('rows', () => {
   });
 
   test('a row is named by what differs from the first', () => {
-    const first = { engine: 'uws' as const, via: 'connection' as const };
-    assert.equal(rowLabel({ engine: 'node', via: 'connection' }, first), 'node engine');
-    assert.equal(rowLabel({ engine: 'uws', via: 'submit' }, first), 'via submit');
-    assert.equal(rowLabel({ engine: 'node', via: 'submit' }, first), 'node engine, via submit');
+    const first = { engine: 'uws' as const, via: 'connection' as const, pages: null };
+    assert.equal(rowLabel({ engine: 'node', via: 'connection', pages: null }, first), 'node engine');
+    assert.equal(rowLabel({ engine: 'uws', via: 'submit', pages: null }, first), 'via submit');
+    assert.equal(rowLabel({ engine: 'node', via: 'submit', pages: null }, first), 'node engine, via submit');
+    const zero = { ...first, pages: 0 };
+    assert.equal(rowLabel({ engine: 'uws', via: 'connection', pages: 1 }, zero), '1 page');
+    assert.equal(rowLabel({ engine: 'node', via: 'connection', pages: 5 }, zero), '5 pages, node engine');
+    assert.equal(rowLabel({ engine: 'node', via: 'connection', pages: 0 }, zero), 'node engine');
+    assert.equal(rowLabel(zero, zero, true), '0 pages', 'the page count named even when the same');
   });
 
   test('the table: none for one load; engine and path columns only when they differ', () => {
@@ -452,5 +495,202 @@ describe('rows', () => {
       ...counters(60, 2, ['b: 2']),
       tasksRefused: 0,
     });
+  });
+});
+
+describe('dashboard pages', () => {
+  const bytes = (text: string) => Buffer.from(text, 'latin1');
+  const stream =
+    'retry: 3000\n\n' +
+    'event: snapshot\ndata: {"slots":[]}\n\n' +
+    ':\nevent: update\ndata: {"a":1}\n\n' +
+    'event: update\ndata: {"b":22}\ndata: more\n\n' +
+    'data: unnamed\n\n';
+
+  test('SseTally counts every byte and each event by name with its size, as EventSource splits them', () => {
+    const seen: [string, number][] = [];
+    const tally = new SseTally((name, size) => seen.push([name, size]));
+    tally.push(bytes(stream));
+    assert.equal(tally.bytes, stream.length);
+    // a block without data (retry: alone) dispatches nothing; a comment line counts towards its block
+    assert.deepEqual(seen, [
+      ['snapshot', 36],
+      ['update', 31],
+      ['update', 41],
+      ['message', 15],
+    ]);
+    assert.deepEqual(tally.events.get('update'), { count: 2, bytes: 72 });
+    assert.equal(tally.first.get('snapshot'), 36);
+    assert.equal(tally.count('update'), 2);
+    assert.equal(tally.count('nothing'), 0);
+  });
+
+  test('SseTally: the same counts however the stream is cut into chunks', () => {
+    const whole = new SseTally();
+    whole.push(bytes(stream));
+    for (const size of [1, 2, 3, 7, 13]) {
+      const cut = new SseTally();
+      for (let i = 0; i < stream.length; i += size) cut.push(bytes(stream.slice(i, i + size)));
+      assert.deepEqual([...cut.events], [...whole.events], `chunks of ${size}`);
+      assert.equal(cut.bytes, whole.bytes);
+    }
+  });
+
+  test('SseTally: a long data line cut into chunks is one event of its whole size', () => {
+    const tally = new SseTally();
+    const big = `event: update\ndata: ${'x'.repeat(100_000)}\n\n`;
+    for (let i = 0; i < big.length; i += 4096) tally.push(bytes(big.slice(i, i + 4096)));
+    assert.deepEqual(tally.events.get('update'), { count: 1, bytes: big.length });
+  });
+
+  test('per page: bytes/s, the mean update and updates/s over the window; none without pages', () => {
+    const window = {
+      seconds: 10,
+      pages: 5,
+      bytes: 5 * 10 * 14_000,
+      updates: 50,
+      updateBytes: 50 * 13_500,
+      snapshotBytes: 700_000,
+      dropped: 0,
+    };
+    assert.deepEqual(pageFigures(window), {
+      bytesPerSec: 14_000,
+      updateBytes: 13_500,
+      updatesPerSec: 1,
+      snapshotBytes: 700_000,
+      dropped: 0,
+    });
+    assert.equal(pageFigures(undefined), null);
+    assert.equal(pageFigures({ ...window, pages: 0 }), null);
+    assert.ok(Number.isNaN(pageFigures({ ...window, updates: 0 })?.updateBytes));
+    const figures = fakeResult();
+    const loaded = loadRow({ engine: 'uws', via: 'connection', pages: 5 }, figures, window);
+    assert.equal(loaded.pages, 5);
+    assert.equal(loaded.page?.bytesPerSec, 14_000);
+  });
+
+  test('rows run per engine, per path, per page count in the order given; none given: one row without pages', () => {
+    assert.deepEqual(rowKeys(['uws'], ['connection'], []), [
+      { engine: 'uws', via: 'connection', pages: null },
+    ]);
+    assert.deepEqual(
+      rowKeys(['uws', 'node'], ['submit'], [5, 0]).map((k) => `${k.engine} ${k.via} ${k.pages}`),
+      ['uws submit 5', 'uws submit 0', 'node submit 5', 'node submit 0'],
+    );
+  });
+
+  const paged = (pages: number, tasksPerSec: number, beatP99Ms: number, kBPerSec?: number): LoadRow => ({
+    ...row('uws', 'connection', tasksPerSec, pages),
+    loadedBeatP99Ms: beatP99Ms,
+    page:
+      kBPerSec === undefined
+        ? null
+        : {
+            bytesPerSec: kBPerSec * 1000,
+            updateBytes: 13_600,
+            updatesPerSec: 1,
+            snapshotBytes: 722_000,
+            dropped: 0,
+          },
+  });
+  const kPagedRows = [paged(0, 10_000, 20), paged(1, 9_600, 20.5, 14), paged(5, 9_000, 25, 60)];
+
+  test('each page row ÷ the 0-page row of the same engine and path; none without a 0-page row', () => {
+    const ratios = pageRatios(kPagedRows).map((r) => [r.row.pages, r.tasks, r.beat]);
+    assert.deepEqual(ratios, [
+      [1, 0.96, 20 / 20.5],
+      [5, 0.9, 0.8],
+    ]);
+    assert.deepEqual(pageRatios(kPagedRows.slice(1)), []);
+    // another path's 0-page row is no baseline
+    assert.deepEqual(pageRatios([{ ...kPagedRows[0]!, via: 'submit' }, kPagedRows[1]!]), []);
+  });
+
+  test("issue 15's targets per page row: tasks/s and heartbeat p99 within 5% of 0 pages, under 50 kB/s a page", () => {
+    const checks = pageTargets(kPagedRows, 10_000).map((c) => [c.name, c.value, c.met, c.note]);
+    assert.deepEqual(checks, [
+      ['1 page: tasks/s ÷ 0 pages ≥ 0.95 with 10,000 slaves', 0.96, true, ''],
+      ['1 page: heartbeat p99 under load, 0 pages ÷ this ≥ 0.95 with 10,000 slaves', 20 / 20.5, true, ''],
+      ['1 page: kB/s per page < 50 with 10,000 slaves', 14, true, ''],
+      ['5 pages: tasks/s ÷ 0 pages ≥ 0.95 with 10,000 slaves', 0.9, false, ''],
+      ['5 pages: heartbeat p99 under load, 0 pages ÷ this ≥ 0.95 with 10,000 slaves', 0.8, false, ''],
+      ['5 pages: kB/s per page < 50 with 10,000 slaves', 60, false, ''],
+    ]);
+    assert.equal(pageTargets(kPagedRows, 200)[0]?.note, 'this run: 200 slaves');
+    // a heartbeat p99 the run did not measure is no verdict
+    const unmeasured = pageTargets([paged(0, 10_000, Number.NaN), paged(1, 9_000, 20, 14)], 10_000);
+    assert.deepEqual(
+      unmeasured.map((c) => c.name),
+      [
+        '1 page: tasks/s ÷ 0 pages ≥ 0.95 with 10,000 slaves',
+        '1 page: kB/s per page < 50 with 10,000 slaves',
+      ],
+    );
+    assert.deepEqual(pageTargets([row('uws', 'connection', 1), row('uws', 'submit', 1)], 10_000), []);
+  });
+
+  test('the table: a row per page count with its ratios and what a page receives, even for one count', () => {
+    const text = rowsTable(kPagedRows).join('\n');
+    assert.match(text, /By dashboard pages \(/);
+    assert.match(
+      text,
+      /\| dashboard pages \| tasks\/s \|.*\| tasks\/s ÷ 0 pages \| heartbeat p99: 0 pages ÷ this \| per page kB\/s \| per page: update kB × updates\/s \| snapshot kB \|/,
+    );
+    assert.match(text, /\| 0 \| 10,000 \|.*\| 1\.000 \| 1\.000 \| – \| – \| – \|/);
+    assert.match(text, /\| 1 \| 9,600 \|.*\| 0\.960 \| 0\.976 \| 14\.0 \| 13\.6 × 1\.00 \| 722\.0 \|/);
+    assert.match(text, /\| 5 \| 9,000 \|.*\| 0\.900 \| 0\.800 \| 60\.0 \|/);
+    assert.doesNotMatch(text, /\| engine \||\| path \|/, 'one engine, one path: no such columns');
+    // one count alone still shows what its pages received
+    assert.match(rowsTable([paged(5, 9_000, 25, 14)]).join('\n'), /\| 5 \| 9,000 \|.*\| – \| – \| 14\.0 \|/);
+    const both = rowsTable([...kPagedRows.slice(0, 2), { ...kPagedRows[1]!, via: 'submit' }]).join('\n');
+    assert.match(both, /By path and dashboard pages/);
+  });
+
+  test('headlines: each page row ÷ 0 pages, and kB/s per page', () => {
+    const named = rowHeadlines(kPagedRows).map((h) => [h.name, h.value, h.better]);
+    assert.deepEqual(named, [
+      ['tasks/s, 1 page', 9_600, 'higher'],
+      ['tasks/s, 5 pages', 9_000, 'higher'],
+      ['tasks/s ÷ 0 pages, 1 page', 0.96, 'higher'],
+      ['heartbeat p99, 0 pages ÷ 1 page', 20 / 20.5, 'higher'],
+      ['tasks/s ÷ 0 pages, 5 pages', 0.9, 'higher'],
+      ['heartbeat p99, 0 pages ÷ 5 pages', 0.8, 'higher'],
+      ['kB/s per dashboard page, 1 page', 14, 'lower'],
+      ['kB/s per dashboard page, 5 pages', 60, 'lower'],
+    ]);
+  });
+
+  test('the report names the page counts in its header, shows their rows and their target lines', () => {
+    const result = fakeResult();
+    result.options = { ...result.options, slaves: 10_000, dashboardClients: [0, 1, 5] };
+    result.loads = kPagedRows;
+    result.targets.push(...pageTargets(result.loads, 10_000));
+    const text = formatMarkdown(result);
+    assert.match(text, /tasks via connection; dashboard: 0 pages, 1 page, 5 pages\)/);
+    assert.match(text, /By dashboard pages/);
+    assert.match(text, /target 1 page: tasks\/s ÷ 0 pages ≥ 0\.95 with 10,000 slaves: \*\*0\.96\*\* \(met\)/);
+    assert.match(text, /target 5 pages: kB\/s per page < 50 with 10,000 slaves: \*\*60\*\* \(NOT met\)/);
+    assert.equal(headlines(result).find((h) => h.name === 'tasks/s ÷ 0 pages, 5 pages')?.value, 0.9);
+  });
+
+  test('results written before --dashboard-clients read as they did', () => {
+    const result = fakeResult();
+    const { dashboardClients: _, ...options } = result.options;
+    result.options = options as typeof result.options;
+    const old = (r: LoadRow) => {
+      const { pages: _p, page: _g, masterLoopDelayP99Ms: _l, ...rest } = r;
+      return rest as LoadRow;
+    };
+    result.loads = [old(row('uws', 'connection', 4000)), old(row('uws', 'submit', 3600))];
+    const text = formatMarkdown(result);
+    assert.match(text, /tasks via connection\)/);
+    assert.match(text, /By path \(/);
+    assert.doesNotMatch(text, /dashboard/);
+    assert.deepEqual(
+      headlines(result)
+        .filter((h) => /pages?\b/.test(h.name))
+        .map((h) => h.name),
+      [],
+    );
   });
 });

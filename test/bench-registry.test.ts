@@ -1,10 +1,13 @@
 // bench/registry/'s pure parts: argument parsing, expired counts, scaling factors, the placement step's two
-// implementations (they must pick alike), its growth, the tables and the headlines.
+// implementations (they must pick alike), its growth, the dashboard tick's fleet (what one tick and one snapshot
+// carry), the tables and the headlines.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { dashboardTick } from '../bench/registry/dashboard-tick.ts';
 import { indexPlacer, scanPlacer, stepsPerIteration } from '../bench/registry/placement.ts';
 import { registry } from '../bench/registry/registry.ts';
 import {
+  type DashboardRow,
   expiredCount,
   formatMarkdown,
   headlines,
@@ -14,6 +17,7 @@ import {
   type RegistryResult,
   type RegistryRow,
   scalingOf,
+  tickShare,
 } from '../bench/registry/report.ts';
 
 const { defaults: kDefaults, parseArgs } = registry;
@@ -25,7 +29,7 @@ describe('parseArgs', () => {
       time: 200,
       iterations: 10,
       gc: 'minor',
-      parts: ['heartbeat', 'sweep', 'placement'],
+      parts: ['heartbeat', 'sweep', 'placement', 'dashboard'],
     });
   });
 
@@ -48,7 +52,7 @@ describe('parseArgs', () => {
     assert.throws(() => parseArgs(['--gc', 'full']), /--gc must be one of minor, major, none/);
     assert.throws(
       () => parseArgs(['--parts', 'placement,queue']),
-      /--parts must list heartbeat, sweep, placement/,
+      /--parts must list heartbeat, sweep, placement, dashboard/,
     );
     assert.throws(() => parseArgs(['--x']), /unknown argument/);
   });
@@ -100,7 +104,11 @@ describe('scalingOf', () => {
   });
 });
 
-function resultOf(rows: RegistryRow[], placement: PlacementRow[]): RegistryResult {
+function resultOf(
+  rows: RegistryRow[],
+  placement: PlacementRow[],
+  dashboard: DashboardRow[] = [],
+): RegistryResult {
   return {
     bench: 'registry',
     startedAt: '2026-01-01T00:00:00.000Z',
@@ -111,6 +119,7 @@ function resultOf(rows: RegistryRow[], placement: PlacementRow[]): RegistryResul
     scaling: scalingOf(rows),
     placement,
     placementGrowth: placementGrowthOf(placement),
+    dashboard,
   };
 }
 
@@ -209,5 +218,82 @@ describe('headlines', () => {
       ['placement step: time × for fleet × 100', 1.8, '×'],
       ['placement full scan: time × for fleet × 100', 100, '×'],
     ]);
+  });
+});
+
+const tickRow = (part: DashboardRow['part'], size: number, meanUs: number, bytes: number): DashboardRow => ({
+  part,
+  size,
+  meanUs,
+  p99Us: meanUs * 2,
+  rme: 2,
+  iterations: 50,
+  bytes,
+});
+const kDashboardRows = [
+  tickRow('tick', 10_000, 400, 27_250),
+  tickRow('snapshot', 10_000, 2500, 722_000),
+  tickRow('tick', 1000, 40, 3_238),
+];
+
+describe('dashboard', () => {
+  test('a tick after a second of load carries every slave’s age and the in-flight counts, and names no slave again', () => {
+    const size = 300;
+    const dashboard = dashboardTick(size);
+    dashboard.churn();
+    const bytes = dashboard.tick();
+    const update = dashboard.lastUpdate!;
+    assert.equal(update.capacity, size);
+    assert.equal(Buffer.from(update.ages, 'base64').length, size);
+    // a third of the counts changed: the array goes out whole
+    assert.equal(Buffer.from(update.inflight ?? '', 'base64').length, size);
+    assert.deepEqual(update.slots, [], 'the setup already sent every slot');
+    assert.equal(update.summary.slaves.total, size);
+    assert.equal(update.summary.slaves.fresh, size, 'every slave beat within the last second');
+    assert.ok(bytes > Buffer.from(update.ages, 'base64').length * 2, 'two base64 arrays and the summary');
+    assert.match(JSON.stringify(update.summary.pool), /"threads":2/);
+  });
+
+  test('a snapshot names every slave, with 15 minutes of history and the last events', () => {
+    const dashboard = dashboardTick(400);
+    const bytes = dashboard.snapshot();
+    const frame = dashboard.lastSnapshot!;
+    assert.equal(frame.slots.length, 400);
+    assert.deepEqual(frame.slots[7], [7, 8, 'slave-7', 'http://10.0.0.7:7236', 'connected']);
+    assert.equal(Buffer.from(frame.inflight, 'base64').length, 400);
+    assert.equal(frame.history.length, 900);
+    assert.equal(frame.events.length, 300);
+    assert.equal(frame.events.at(-1)?.kind, 'connect');
+    assert.ok(bytes > JSON.stringify(frame).length, 'its SSE framing on top');
+  });
+
+  test('the table: tick, its share of the main thread, update and snapshot sizes per fleet size', () => {
+    assert.equal(tickShare(400, 1000), 0.0004);
+    const text = formatMarkdown(resultOf([], [], kDashboardRows));
+    assert.match(text, /### Dashboard: one update tick/);
+    assert.match(text, /\| 1,000 \| 40\.00 \| 80\.00 \| 2\.0 \| 0\.004% \| 3\.2 \| – \| – \|/);
+    assert.match(text, /\| 10,000 \| 400 \| 800 \| 2\.0 \| 0\.040% \| 27\.3 \| 2500 \| 722\.0 \|/);
+    assert.doesNotMatch(
+      formatMarkdown(resultOf([], kPlacementRows)),
+      /Dashboard/,
+      'no dashboard rows: no table',
+    );
+  });
+
+  test('headlines: tick and snapshot time per fleet size, and the update size', () => {
+    const named = headlines(resultOf([], [], kDashboardRows)).map((h) => [h.name, h.value, h.unit]);
+    assert.deepEqual(named, [
+      ['dashboard tick, 10000 slaves', 400, 'µs'],
+      ['dashboard update size, 10000 slaves', 27.25, 'kB'],
+      ['dashboard snapshot, 10000 slaves', 2500, 'µs'],
+      ['dashboard tick, 1000 slaves', 40, 'µs'],
+      ['dashboard update size, 1000 slaves', 3.238, 'kB'],
+    ]);
+  });
+
+  test('results written before the dashboard part read as they did', () => {
+    const { dashboard: _, ...old } = resultOf([], kPlacementRows);
+    assert.doesNotMatch(formatMarkdown(old as RegistryResult), /Dashboard/);
+    assert.equal(headlines(old as RegistryResult).length, 4);
   });
 });

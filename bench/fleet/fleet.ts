@@ -21,6 +21,7 @@ import { summariseProfileDir } from '../harness/profile.ts';
 import { type HistogramSummary, thousands } from '../harness/report.ts';
 import { startServer } from '../harness/servers.ts';
 import { type SimCounters, VirtualFleet } from '../harness/virtual-fleet.ts';
+import { DashboardPages, type PageWindow } from './dashboard-pages.ts';
 import {
   assemble,
   beatPhase,
@@ -36,7 +37,7 @@ import {
   type SimLoad,
   statsSince,
 } from './report.ts';
-import { loadRow, rowLabel, submitTargets, type Via } from './rows.ts';
+import { loadRow, pagesLabel, pageTargets, type RowKey, rowKeys, rowLabel, submitTargets } from './rows.ts';
 import type { LoadOutcome, LoadRequest } from './task-load.ts';
 
 /** Profiler sampling interval (µs). */
@@ -50,6 +51,8 @@ const settleSeconds = (span: number) => Math.max(2, span);
 const kRunSlackMs = 120_000;
 /** Most time to wait for tasks in flight once the measured window closes. */
 const kDrainMs = 10_000;
+/** Most time for every dashboard page of a row to get its snapshot. */
+const kPagesOpenMs = 30_000;
 const kTaskLoad = fileURLToPath(new URL('./task-load.ts', import.meta.url));
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
@@ -106,10 +109,19 @@ async function heartbeatsOnly(
   }
 }
 
-/** The simulator's side of the load window, timed here: [warmup, warmup + duration] from the load's start. */
-async function simulatorLoad(fleet: VirtualFleet, origin: string, o: FleetOptions): Promise<SimLoad> {
+/**
+ * The simulator's side of the load window, timed here: [warmup, warmup + duration] from the load's start; and what
+ * the dashboard pages, if open, received over the same window.
+ */
+async function simulatorLoad(
+  fleet: VirtualFleet,
+  origin: string,
+  o: FleetOptions,
+  pages: DashboardPages | undefined,
+): Promise<SimLoad & { pages: PageWindow | undefined }> {
   await sleep(o.warmup * 1000);
   fleet.takeWindows();
+  pages?.take();
   const before = { ...fleet.counters };
   const delay = monitorEventLoopDelay({ resolution: 10 });
   delay.enable();
@@ -118,6 +130,7 @@ async function simulatorLoad(fleet: VirtualFleet, origin: string, o: FleetOption
   await sleep(o.duration * 1000);
   const after = fleet.counters;
   const window = fleet.takeWindows().get(origin);
+  const pageWindow = pages?.take();
   const simMs = cpuMs(process.cpuUsage(cpu0));
   const simElu = performance.eventLoopUtilization(elu0).utilization;
   delay.disable();
@@ -134,7 +147,7 @@ async function simulatorLoad(fleet: VirtualFleet, origin: string, o: FleetOption
     resultErrors: after.resultErrors - before.resultErrors,
     tasksRefused: after.tasksRefused - before.tasksRefused,
   };
-  return { window, simMs, figures };
+  return { window, simMs, figures, pages: pageWindow };
 }
 
 /** Progress of the master child, one line per second: connected, tasks/s, heartbeats/s, evictions. */
@@ -159,11 +172,14 @@ async function run(o: FleetOptions, ctx: Context) {
   const { log } = ctx;
   const connectLimitMs = 30_000 + o.slaves * 5;
   const baselines = o.baselineDuration > 0 ? 2 * (settleSeconds(o.heartbeatSpan) + o.baselineDuration) : 0;
-  const loads = o.via.length;
-  const plannedMs = (baselines + loads * (o.warmup + o.duration)) * 1000 + connectLimitMs + loads * kDrainMs;
+  const loads = o.via.length * Math.max(1, o.dashboardClients.length);
+  const plannedMs =
+    (baselines + loads * (o.warmup + o.duration)) * 1000 + connectLimitMs + loads * (kDrainMs + kPagesOpenMs);
+  const dashboard = o.dashboardClients.length > 0;
   log(
-    `fleet: ${thousands(o.slaves)} slaves, ${o.warmup} + ${o.duration} s of load via ${o.via.join(', ')}, ` +
-      `${o.baselineDuration} s per heartbeat baseline; at most ${Math.ceil((plannedMs + kRunSlackMs) / 1000)} s`,
+    `fleet: ${thousands(o.slaves)} slaves, ${o.warmup} + ${o.duration} s of load via ${o.via.join(', ')}` +
+      (dashboard ? ` with ${o.dashboardClients.map(pagesLabel).join(', ')} of the dashboard` : '') +
+      `, ${o.baselineDuration} s per heartbeat baseline; at most ${Math.ceil((plannedMs + kRunSlackMs) / 1000)} s`,
   );
   const profileDir = path.join(ctx.out, `fleet-profile-${ctx.stamp}`);
   const fleet = await VirtualFleet.start({
@@ -189,6 +205,8 @@ async function run(o: FleetOptions, ctx: Context) {
           resultThreads: o.resultThreads,
           taskClient: o.taskClient,
           engine,
+          // the dashboard ticks (once a second) only with the admin listener; every page row needs it
+          ...(dashboard ? { adminPort: 0 } : {}),
         },
         plugins: [kTaskLoad],
         warnings: 5,
@@ -226,31 +244,45 @@ async function run(o: FleetOptions, ctx: Context) {
       heartbeats.push(await heartbeatsOnly(fleet, 'idle', master, o, log));
     }
 
-    // each path in turn, on the same master and slaves: every loop runs start (or submit) → join → next
+    // each path and page count in turn, on the same master and slaves: every loop runs start (or submit) → join →
+    // next, while the pages (if any) read the dashboard's stream
     const loads: {
-      via: Via;
+      key: RowKey;
       outcome: LoadOutcome;
       sim: SimLoad;
+      pages: PageWindow | undefined;
       stats: Record<string, number>;
       counters: SimCounters;
     }[] = [];
-    for (const via of o.via) {
+    for (const key of rowKeys([engine], o.via, o.dashboardClients)) {
+      const { via, pages: count } = key;
+      const what = `${engine}, via ${via}${count === null ? '' : `, ${pagesLabel(count)}`}`;
+      let pages: DashboardPages | undefined;
+      if (count !== null && count > 0) {
+        // opened (and their snapshots read) before the load, so the measured window sees their steady cost
+        pages = await DashboardPages.open(master.ready.adminPort, count, kPagesOpenMs);
+        ctx.defer(() => pages?.close());
+      }
       const loadStarted = performance.now();
       onProgress = progressLogger(fleet, log, () => {
         const s = (performance.now() - loadStarted) / 1000;
-        return `${engine}, via ${via}: load ${s.toFixed(0)}/${o.warmup + o.duration} s`;
+        return `${what}: load ${s.toFixed(0)}/${o.warmup + o.duration} s`;
       });
       const loadMs = (o.warmup + o.duration) * 1000 + kDrainMs + 15_000;
-      const [outcome, sim] = await Promise.all([
-        master.request<LoadOutcome>(
-          'load',
-          { duration: o.duration, warmup: o.warmup, drainMs: kDrainMs, via } satisfies LoadRequest,
-          loadMs,
-        ),
-        simulatorLoad(fleet, origin, o),
-      ]);
-      const stats = await master.request<Record<string, number>>('stats');
-      loads.push({ via, outcome, sim, stats, counters: structuredClone(fleet.counters) });
+      try {
+        const [outcome, sim] = await Promise.all([
+          master.request<LoadOutcome>(
+            'load',
+            { duration: o.duration, warmup: o.warmup, drainMs: kDrainMs, via } satisfies LoadRequest,
+            loadMs,
+          ),
+          simulatorLoad(fleet, origin, o, pages),
+        ]);
+        const stats = await master.request<Record<string, number>>('stats');
+        loads.push({ key, outcome, sim, pages: sim.pages, stats, counters: structuredClone(fleet.counters) });
+      } finally {
+        pages?.close();
+      }
     }
     // its slaves go first (a closing master refuses heartbeats: that is no eviction), then the master exits,
     // writing its profile if any
@@ -268,10 +300,11 @@ async function run(o: FleetOptions, ctx: Context) {
       fleet.drop(nullOrigin);
     }
     const parts = { options: o, master: master.ready, connect, memoryBefore, memoryAfter };
-    // the first path's figures are the engine's, with the heartbeat baselines; a later path's evictions and
-    // refusals are its own (counted since the path before it ended)
+    // the first row's figures are the engine's, with the heartbeat baselines; a later row's evictions and
+    // refusals are its own (counted since the row before it ended)
     return loads.map((l, i) => ({
-      via: l.via,
+      key: l.key,
+      pages: l.pages,
       figures: assemble({
         ...parts,
         heartbeats: i === 0 ? heartbeats : [],
@@ -286,17 +319,23 @@ async function run(o: FleetOptions, ctx: Context) {
   const measureAll = async () => {
     let result: ReturnType<typeof assemble> | undefined;
     for (const [e, engine] of o.engine.entries()) {
-      for (const { via, figures } of await measure(engine, e === 0)) {
+      for (const { key, pages, figures } of await measure(engine, e === 0)) {
+        const row = loadRow(key, figures, pages);
+        // a stream the master dropped while the page read it on time: the dashboard judged a live page too slow
+        if (row.page && row.page.dropped > 0) {
+          figures.problems.push(`${row.page.dropped} dashboard page streams dropped by the master`);
+          figures.ok = false;
+        }
         if (result === undefined) result = figures;
         else {
-          const label = rowLabel({ engine, via }, result.loads[0]!);
+          const label = rowLabel(key, result.loads[0]!);
           result.problems.push(...figures.problems.map((p) => `${label}: ${p}`));
           result.ok &&= figures.ok;
         }
-        result.loads.push(loadRow(engine, via, figures));
+        result.loads.push(row);
       }
     }
-    result!.targets.push(...submitTargets(result!.loads, o.slaves));
+    result!.targets.push(...submitTargets(result!.loads, o.slaves), ...pageTargets(result!.loads, o.slaves));
     return result!;
   };
   const result = await within(plannedMs * o.engine.length + kRunSlackMs, 'fleet benchmark', measureAll());

@@ -3,6 +3,7 @@
  * the null master measured), the issue's targets, its tables and headlines. Pure.
  */
 import type { EngineName } from '../../src/http/engine.ts';
+import { kDashboardLimits } from '../../src/master/dashboard/dashboard.ts';
 import { int, listOf, num, type OptionsOf, oneOf, subsetOf, toggle, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
 import type { MasterReady } from '../harness/master-child.ts';
@@ -10,7 +11,7 @@ import { type ProfileSummary, profileTables } from '../harness/profile.ts';
 import { environmentLine, fixed, higher, lower, percent, table, thousands } from '../harness/report.ts';
 import { availableEngines } from '../harness/servers.ts';
 import type { SimCounters, WindowSummary } from '../harness/virtual-fleet.ts';
-import { kVias, type LoadRow, rowHeadlines, rowsTable, type Via } from './rows.ts';
+import { kVias, type LoadRow, pagesLabel, rowHeadlines, rowsTable, type Via } from './rows.ts';
 import type { LoadOutcome } from './task-load.ts';
 
 export const kFlags = {
@@ -64,6 +65,14 @@ export const kFlags = {
     'LIST',
     'how tasks reach the slaves: connection (newTask().start() → join()) or submit (master.submit() → join()); ' +
       'with both, each loads the same master in turn, in the order given, and gets a row',
+  ),
+  dashboardClients: value<readonly number[]>(
+    [],
+    listOf(int(0, kDashboardLimits.maxPages)),
+    'LIST',
+    'dashboard pages open during the load (e.g. 0,1,5): the master gets an admin listener; each count loads the ' +
+      'same master in turn, in the order given, and gets a row: tasks/s and heartbeat p99 ÷ the 0-page row, bytes/s per page',
+    'none: no admin listener',
   ),
   msgpack: toggle('task and result bodies as MessagePack'),
   profile: toggle('CPU-profile the master child (node --cpu-prof) and summarise its load window'),
@@ -300,7 +309,9 @@ export function formatMarkdown(result: FleetResult): string {
   const work = o.sleepMs > 0 ? `sleep ${o.sleepMs} ms` : o.workUs > 0 ? `busy ${o.workUs} µs` : 'no work';
   const lines = [
     `### Fleet: ${thousands(o.slaves)} virtual slaves against one master (${o.engine.join(', ')} engine` +
-      `${o.engine.length > 1 ? 's' : ''}; tasks via ${o.via.join(', ')})`,
+      `${o.engine.length > 1 ? 's' : ''}; tasks via ${o.via.join(', ')}` +
+      // results written before --dashboard-clients have no such option
+      `${(o.dashboardClients ?? []).length > 0 ? `; dashboard: ${o.dashboardClients.map(pagesLabel).join(', ')}` : ''})`,
     '',
     `${o.duration} s measured after ${o.warmup} s warm-up; heartbeat every ${o.heartbeatSpan} s ` +
       `(±${Math.round(o.heartbeatJitter * 100)}%), tolerance ${o.heartbeatTolerance} s, sweep every ` +

@@ -25,6 +25,8 @@ export interface MasterChildConfig {
 
 export interface MasterReady {
   port: number;
+  /** The admin listener's port (with `adminPort` in the options: the dashboard, `/metrics`), else -1. */
+  adminPort: number;
   /** What the master resolved (its result threads, batch, queue limit, heartbeat tolerance and sweep span). */
   notes: Record<string, number | string>;
 }
@@ -170,7 +172,7 @@ export async function setup(config: MasterChildConfig) {
     heartbeatCheckSpan: o.heartbeatCheckSpan,
   };
   return {
-    value: { port: master.port, notes } satisfies MasterReady,
+    value: { port: master.port, adminPort: master.adminPort, notes } satisfies MasterReady,
     handlers,
     close: () => master.destroy(),
     // a CPU profile is written as the process exits: give it time

@@ -1,12 +1,14 @@
 /**
  * Registry micro-benchmark (tinybench): the heartbeat bookkeeping of src/master/fleet/registry.ts `SlaveRegistry`
  * (`byToken` + `touch`) and one sweep tick (`expire(cutoff)`) when none, 1% and all slaves expire, against a
- * naive baseline in the same run (a `Map` of records whose sweep scans the whole fleet); and one placement step of
+ * naive baseline in the same run (a `Map` of records whose sweep scans the whole fleet); one placement step of
  * the fleet scheduler's free-slot index (src/master/fleet/slots.ts, issue 14) against a full scan of the slaves
- * (./placement.ts). The tables show that the registry's sweep costs what expires, not the fleet size, and that a
- * placement step grows like log n, not n.
+ * (./placement.ts); and the live dashboard's once-a-second tick and a page's snapshot (./dashboard-tick.ts, issue
+ * 15), whose time ÷ the tick's period is the share of the master's main thread the dashboard takes. The tables
+ * show that the registry's sweep costs what expires, not the fleet size, and that a placement step grows like
+ * log n, not n.
  *
- *   npx tsx bench/registry/registry.ts [--sizes 1000,10000,100000] [--time MS] [--parts heartbeat,sweep,placement]
+ *   npx tsx bench/registry/registry.ts [--sizes 1000,10000,100000] [--time MS] [--parts heartbeat,sweep,placement,dashboard]
  */
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -14,8 +16,10 @@ import { Bench } from 'tinybench';
 import { SlaveRegistry } from '../../src/master/fleet/registry.ts';
 import { type Context, defineBench, runIfMain } from '../harness/bench.ts';
 import { thousands } from '../harness/report.ts';
+import { type DashboardTick, dashboardTick } from './dashboard-tick.ts';
 import { indexPlacer, type Placer, scanPlacer, stepsPerIteration } from './placement.ts';
 import {
+  type DashboardRow,
   expiredCount,
   formatMarkdown,
   headlines,
@@ -149,7 +153,8 @@ interface Case {
   ops: number;
   row:
     | { kind: 'registry'; of: Omit<RegistryRow, 'meanUs' | 'p50Us' | 'p99Us' | 'rme' | 'iterations'> }
-    | { kind: 'placement'; of: Pick<PlacementRow, 'implementation' | 'size'> };
+    | { kind: 'placement'; of: Pick<PlacementRow, 'implementation' | 'size'> }
+    | { kind: 'dashboard'; of: Pick<DashboardRow, 'part' | 'size'>; bytes: () => number };
 }
 
 type GcFunction = (options?: { type: 'major' | 'minor' }) => void;
@@ -285,6 +290,34 @@ function addPlacement(bench: Bench, size: number): Case[] {
   });
 }
 
+/** The dashboard's tick (after a second of churn, untimed) and a page's snapshot; the fleet is built once per case. */
+function addDashboard(bench: Bench, size: number): Case[] {
+  return (['tick', 'snapshot'] as const).map((part) => {
+    let dashboard: DashboardTick | undefined;
+    let bytes = 0;
+    const name = `dashboard ${part} ${size}`;
+    bench.add(
+      name,
+      () => {
+        bytes = part === 'tick' ? dashboard!.tick() : dashboard!.snapshot();
+      },
+      {
+        beforeAll() {
+          dashboard = dashboardTick(size);
+        },
+        // every tick sees a new second: all ages moved, a third of the in-flight counts changed
+        beforeEach() {
+          if (part === 'tick') dashboard!.churn();
+        },
+        afterAll() {
+          dashboard = undefined;
+        },
+      },
+    );
+    return { name, ops: 1, row: { kind: 'dashboard', of: { part, size }, bytes: () => bytes } };
+  });
+}
+
 async function run(options: RegistryOptions, ctx: Context) {
   const gc = collector(options.gc);
   const bench = new Bench({ name: 'registry', time: options.time, iterations: options.iterations });
@@ -294,6 +327,7 @@ async function run(options: RegistryOptions, ctx: Context) {
     if (parts.has('heartbeat')) cases.push(...addHeartbeats(bench, size));
     if (parts.has('sweep')) cases.push(...addSweeps(bench, size, gc));
     if (parts.has('placement')) cases.push(...addPlacement(bench, size));
+    if (parts.has('dashboard')) cases.push(...addDashboard(bench, size));
   }
 
   bench.addEventListener('cycle', (event) => {
@@ -307,6 +341,7 @@ async function run(options: RegistryOptions, ctx: Context) {
 
   const rows: RegistryRow[] = [];
   const placement: PlacementRow[] = [];
+  const dashboard: DashboardRow[] = [];
   for (const c of cases) {
     const task = bench.getTask(c.name);
     const result = task?.result;
@@ -321,6 +356,17 @@ async function run(options: RegistryOptions, ctx: Context) {
       placement.push({ ...c.row.of, meanNs: perStep(latency.mean), p99Ns: perStep(latency.p99), ...figures });
       continue;
     }
+    if (c.row.kind === 'dashboard') {
+      const { of, bytes } = c.row;
+      dashboard.push({
+        ...of,
+        meanUs: latency.mean * 1000,
+        p99Us: latency.p99 * 1000,
+        ...figures,
+        bytes: bytes(),
+      });
+      continue;
+    }
     const perOp = (msPerIteration: number) => (msPerIteration * 1000) / c.ops;
     rows.push({
       ...c.row.of,
@@ -330,7 +376,13 @@ async function run(options: RegistryOptions, ctx: Context) {
       ...figures,
     });
   }
-  return { rows, scaling: scalingOf(rows), placement, placementGrowth: placementGrowthOf(placement) };
+  return {
+    rows,
+    scaling: scalingOf(rows),
+    placement,
+    placementGrowth: placementGrowthOf(placement),
+    dashboard,
+  };
 }
 
 export const registry = defineBench({

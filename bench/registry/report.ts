@@ -1,8 +1,9 @@
 /**
  * The registry benchmark's result: its flags, its rows (heartbeats and sweeps of `SlaveRegistry` against a naive
- * `Map`; placement steps of the free-slot index against a full scan), how their cost grows with the fleet, its
- * tables and headlines. Pure.
+ * `Map`; placement steps of the free-slot index against a full scan; the dashboard's tick and snapshot), how their
+ * cost grows with the fleet, its tables and headlines. Pure.
  */
+import { kDashboardLimits } from '../../src/master/dashboard/dashboard.ts';
 import { int, listOf, type OptionsOf, oneOf, subsetOf, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
 import { environmentLine, fixed, lower, table, thousands } from '../harness/report.ts';
@@ -13,7 +14,7 @@ export type PlacementImplementation = 'index' | 'scan';
 export const kExpiries = ['none', '1%', 'all'] as const;
 export type Expiry = (typeof kExpiries)[number];
 export const kGcModes = ['minor', 'major', 'none'] as const;
-export const kParts = ['heartbeat', 'sweep', 'placement'] as const;
+export const kParts = ['heartbeat', 'sweep', 'placement', 'dashboard'] as const;
 
 export const kFlags = {
   sizes: value<readonly number[]>(
@@ -40,7 +41,7 @@ export const kFlags = {
     kParts,
     subsetOf(kParts),
     'LIST',
-    'what to measure: heartbeat, sweep (the registry), placement (the free-slot index)',
+    'what to measure: heartbeat, sweep (the registry), placement (the free-slot index), dashboard (its tick and snapshot)',
   ),
 };
 export type RegistryOptions = OptionsOf<typeof kFlags>;
@@ -93,9 +94,28 @@ export interface PlacementGrowth {
   costFactor: number;
 }
 
+/** The dashboard's tick (once a second, a page open) or a page's snapshot, in a fleet of `size`. */
+export interface DashboardRow {
+  part: 'tick' | 'snapshot';
+  size: number;
+  /** Mean time of one, in microseconds. */
+  meanUs: number;
+  p99Us: number;
+  rme: number;
+  iterations: number;
+  /** The SSE event it built (an update, or a snapshot), in bytes. */
+  bytes: number;
+}
+
 export type RegistryResult = Result<
   RegistryOptions,
-  { rows: RegistryRow[]; scaling: Scaling[]; placement: PlacementRow[]; placementGrowth: PlacementGrowth[] }
+  {
+    rows: RegistryRow[];
+    scaling: Scaling[];
+    placement: PlacementRow[];
+    placementGrowth: PlacementGrowth[];
+    dashboard: DashboardRow[];
+  }
 >;
 
 /** How many slaves a sweep expires in a fleet of `size`. */
@@ -251,14 +271,64 @@ function placementTables(result: RegistryResult): string[] {
   ];
 }
 
+/** The dashboard's tick ÷ its period: the share of the master's main thread it takes. */
+export const tickShare = (tickUs: number, tickMs: number) => tickUs / 1000 / tickMs;
+
+function dashboardTables(result: RegistryResult, tickMs: number): string[] {
+  const o = result.options;
+  const sizes = [...new Set(result.dashboard.map((r) => r.size))].sort((a, b) => a - b);
+  if (sizes.length === 0) return [];
+  const kB = (bytes: number) => fixed(bytes / 1000, 1);
+  const rows = sizes.map((size) => {
+    const of = (part: DashboardRow['part']) =>
+      result.dashboard.find((r) => r.size === size && r.part === part);
+    const tick = of('tick');
+    const snapshot = of('snapshot');
+    return [
+      thousands(size),
+      ...(tick
+        ? [
+            us(tick.meanUs),
+            us(tick.p99Us),
+            fixed(tick.rme, 1),
+            `${fixed(tickShare(tick.meanUs, tickMs) * 100, 3)}%`,
+            kB(tick.bytes),
+          ]
+        : ['–', '–', '–', '–', '–']),
+      ...(snapshot ? [us(snapshot.meanUs), kB(snapshot.bytes)] : ['–', '–']),
+    ];
+  });
+  return [
+    '### Dashboard: one update tick and one page’s snapshot (`src/master/dashboard/`)',
+    '',
+    `tinybench, ≥ ${o.time} ms and ≥ ${o.iterations} iterations per case; before each tick a second goes by ` +
+      `(every slave beat, a third of the in-flight counts changed); ${environmentLine(result)}`,
+    '',
+    ...table(
+      [
+        ...['slaves', 'tick µs', 'p99 µs', '± %', `share of the main thread (one tick per ${tickMs} ms)`],
+        ...['update kB', 'snapshot µs', 'snapshot kB'],
+      ],
+      'rrrrrrrr',
+      rows,
+    ),
+    '',
+  ];
+}
+
 export function formatMarkdown(result: RegistryResult): string {
-  // results written before placement was measured have no placement rows
+  // results written before placement (or the dashboard) was measured have no such rows
   const full = {
     ...result,
     placement: result.placement ?? [],
     placementGrowth: result.placementGrowth ?? [],
+    dashboard: result.dashboard ?? [],
   };
-  const lines = [...registryTables(full), ...placementTables(full)];
+  const lines = [
+    ...registryTables(full),
+    ...placementTables(full),
+    ...dashboardTables(full, kDashboardLimits.tickMs),
+  ];
   return `${lines.join('\n').trimEnd()}\n`;
 }
 
@@ -277,6 +347,12 @@ export function headlines(r: RegistryResult) {
   for (const g of r.placementGrowth ?? []) {
     const what = g.implementation === 'index' ? 'placement step' : 'placement full scan';
     out.push(lower(`${what}: time × for fleet × ${g.fleetFactor}`, g.costFactor, '×'));
+  }
+  for (const row of r.dashboard ?? []) {
+    const what = row.part === 'tick' ? 'dashboard tick' : 'dashboard snapshot';
+    out.push(lower(`${what}, ${row.size} slaves`, row.meanUs, 'µs'));
+    if (row.part === 'tick')
+      out.push(lower(`dashboard update size, ${row.size} slaves`, row.bytes / 1000, 'kB'));
   }
   return out;
 }
