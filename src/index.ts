@@ -20,6 +20,7 @@ export {
   MasterMasterTokenNotGivenError,
   MasterMetricsFailedError,
   MasterRequestBodyTooLargeError,
+  MasterRequestMalformedError,
   MasterResponseError,
   MasterResultStageBusyError,
   MasterRouteNotFoundError,
@@ -41,6 +42,7 @@ export {
   SlaveNotConnectedError,
   SlaveRequestBodyTooLargeError,
   SlaveRequestDataInvalidError,
+  SlaveRequestMalformedError,
   SlaveResponseError,
   SlaveRouteNotFoundError,
   SlaveSelfTokenInvalidError,
@@ -48,6 +50,7 @@ export {
   SlaveSystemShuttingDownError,
   SlaveTaskAlreadyExistError,
   SlaveTaskRefusedError,
+  SlaveUploadsBusyError,
 } from './protocol/errors.ts';
 export {
   ConnectionRefuse,

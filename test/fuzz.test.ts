@@ -47,11 +47,18 @@ import {
   findings,
   type Header,
   kAnswerLimitMs,
+  kMasterRoutes,
   kMaxBody,
   kStatusOf,
   probe,
+  setEngine,
 } from './helpers/fuzz-model.ts';
 import { raw, rawExchange } from './helpers/raw-http.ts';
+
+/** True when a route of the master takes this method and path. */
+function routed(req: FuzzRequest): boolean {
+  return kMasterRoutes[`${req.method} ${req.path.split('?')[0]}`] !== undefined;
+}
 
 const kRuns = Number(process.env.FUZZ_RUNS ?? 150);
 const kSeed = Number(process.env.FUZZ_SEED ?? 42);
@@ -82,6 +89,7 @@ describe('fuzzing the front ends', () => {
       heartbeatCheckSpan: 0.2,
       resultThreads: 1,
     });
+    setEngine(master.engine);
     good = await startSlave({ heartbeatSpan: 0.3, maxBodySize: kMaxBody, processTask: (d) => ({ echo: d }) });
     // the fuzzed slave refuses every disconnection, so its master token stays valid throughout
     target = await startSlave({
@@ -219,9 +227,14 @@ describe('fuzzing the front ends', () => {
     const arb = fc.array(syncRequestArb(masterTokens), { minLength: 2, maxLength: 30 });
     await fc.assert(
       fc.asyncProperty(arb, async (requests) => {
+        // an unrouted request with a body is answered with Connection: close (its body is not read); uWS still
+        // answers what was already pipelined behind it, node closes at once, as the header says
+        const closer = requests.findIndex((r) => r.body !== undefined && !routed(r));
+        const expected = master.engine === 'node' && closer >= 0 ? requests.slice(0, closer + 1) : requests;
         const bytes = Buffer.concat(requests.map(encode));
-        const answers = await rawExchange(master.port, bytes, requests.length, kAnswerLimitMs);
-        assert.equal(answers.length, requests.length, 'one answer per request');
+        const answers = await rawExchange(master.port, bytes, expected.length, kAnswerLimitMs);
+        assert.equal(answers.length, expected.length, 'one answer per request');
+        requests = expected;
         requests.forEach((req, i) => {
           const label = `#${i}: ${describeRequest(req)}`;
           if (req.method === 'HEAD') {

@@ -28,6 +28,14 @@ export type CommandName = 'master' | 'slave' | 'demo';
 const kListen = (port: string): Field[] => [
   { key: 'host', type: 'string', arg: 'host', help: 'listen address', default: '0.0.0.0' },
   {
+    key: 'engine',
+    type: 'string',
+    arg: 'engine',
+    help: 'HTTP engine: uws (uWebSockets.js, where its native build loads), node (node:http), auto (uws, else node)',
+    default: 'auto',
+    choices: ['auto', 'uws', 'node'],
+  },
+  {
     key: 'port',
     type: 'integer',
     arg: 'port',

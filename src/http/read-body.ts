@@ -1,4 +1,4 @@
-import type { HttpResponse } from 'uWebSockets.js';
+import type { HttpResponse } from './engine.ts';
 
 /** Bodies up to this size come from node's buffer pool (which serves allocations up to half its 8 KiB). */
 const kPooledBytes = 4096;
@@ -7,7 +7,7 @@ export type BodyOutcome = { ok: true; body: Buffer } | { ok: false; reason: 'too
 
 /**
  * Reads a request body with a size cap. Must be called in the route's synchronous part, after the caller
- * attached `onAborted` (through `PendingReply`). uWS reuses chunk memory, so each chunk is copied, into one
+ * attached `onAborted` (through `PendingReply`). The engine reuses chunk memory, so each chunk is copied, into one
  * preallocated buffer when Content-Length is known. A body over 4 KiB owns its memory (offset 0, exact
  * length), so its ArrayBuffer can be transferred to a thread without detaching anything else; a smaller one is a
  * slice of node's pool and must be copied before a transfer.
@@ -35,7 +35,7 @@ export function readBody(
     let offset = 0;
     res.onData((chunk, isLast) => {
       if (finished) return;
-      const bytes = new Uint8Array(chunk);
+      const bytes = chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : chunk;
       if (offset + bytes.length > declared) {
         finished = true;
         done({ ok: false, reason: 'too-large' });
@@ -61,7 +61,8 @@ export function readBody(
       done({ ok: false, reason: 'too-large' });
       return;
     }
-    chunks.push(Buffer.from(new Uint8Array(chunk)));
+    // copied: the engine reuses the chunk's memory
+    chunks.push(Buffer.from(chunk instanceof ArrayBuffer ? new Uint8Array(chunk) : chunk));
     if (isLast) {
       finished = true;
       const body = Buffer.allocUnsafeSlow(size);

@@ -1,5 +1,5 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Answer } from '../protocol/envelope.ts';
+import type { HttpRequest, HttpResponse } from './engine.ts';
 
 const kJson = 'application/json';
 const kOk = '200 OK';

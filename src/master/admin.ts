@@ -1,4 +1,4 @@
-import type { HttpRequest, TemplatedApp } from 'uWebSockets.js';
+import type { HttpApp, HttpRequest } from '../http/engine.ts';
 import { answerUnrouted, PendingReply, sendNow } from '../http/reply.ts';
 import { type Answer, ok } from '../protocol/envelope.ts';
 import { kAnswers } from './answers.ts';
@@ -20,7 +20,7 @@ export interface AdminHost {
  * front end `refuse` checks the self token; on the admin listener it lets everything through.
  */
 export function mountAdminRoutes(
-  app: TemplatedApp,
+  app: HttpApp,
   host: AdminHost,
   refuse: (req: HttpRequest) => Answer | undefined,
 ): void {
@@ -51,7 +51,7 @@ export function mountAdminRoutes(
 }
 
 /** The admin listener's answer to any other route (counted like the front end's). */
-export function mountAdminFallback(app: TemplatedApp, host: AdminHost): void {
+export function mountAdminFallback(app: HttpApp, host: AdminHost): void {
   app.any('/*', (res, req) => {
     host.answeredError(kAnswers.routeNotFound.code);
     answerUnrouted(res, req, kAnswers.routeNotFound);

@@ -13,6 +13,7 @@ export const kAnswers = Object.freeze({
   routeNotFound: fail(404, C.ROUTE_NOT_FOUND, 'No such route on this master.'),
   metricsOff: fail(404, C.ROUTE_NOT_FOUND, 'Metrics are off on this master (options.metrics).'),
   metricsFailed: fail(500, C.METRICS_FAILED, 'Metrics could not be collected.'),
+  malformed: fail(400, C.REQUEST_MALFORMED, 'The request is not valid HTTP/1.1.'),
   pong: ok('PONG!'),
   shutdown: ok('Shutdown request received, this server will be down later.'),
   heartbeat: ok('Received!'),

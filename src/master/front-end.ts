@@ -1,4 +1,4 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpApp, HttpRequest, HttpResponse } from '../http/engine.ts';
 import { readBody } from '../http/read-body.ts';
 import { answerUnrouted, PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
@@ -37,7 +37,7 @@ export interface FrontEndHost extends AdminHost {
  * The master's routes. Checks run in PROTOCOL.md's order and each failure answers from a precomputed envelope;
  * the heartbeat is answered synchronously (no abort handler, no cork: uWS corks the synchronous part itself).
  */
-export function mountMasterRoutes(app: TemplatedApp, host: FrontEndHost): void {
+export function mountMasterRoutes(app: HttpApp, host: FrontEndHost): void {
   const tooLarge = bodyTooLarge(host.maxBodySize);
   const { counters } = host;
 

@@ -1,14 +1,14 @@
-import type { TemplatedApp } from 'uWebSockets.js';
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
-import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
+import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
-import { createApp, SelfClient } from '../http/self.ts';
+import { selectEngine } from '../http/select-engine.ts';
+import { SelfClient } from '../http/self.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
-import { masterErrorFor } from '../protocol/errors.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
+import { kAnswers } from './answers.ts';
 import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
 import { FleetCounters, type RemovalReason, taskEndOf } from './fleet/counters.ts';
 import { type SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
@@ -56,13 +56,13 @@ export class Master implements ConnectionHost, FrontEndHost {
   readonly #selfToken: string;
   readonly #checkSelf: (token: string) => boolean;
   readonly #metrics: MasterMetrics | undefined;
-  #admin: { app: TemplatedApp; listening: Listening } | undefined;
+  readonly #engine: HttpEngine;
+  #admin: { app: HttpApp; port: number } | undefined;
   #startedAt = 0;
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
   readonly #tasks: TaskTable;
   readonly #addressCache = new Map<string, Promise<string>>();
-  #app: TemplatedApp | undefined;
-  #listening: Listening | undefined;
+  #app: HttpApp | undefined;
   #stopSweep: (() => void) | undefined;
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
@@ -71,12 +71,14 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
+    this.#engine = selectEngine(this.options.engine, this.options.logger);
     this.#selfToken = this.options.selfToken ?? randomToken();
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
     this.#tasks = new TaskTable(this.options.logger);
     if (this.options.metrics || this.options.adminPort !== undefined) {
       const metrics = new MasterMetrics({
+        info: { engine: this.engine, node: process.version },
         counters: this.counters,
         slaveCounts: () => this.#slaveCounts(),
         runningTasks: () => this.#tasks.size,
@@ -106,7 +108,12 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   /** The admin listener's bound port after `start()` when `adminPort` is set, else -1. */
   get adminPort(): number {
-    return this.#admin?.listening.port ?? -1;
+    return this.#admin?.port ?? -1;
+  }
+
+  /** The HTTP engine serving this master: `'uws'` (uWebSockets.js) or `'node'` (`node:http`). */
+  get engine(): EngineName {
+    return this.#engine.name;
   }
 
   /** The bound port after `start()` (useful with `port: 0`), else -1. */
@@ -160,35 +167,38 @@ export class Master implements ConnectionHost, FrontEndHost {
   async start(): Promise<this> {
     if (this.#app) throw new Error('Master already started');
     if (this.#closing) throw new Error('Master is closed; create a new one');
-    const app = createApp(this.options.tls);
+    const app = this.#engine.createApp({ tls: this.options.tls, malformed: kAnswers.malformed });
     mountMasterRoutes(app, this);
     this.#app = app;
     this.#results = this.#createStage();
     const { adminHost, adminPort } = this.options;
-    let admin: TemplatedApp | undefined;
+    let admin: HttpApp | undefined;
     try {
-      this.#listening = await listenExclusive(app, this.options.host, this.options.port, 'Master');
+      this.#port = await app.listen(this.options.host, this.options.port, 'Master');
       if (adminPort !== undefined) {
-        admin = createApp(undefined);
+        admin = this.#engine.createApp({ malformed: kAnswers.malformed });
         mountAdminRoutes(admin, this, () => undefined);
         mountAdminFallback(admin, this);
-        const listening = await listenExclusive(admin, adminHost, adminPort, 'Master admin');
-        this.#admin = { app: admin, listening };
+        this.#admin = { app: admin, port: await admin.listen(adminHost, adminPort, 'Master admin') };
       }
     } catch (err) {
       this.#app = undefined;
-      closeListening(this.#listening);
-      this.#listening = undefined;
-      closeApp(app);
-      if (admin) closeApp(admin);
+      this.#admin = undefined;
+      this.#port = -1;
+      await Promise.all([app.close(), admin?.close()]);
       await this.#results.destroy();
       this.#results = undefined;
       throw err;
     }
-    this.#port = this.#listening.port;
     this.#startedAt = performance.now();
     this.logger.info(
-      { host: this.options.host, port: this.#port, channel: this.options.channel, adminPort: this.adminPort },
+      {
+        host: this.options.host,
+        port: this.#port,
+        channel: this.options.channel,
+        adminPort: this.adminPort,
+        engine: this.engine,
+      },
       'master listening',
     );
     this.#stopSweep = startSweep(
@@ -222,8 +232,7 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** Pings its own front end with the self token: true while it serves. */
   async ping(): Promise<boolean> {
     if (!this.#app || this.#port < 0) return false;
-    const { host, tls } = this.options;
-    return this.#self.ping(host, this.#port, tls !== undefined, this.#selfToken, masterErrorFor);
+    return this.#self.ping(this.options.host, this.#port, this.options.tls, this.#selfToken);
   }
 
   // ---- connections ----
@@ -310,6 +319,8 @@ export class Master implements ConnectionHost, FrontEndHost {
         channel,
         uptime: this.#startedAt === 0 ? 0 : Math.round(now - this.#startedAt) / 1000,
         shuttingDown: this.#shuttingDown,
+        engine: this.engine,
+        node: process.version,
       },
       stats: this.stats(),
       slaves: slaveStatuses(this.registry, now),
@@ -619,13 +630,10 @@ export class Master implements ConnectionHost, FrontEndHost {
       'master shutting down',
     );
     this.#stopSweep?.();
-    closeListening(this.#listening);
-    this.#listening = undefined;
-    if (this.#admin) {
-      closeListening(this.#admin.listening);
-      closeApp(this.#admin.app);
-      this.#admin = undefined;
-    }
+    this.#app?.stopListening();
+    const admin = this.#admin;
+    this.#admin = undefined;
+    await admin?.app.close();
     if (!graceful) await this.#results?.destroy();
     else {
       // results already read are finished by the stage, then their answers are written before sockets close
@@ -643,11 +651,9 @@ export class Master implements ConnectionHost, FrontEndHost {
     // tasks started on connections that were no longer listed (e.g. reused after an eviction)
     this.#tasks.endAll(reason);
     for (const connection of connections) await connection[kClose]();
-    await this.#self.destroy();
-    if (this.#app) closeApp(this.#app);
+    const app = this.#app;
     this.#app = undefined;
-    // uWS finishes closing sockets on its next loop turn; after it the port is free for a new listener
-    await new Promise((resolve) => setImmediate(resolve));
+    await app?.close();
     this.logger.info({ stats: this.stats() }, 'master closed');
   }
 }

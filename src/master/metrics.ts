@@ -6,6 +6,8 @@ import type { StageLoad } from './results/stage.ts';
 
 /** What the collectors read at scrape time: the master's own counters and state, never a copy kept up to date. */
 export interface MetricsSource {
+  /** Labels of `fleetmaster_info` (always 1). */
+  readonly info: { engine: string; node: string };
   readonly counters: FleetCounters;
   slaveCounts(): { connected: number; pending: number };
   runningTasks(): number;
@@ -38,6 +40,12 @@ export class MasterMetrics {
   constructor(source: MetricsSource) {
     const own = new Registry();
     const registers = [own];
+    new Gauge({
+      name: 'fleetmaster_info',
+      help: 'This master: its HTTP engine (uws, node) and Node version. Always 1.',
+      labelNames: ['engine', 'node'],
+      registers,
+    }).set(source.info, 1);
     new Gauge({
       name: 'fleetmaster_slaves',
       help: 'Slaves in the registry, by state (pending: POST /connect in flight).',

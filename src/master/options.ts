@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { checkEngine, defaultEngine, type EngineChoice } from '../http/engine.ts';
 import {
   checkBoolean,
   checkFunction,
@@ -64,6 +65,13 @@ export interface MasterHooks {
 export interface MasterOptions {
   /** Address the front end listens on. @defaultValue `'0.0.0.0'` */
   host?: string;
+  /**
+   * The HTTP engine of the front end and the admin listener: `'uws'` (uWebSockets.js; only where its native build
+   * loads: elsewhere the constructor throws `EngineUnavailableError`, naming the Node ABI, platform and libc), `'node'` (`node:http`, everywhere),
+   * or `'auto'`: uws where it loads, else node with one warn line saying why. Read the choice from
+   * `master.engine`. @defaultValue `FLEETMASTER_ENGINE` if set, else `'auto'`
+   */
+  engine?: EngineChoice;
   /** Port the front end listens on; 0 picks a free port (read it from `master.port`). @defaultValue `7235` */
   port?: number;
   /** The protocol channel; slaves on another channel refuse this master. @defaultValue `0` */
@@ -147,6 +155,7 @@ export interface MasterOptions {
 
 export interface ResolvedMasterOptions {
   readonly host: string;
+  readonly engine: EngineChoice;
   readonly port: number;
   readonly channel: number;
   readonly heartbeatTolerance: number;
@@ -222,6 +231,7 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
   }
   return Object.freeze({
     host: checkString('host', o.host),
+    engine: o.engine === undefined ? defaultEngine() : checkEngine(o.engine),
     port: checkInteger('port', o.port, 0, 65535),
     channel: checkInteger('channel', o.channel, 0),
     heartbeatTolerance: checkNumber('heartbeatTolerance', o.heartbeatTolerance, 0.2, kMaxSeconds),

@@ -29,7 +29,17 @@ export interface SlaveStatus {
 
 /** The fleet as `GET /status` shows it. */
 export interface FleetStatus {
-  master: { host: string; port: number; channel: number; uptime: number; shuttingDown: boolean };
+  master: {
+    host: string;
+    port: number;
+    channel: number;
+    uptime: number;
+    shuttingDown: boolean;
+    /** The HTTP engine serving the front end (`uws` or `node`). */
+    engine: string;
+    /** The Node version running the master (`process.version`). */
+    node: string;
+  };
   stats: MasterStats;
   slaves: SlaveStatus[];
 }

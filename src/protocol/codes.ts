@@ -23,6 +23,8 @@ export const MasterErrorCode = {
   ROUTE_NOT_FOUND: 903,
   /** fleetmaster: `GET /metrics` could not collect (HTTP 500). */
   METRICS_FAILED: 905,
+  /** fleetmaster: the request is not valid HTTP/1.1 (HTTP 400; `node` engine; `uws` closes without an answer). */
+  REQUEST_MALFORMED: 906,
 } as const;
 export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorCode];
 
@@ -47,6 +49,10 @@ export const SlaveErrorCode = {
   ROUTE_NOT_FOUND: 903,
   /** fleetmaster: body is not JSON / MessagePack or lacks a required field (HTTP 400; the reference answers 500). */
   REQUEST_DATA_INVALID: 904,
+  /** fleetmaster: the request is not valid HTTP/1.1 (HTTP 400; `node` engine; `uws` closes without an answer). */
+  REQUEST_MALFORMED: 906,
+  /** fleetmaster: too many request bodies are being read at once; retry later (HTTP 503). */
+  UPLOADS_BUSY: 907,
 } as const;
 export type SlaveErrorCode = (typeof SlaveErrorCode)[keyof typeof SlaveErrorCode];
 

@@ -68,6 +68,8 @@ export const SlaveTaskRefusedError = define(SlaveResponseError, 'Slave', 'TASK_R
 export const SlaveRequestBodyTooLargeError = define(SlaveResponseError, 'Slave', 'REQUEST_BODY_TOO_LARGE');
 export const SlaveRouteNotFoundError = define(SlaveResponseError, 'Slave', 'ROUTE_NOT_FOUND');
 export const SlaveRequestDataInvalidError = define(SlaveResponseError, 'Slave', 'REQUEST_DATA_INVALID');
+export const SlaveRequestMalformedError = define(SlaveResponseError, 'Slave', 'REQUEST_MALFORMED');
+export const SlaveUploadsBusyError = define(SlaveResponseError, 'Slave', 'UPLOADS_BUSY');
 
 export const MasterSystemShuttingDownError = define(MasterResponseError, 'Master', 'SYSTEM_SHUTTING_DOWN');
 export const MasterChannelNotGivenError = define(MasterResponseError, 'Master', 'CHANNEL_NOT_GIVEN');
@@ -83,6 +85,7 @@ export const MasterRequestBodyTooLargeError = define(MasterResponseError, 'Maste
 export const MasterResultStageBusyError = define(MasterResponseError, 'Master', 'RESULT_STAGE_BUSY');
 export const MasterRouteNotFoundError = define(MasterResponseError, 'Master', 'ROUTE_NOT_FOUND');
 export const MasterMetricsFailedError = define(MasterResponseError, 'Master', 'METRICS_FAILED');
+export const MasterRequestMalformedError = define(MasterResponseError, 'Master', 'REQUEST_MALFORMED');
 
 const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>([
   [SlaveErrorCode.SYSTEM_SHUTTING_DOWN, SlaveSystemShuttingDownError],
@@ -101,6 +104,8 @@ const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>([
   [SlaveErrorCode.REQUEST_BODY_TOO_LARGE, SlaveRequestBodyTooLargeError],
   [SlaveErrorCode.ROUTE_NOT_FOUND, SlaveRouteNotFoundError],
   [SlaveErrorCode.REQUEST_DATA_INVALID, SlaveRequestDataInvalidError],
+  [SlaveErrorCode.REQUEST_MALFORMED, SlaveRequestMalformedError],
+  [SlaveErrorCode.UPLOADS_BUSY, SlaveUploadsBusyError],
 ]);
 
 const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([
@@ -118,6 +123,7 @@ const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([
   [MasterErrorCode.RESULT_STAGE_BUSY, MasterResultStageBusyError],
   [MasterErrorCode.ROUTE_NOT_FOUND, MasterRouteNotFoundError],
   [MasterErrorCode.METRICS_FAILED, MasterMetricsFailedError],
+  [MasterErrorCode.REQUEST_MALFORMED, MasterRequestMalformedError],
 ]);
 
 /** The typed error for a slave's error answer; an unknown code still gives a `SlaveResponseError`. */

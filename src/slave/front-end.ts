@@ -1,8 +1,8 @@
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpApp, HttpRequest, HttpResponse } from '../http/engine.ts';
 import { readBody } from '../http/read-body.ts';
 import { answerUnrouted, PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
 import type { ChannelVerdict } from '../protocol/channel.ts';
-import { decodeBody, isObject } from '../protocol/codec.ts';
+import { decodeBody, isMsgpack, isObject } from '../protocol/codec.ts';
 import type { Answer } from '../protocol/envelope.ts';
 import { kExtensionsHeader } from '../protocol/extensions.ts';
 import { kAuthHeader } from '../protocol/fleet-secret.ts';
@@ -34,9 +34,21 @@ export interface SlaveFrontEndHost {
 
 type MasterRoute = 'connect' | 'disconnect' | 'newTask';
 
-/** The slave's routes, with PROTOCOL.md's checks in order. */
-export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): void {
+/**
+ * `/connect` and `/disconnect` carry a master address and a little connection data. Anyone who knows the channel
+ * may send a `/connect`, so its body is read only up to this size (and only as JSON).
+ */
+export const kControlBodyBytes = 8 * 1024;
+/** Request bodies read at once by one slave; past it a `/connect` or `/disconnect` is refused unread (503, 907). */
+export const kMaxUploads = 64;
+
+/** The slave's routes, with docs/protocol.md's checks in order. */
+export function mountSlaveRoutes(app: HttpApp, host: SlaveFrontEndHost): void {
   const tooLarge = slaveBodyTooLarge(host.maxBodySize);
+  const controlLimit = Math.min(kControlBodyBytes, host.maxBodySize);
+  const controlTooLarge = slaveBodyTooLarge(controlLimit);
+  /** Bodies being read now (counted so unfinished uploads cannot pile up). */
+  let uploads = 0;
 
   const masterRoute = (route: MasterRoute) => (res: HttpResponse, req: HttpRequest) => {
     if (host.isShuttingDown) return sendNow(res, kSlaveAnswers.shuttingDown);
@@ -56,9 +68,24 @@ export function mountSlaveRoutes(app: TemplatedApp, host: SlaveFrontEndHost): vo
     const contentType = req.getHeader('content-type');
     const masterExtensions = req.getHeader(kExtensionsHeader);
     const masterProof = req.getHeader(kAuthHeader);
-    const reply = new PendingReply(res, host.replies);
-    readBody(res, contentLength, host.maxBodySize, (read) => {
-      if (!read.ok) return reply.send(tooLarge, undefined, true);
+    const control = route !== 'newTask';
+    if (control) {
+      // checked before a byte of the body is read: its content is unauthenticated
+      const hasBody =
+        (contentLength !== '' && contentLength !== '0') || req.getHeader('transfer-encoding') !== '';
+      if (isMsgpack(contentType)) return sendNow(res, kSlaveAnswers.controlNotJson, hasBody);
+      if (uploads >= kMaxUploads) return sendNow(res, kSlaveAnswers.uploadsBusy, hasBody);
+    }
+    uploads++;
+    let reading = true;
+    const doneReading = () => {
+      if (reading) uploads--;
+      reading = false;
+    };
+    const reply = new PendingReply(res, host.replies, doneReading);
+    readBody(res, contentLength, control ? controlLimit : host.maxBodySize, (read) => {
+      doneReading();
+      if (!read.ok) return reply.send(control ? controlTooLarge : tooLarge, undefined, true);
       const decoded = decodeBody(read.body, contentType);
       if (!decoded.ok) return reply.send(slaveDataInvalid(decoded.message));
       if (!isObject(decoded.value)) return reply.send(slaveDataInvalid('Body is not an object.'));

@@ -1,3 +1,4 @@
+import { checkEngine, defaultEngine, type EngineChoice } from '../http/engine.ts';
 import {
   checkFunction,
   checkInteger,
@@ -27,6 +28,12 @@ export interface SlaveHooks {
 export interface SlaveOptions {
   /** Address the slave listens on. @defaultValue `'0.0.0.0'` */
   host?: string;
+  /**
+   * The HTTP engine: `'uws'` (uWebSockets.js, only where its native build loads), `'node'` (`node:http`), or
+   * `'auto'` (uws where it loads, else node). Read the choice from `slave.engine`.
+   * @defaultValue `FLEETMASTER_ENGINE` if set, else `'auto'`
+   */
+  engine?: EngineChoice;
   /** Port the slave listens on; 0 picks a free port (read it from `slave.port`). @defaultValue `7236` */
   port?: number;
   /** The protocol channel; must equal the master's. @defaultValue `0` */
@@ -64,6 +71,7 @@ export interface SlaveOptions {
 
 export interface ResolvedSlaveOptions {
   readonly host: string;
+  readonly engine: EngineChoice;
   readonly port: number;
   readonly channel: number;
   readonly heartbeatSpan: number;
@@ -103,6 +111,7 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
   }
   return Object.freeze({
     host: checkString('host', o.host),
+    engine: o.engine === undefined ? defaultEngine() : checkEngine(o.engine),
     port: checkInteger('port', o.port, 0, 65535),
     channel: checkInteger('channel', o.channel, 0),
     heartbeatSpan: checkNumber('heartbeatSpan', o.heartbeatSpan, 0.2, kMaxSeconds),

@@ -1,13 +1,12 @@
-import type { TemplatedApp } from 'uWebSockets.js';
-import { closeApp, closeListening, type Listening, listenExclusive } from '../http/listen.ts';
+import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
-import { createApp, SelfClient } from '../http/self.ts';
+import { selectEngine } from '../http/select-engine.ts';
+import { SelfClient } from '../http/self.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
 import { SlaveErrorCode } from '../protocol/codes.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
-import { slaveErrorFor } from '../protocol/errors.ts';
 import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
 import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
@@ -36,8 +35,8 @@ export class Slave implements SlaveFrontEndHost {
   readonly #selfToken = randomToken();
   readonly #checkSelf = createTokenCheck(this.#selfToken);
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
-  #app: TemplatedApp | undefined;
-  #listening: Listening | undefined;
+  readonly #engine: HttpEngine;
+  #app: HttpApp | undefined;
   #port = -1;
   #link: MasterLink | undefined;
   #task: RunningTask | undefined;
@@ -49,6 +48,7 @@ export class Slave implements SlaveFrontEndHost {
 
   constructor(options: SlaveOptions = {}) {
     this.options = resolveSlaveOptions(options);
+    this.#engine = selectEngine(this.options.engine, this.options.logger);
     this.#channelCheck = createChannelCheck(this.options.channel);
   }
 
@@ -59,6 +59,11 @@ export class Slave implements SlaveFrontEndHost {
 
   get port(): number {
     return this.#port;
+  }
+
+  /** The HTTP engine serving this slave: `'uws'` (uWebSockets.js) or `'node'` (`node:http`). */
+  get engine(): EngineName {
+    return this.#engine.name;
   }
 
   get isConnected(): boolean {
@@ -99,19 +104,18 @@ export class Slave implements SlaveFrontEndHost {
   async start(): Promise<this> {
     if (this.#app) throw new Error('Slave already started');
     if (this.#closing) throw new Error('Slave is closed; create a new one');
-    const app = createApp(this.options.tls);
+    const app = this.#engine.createApp({ tls: this.options.tls, malformed: kSlaveAnswers.malformed });
     mountSlaveRoutes(app, this);
     this.#app = app;
     try {
-      this.#listening = await listenExclusive(app, this.options.host, this.options.port, 'Slave');
+      this.#port = await app.listen(this.options.host, this.options.port, 'Slave');
     } catch (err) {
       this.#app = undefined;
-      closeApp(app);
+      await app.close();
       throw err;
     }
-    this.#port = this.#listening.port;
     this.options.logger.info(
-      { host: this.options.host, port: this.#port, channel: this.options.channel },
+      { host: this.options.host, port: this.#port, channel: this.options.channel, engine: this.engine },
       'slave listening',
     );
     return this;
@@ -135,8 +139,7 @@ export class Slave implements SlaveFrontEndHost {
 
   async ping(): Promise<boolean> {
     if (!this.#app || this.#port < 0) return false;
-    const { host, tls } = this.options;
-    return this.#self.ping(host, this.#port, tls !== undefined, this.#selfToken, slaveErrorFor);
+    return this.#self.ping(this.options.host, this.#port, this.options.tls, this.#selfToken);
   }
 
   // ---- task code and hooks: override in a subclass or pass as options ----
@@ -336,20 +339,17 @@ export class Slave implements SlaveFrontEndHost {
   async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
     this.options.logger.info({ graceful, tasksDone: this.#tasksDone }, 'slave shutting down');
-    closeListening(this.#listening);
-    this.#listening = undefined;
+    this.#app?.stopListening();
     const link = this.#link;
     this.#link = undefined;
     await link?.close();
-    await this.#self.destroy();
     if (graceful) {
       await whenDrained(this.replies, 5000);
       // uWS flushes corked writes made outside its callbacks on its next loop turn: let it, then close
       await new Promise((resolve) => setImmediate(resolve));
     }
-    if (this.#app) closeApp(this.#app);
+    const app = this.#app;
     this.#app = undefined;
-    // uWS finishes closing sockets on its next loop turn; after it the port is free for a new listener
-    await new Promise((resolve) => setImmediate(resolve));
+    await app?.close();
   }
 }
