@@ -1,0 +1,473 @@
+import type { Consumer, JsMsg } from '@nats-io/jetstream';
+import { MemoryQueue } from '../master/fleet/memory-queue.ts';
+import type { QueueContext, QueueEntry, TaskQueue } from '../master/fleet/queue.ts';
+import { errorFields, type Logger } from '../options.ts';
+import type { NatsLink } from './connect.ts';
+import type { ResolvedJetStreamOptions } from './options.ts';
+import {
+  encodeResult,
+  type FleetNames,
+  isRejected,
+  kSchemaVersion,
+  type ParsedTask,
+  parseTaskMessage,
+  type RejectedTask,
+  ResultErrorCode,
+  type ResultMessage,
+} from './schema.ts';
+import { laneConsumer } from './setup.ts';
+
+/** How a task taken from JetStream ended on this master, as its result message says it. */
+export type TaskOutcome = Pick<ResultMessage, 'status' | 'result' | 'error' | 'slave' | 'attempts'>;
+
+export interface JetStreamQueueHooks<E> {
+  /**
+   * A task pulled from JetStream becomes an entry of the scheduler (its job); a string says why it cannot run
+   * here (it is then terminated, with a failed result).
+   */
+  admit(task: ParsedTask, delivery: number): E | string;
+  /** The outcome of a taken entry, read when it is acknowledged; undefined gives the task back (shutting down). */
+  outcome(entry: E): TaskOutcome | undefined;
+  /** The scheduler's lane key of a tag set (the queue's lanes are the scheduler's). */
+  laneKey(tags: readonly string[]): string;
+}
+
+/** What went through the queue: the books of exactly-once delivery. */
+export interface JetStreamQueueStats {
+  /** Task messages received from JetStream (every delivery). */
+  pulled: number;
+  /** Of those, deliveries after the first (a master died holding the task, or gave it back). */
+  redelivered: number;
+  /** Redeliveries whose result was already published: acknowledged without running again. */
+  duplicatesSuppressed: number;
+  /** Results published (and then the task acknowledged). */
+  resultsPublished: number;
+  /** Results JetStream dropped as duplicates of one already published (its `Nats-Msg-Id`). */
+  resultsDuplicate: number;
+  /** Messages that were not tasks (bad JSON, another schema version, too large, bad fields): terminated. */
+  terminated: number;
+  /** Tasks given back (not acknowledged) for another master: this master was closing. */
+  givenBack: number;
+  /** Pulled tasks held now (waiting here or running). */
+  held: number;
+}
+
+interface Held {
+  readonly msg: JsMsg;
+  readonly task: ParsedTask;
+  readonly delivery: number;
+  readonly lane: LanePull;
+  taken: boolean;
+}
+
+interface LanePull {
+  readonly token: string;
+  readonly key: string;
+  consumer: Consumer | undefined;
+  /** Pulled tasks of the lane waiting here (not taken yet). */
+  waiting: number;
+  /** Asked for in the open fetch and not received yet. */
+  pending: number;
+  running: boolean;
+}
+
+/** Pause of a lane's pull loop when it has nothing to ask for, or after an error. */
+const kIdleMs = 100;
+const kErrorMs = 1000;
+/** A fetch stays open at most this long: slots freed meanwhile are asked for by the next one. */
+const kFetchExpiresMs = 2000;
+/** Most tasks asked for in one fetch. */
+const kMaxBatch = 1000;
+/** How long `close()` waits for results still being published. */
+const kCloseWaitMs = 10_000;
+
+/**
+ * The task queue on JetStream: the fleet's tasks wait in a work-queue stream shared by every master, and this
+ * master pulls from it only as many as its slaves have free slots (per lane), so a task never waits in a
+ * master that cannot run it now. Pulled tasks wait here in the scheduler's order (priority, then arrival)
+ * until a slot takes them; while held, one timer sends in-progress acknowledgements for all of them, so a
+ * long task is not redelivered. A task's message is acknowledged only after its result is published on the
+ * results stream; a master that dies leaves its tasks unacknowledged, and JetStream gives them to another
+ * master after `ackWait`. A redelivered task whose result is already published is acknowledged without
+ * running again, and the results stream drops a second result with the same `Nats-Msg-Id`, so the submitter
+ * sees each outcome once. Entries pushed by this master's own `submit` stay local (in memory, bounded by the
+ * limit), as with the in-memory queue.
+ */
+export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
+  readonly #context: QueueContext;
+  readonly #hooks: JetStreamQueueHooks<E>;
+  readonly #names: FleetNames;
+  readonly #options: ResolvedJetStreamOptions;
+  readonly #masterId: string;
+  readonly #logger: Logger;
+  readonly #local = new MemoryQueue<E>({ limit: Number.POSITIVE_INFINITY });
+  /** Entries pushed here and waiting: they count against the limit. */
+  readonly #pushed = new Set<E>();
+  readonly #held = new Map<E, Held>();
+  readonly #lanes = new Map<string, LanePull>();
+  readonly #publishing = new Set<Promise<void>>();
+  readonly #stats: Omit<JetStreamQueueStats, 'held'> = {
+    pulled: 0,
+    redelivered: 0,
+    duplicatesSuppressed: 0,
+    resultsPublished: 0,
+    resultsDuplicate: 0,
+    terminated: 0,
+    givenBack: 0,
+  };
+  #link: NatsLink | undefined;
+  #working: NodeJS.Timeout | undefined;
+  #scan: NodeJS.Timeout | undefined;
+  #closed = false;
+  /** Pull loops waiting for slots: woken when slots may have freed. */
+  readonly #idlers = new Set<() => void>();
+
+  constructor(
+    context: QueueContext,
+    hooks: JetStreamQueueHooks<E>,
+    options: { names: FleetNames; options: ResolvedJetStreamOptions; masterId: string; logger: Logger },
+  ) {
+    this.#context = context;
+    this.#hooks = hooks;
+    this.#names = options.names;
+    this.#options = options.options;
+    this.#masterId = options.masterId;
+    this.#logger = options.logger;
+  }
+
+  // ---- TaskQueue ----
+
+  get size(): number {
+    return this.#local.size;
+  }
+
+  push(entry: E): boolean {
+    if (this.#pushed.size >= this.#context.limit || this.#held.has(entry)) return false;
+    if (!this.#local.push(entry)) return false;
+    this.#pushed.add(entry);
+    return true;
+  }
+
+  unshift(entry: E): void {
+    const held = this.#held.get(entry);
+    if (held?.taken) {
+      held.taken = false;
+      held.lane.waiting++;
+    }
+    this.#local.unshift(entry);
+  }
+
+  peek(lane: string): E | undefined {
+    return this.#local.peek(lane);
+  }
+
+  shift(lane: string): E | undefined {
+    const entry = this.#local.shift(lane);
+    if (entry === undefined) return undefined;
+    if (!this.#pushed.delete(entry)) {
+      const held = this.#held.get(entry);
+      if (held !== undefined && !held.taken) {
+        held.taken = true;
+        held.lane.waiting--;
+      }
+    }
+    return entry;
+  }
+
+  remove(entry: E): boolean {
+    if (!this.#local.remove(entry)) return false;
+    if (this.#pushed.delete(entry)) return true;
+    const held = this.#held.get(entry);
+    if (held !== undefined) {
+      // a pulled task that will not run here goes back to the stream for another master
+      this.#held.delete(entry);
+      held.lane.waiting--;
+      this.#giveBack(held);
+    }
+    return true;
+  }
+
+  ack(entry: E): void {
+    const held = this.#held.get(entry);
+    if (held === undefined) return;
+    this.#held.delete(entry);
+    if (!held.taken) held.lane.waiting--;
+    const outcome = this.#hooks.outcome(entry);
+    if (outcome === undefined) this.#giveBack(held);
+    else this.#track(this.#finish(held, outcome));
+    this.#wakeIdlers();
+  }
+
+  // ---- the JetStream side ----
+
+  /** The books so far. */
+  stats(): JetStreamQueueStats {
+    return { ...this.#stats, held: this.#held.size };
+  }
+
+  /** Starts pulling the untagged lane (and lanes found on the stream) over a connected link. */
+  start(link: NatsLink): void {
+    if (this.#link !== undefined) throw new Error('JetStreamQueue already started');
+    this.#link = link;
+    this.#lane('_', this.#hooks.laneKey([]));
+    // in-progress acknowledgements for every held task, three times per ack wait, from one timer
+    const every = Math.max(100, (this.#options.ackWait * 1000) / 3);
+    this.#working = setInterval(() => this.#keepAlive(), every);
+    this.#working.unref();
+    this.#scan = setInterval(() => void this.#scanLanes().catch(() => undefined), Math.max(every, 1000));
+    this.#scan.unref();
+  }
+
+  /** Slots changed (a slave came or went): lanes with room ask for more at once. */
+  kick(): void {
+    this.#wakeIdlers();
+  }
+
+  /**
+   * Stops pulling; every pulled task not acknowledged yet (waiting here, or taken and never reported) goes back
+   * to the stream at once for another master; waits (bounded) for results still being published.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#working);
+    clearInterval(this.#scan);
+    this.#wakeIdlers();
+    for (const [entry, held] of this.#held) {
+      this.#held.delete(entry);
+      if (!held.taken) this.#local.remove(entry);
+      this.#giveBack(held);
+    }
+    if (this.#publishing.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.allSettled([...this.#publishing]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, kCloseWaitMs);
+        }),
+      ]);
+      clearTimeout(timer);
+    }
+  }
+
+  #lane(token: string, key: string): LanePull {
+    let lane = this.#lanes.get(token);
+    if (lane === undefined) {
+      lane = { token, key, consumer: undefined, waiting: 0, pending: 0, running: false };
+      this.#lanes.set(token, lane);
+      void this.#pull(lane);
+    }
+    return lane;
+  }
+
+  /** Free slots of the lane not already spoken for by tasks waiting here or asked for. */
+  #want(lane: LanePull): number {
+    const free = this.#context.freeSlots(lane.key) - lane.waiting - lane.pending;
+    return Math.min(free, kMaxBatch);
+  }
+
+  async #pull(lane: LanePull): Promise<void> {
+    lane.running = true;
+    while (!this.#closed) {
+      const link = this.#link!;
+      const want = link.connected() ? this.#want(lane) : 0;
+      if (want <= 0) {
+        await this.#idle(kIdleMs);
+        continue;
+      }
+      try {
+        lane.consumer ??= await laneConsumer(link, this.#names, lane.token, this.#options);
+        lane.pending = want;
+        const batch = await lane.consumer.fetch({ max_messages: want, expires: kFetchExpiresMs });
+        for await (const msg of batch) {
+          lane.pending = Math.max(0, lane.pending - 1);
+          if (this.#closed) {
+            msg.nak();
+            continue;
+          }
+          this.#receive(lane, msg);
+        }
+      } catch (err) {
+        if (!this.#closed) {
+          this.#logger.warn({ lane: lane.token, ...errorFields(err) }, 'pulling tasks from JetStream failed');
+          lane.consumer = undefined;
+          await this.#idle(kErrorMs);
+        }
+      } finally {
+        lane.pending = 0;
+      }
+    }
+    lane.running = false;
+  }
+
+  /** Waits `ms`, or less when slots change (`kick`, an acknowledgement, `close`). */
+  #idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#idlers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#idlers.add(done);
+    });
+  }
+
+  #wakeIdlers(): void {
+    for (const done of [...this.#idlers]) done();
+  }
+
+  #receive(lane: LanePull, msg: JsMsg): void {
+    this.#stats.pulled++;
+    const delivery = msg.info.deliveryCount;
+    if (delivery > 1) this.#stats.redelivered++;
+    const parsed = parseTaskMessage(msg.data, lane.token, this.#options.maxTaskBytes);
+    if (isRejected(parsed)) {
+      this.#reject(msg, parsed, delivery);
+      return;
+    }
+    if (delivery > 1) {
+      // a master may have published this task's result and died before acknowledging it
+      lane.waiting++;
+      this.#track(
+        this.#alreadyDone(parsed).then(
+          (done) => {
+            lane.waiting--;
+            if (done) {
+              this.#stats.duplicatesSuppressed++;
+              msg.ack();
+              this.#wakeIdlers();
+            } else this.#admit(lane, msg, parsed, delivery);
+          },
+          () => {
+            lane.waiting--;
+            this.#admit(lane, msg, parsed, delivery);
+          },
+        ),
+      );
+      return;
+    }
+    this.#admit(lane, msg, parsed, delivery);
+  }
+
+  #admit(lane: LanePull, msg: JsMsg, task: ParsedTask, delivery: number): void {
+    if (this.#closed) {
+      msg.nak();
+      return;
+    }
+    const entry = this.#hooks.admit(task, delivery);
+    if (typeof entry === 'string') {
+      this.#reject(msg, { reason: entry, id: task.id, client: task.client }, delivery);
+      return;
+    }
+    this.#held.set(entry, { msg, task, delivery, lane, taken: false });
+    lane.waiting++;
+    this.#local.push(entry);
+    this.#context.wake(lane.key);
+  }
+
+  async #alreadyDone(task: ParsedTask): Promise<boolean> {
+    const subject = this.#names.resultSubject(task.client, task.id);
+    const stored = await this.#link!.jsm.streams.getMessage(this.#names.resultsStream, {
+      last_by_subj: subject,
+    });
+    return stored !== null;
+  }
+
+  /** Not a task: terminated (never redelivered) with a logged reason, and a failed result when it named one. */
+  #reject(msg: JsMsg, rejected: RejectedTask, delivery: number): void {
+    this.#stats.terminated++;
+    this.#logger.warn(
+      { subject: msg.subject, seq: msg.seq, bytes: msg.data.length, reason: rejected.reason },
+      'message on the task subject is not a valid task: terminated',
+    );
+    const { id, client } = rejected;
+    if (id === undefined || client === undefined) {
+      msg.term();
+      return;
+    }
+    const result: ResultMessage = {
+      v: kSchemaVersion,
+      id,
+      client,
+      status: 'failed',
+      result: { error: ResultErrorCode.INVALID_TASK, message: rejected.reason },
+      error: { code: ResultErrorCode.INVALID_TASK, message: rejected.reason },
+      master: this.#masterId,
+      slave: null,
+      attempts: 0,
+      delivery,
+    };
+    this.#track(this.#publishResult(result).then(() => msg.term()));
+  }
+
+  async #finish(held: Held, outcome: TaskOutcome): Promise<void> {
+    const { task, delivery, msg } = held;
+    await this.#publishResult({
+      v: kSchemaVersion,
+      id: task.id,
+      client: task.client,
+      ...outcome,
+      master: this.#masterId,
+      delivery,
+    });
+    // acknowledged only once the outcome is stored: a crash before this line redelivers the task, and the
+    // next master finds the result and does not run it again
+    msg.ack();
+  }
+
+  /** Publishes until JetStream stores it (through disconnections); gives up only when closed with nothing connected. */
+  async #publishResult(result: ResultMessage): Promise<void> {
+    const subject = this.#names.resultSubject(result.client, result.id);
+    const msgID = `${result.client}.${result.id}`;
+    const body = encodeResult(result);
+    for (let wait = 100; ; wait = Math.min(wait * 2, 5000)) {
+      try {
+        const ack = await this.#link!.js.publish(subject, body, { msgID, timeout: 5000 });
+        if (ack.duplicate) this.#stats.resultsDuplicate++;
+        else this.#stats.resultsPublished++;
+        return;
+      } catch (err) {
+        if (this.#link!.nc.isClosed()) throw err;
+        this.#logger.warn({ taskId: result.id, ...errorFields(err) }, 'publishing a result failed; retrying');
+        await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+  }
+
+  #giveBack(held: Held): void {
+    this.#stats.givenBack++;
+    held.msg.nak();
+  }
+
+  #keepAlive(): void {
+    if (!this.#link?.connected()) return;
+    for (const held of this.#held.values()) held.msg.working();
+  }
+
+  /** Lanes with tasks waiting on the stream, other than the ones pulled already: pulled from now on. */
+  async #scanLanes(): Promise<void> {
+    const link = this.#link;
+    if (link === undefined || this.#closed || !link.connected()) return;
+    const prefix = `${this.#names.fleet}.tasks.`;
+    const info = await link.jsm.streams.info(this.#names.tasksStream, { subjects_filter: `${prefix}>` });
+    for (const subject of Object.keys(info.state.subjects ?? {})) {
+      const token = subject.slice(prefix.length);
+      if (this.#lanes.has(token) || token.includes('.')) continue;
+      const sample = await link.jsm.streams.getMessage(this.#names.tasksStream, { last_by_subj: subject });
+      if (sample === null) continue;
+      const parsed = parseTaskMessage(sample.data, token, this.#options.maxTaskBytes);
+      // a lane is known by its tags; a bad message there is terminated when the lane is pulled
+      if (isRejected(parsed)) continue;
+      this.#lane(token, this.#hooks.laneKey(parsed.tags));
+    }
+  }
+
+  #track(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) => {
+      this.#logger.warn(errorFields(err), 'a task message was left unacknowledged (redelivered later)');
+    });
+    this.#publishing.add(tracked);
+    void tracked.finally(() => this.#publishing.delete(tracked));
+  }
+}
