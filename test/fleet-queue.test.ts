@@ -176,7 +176,12 @@ queueSuite(
   (limit) =>
     new JetStreamQueue<Entry>(
       { limit, freeSlots: () => 0, wake: () => undefined },
-      { admit: () => 'unused', outcome: () => undefined, laneKey: (tags) => tags.join('\n') },
+      {
+        admit: () => 'unused',
+        keyOf: (e) => e,
+        outcome: () => 'running',
+        laneKey: (tags) => tags.join('\n'),
+      },
       {
         names: fleetNames('fleetmaster'),
         options: resolveJetStreamOptions('nats://127.0.0.1:4222'),

@@ -25,6 +25,8 @@ import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 interface Entry extends QueueEntry {
   id: string;
   delivery: number;
+  /** Set when the stand-in scheduler says it ended. */
+  ended?: TaskOutcome | 'give-back';
 }
 
 let server: NatsServer;
@@ -64,7 +66,7 @@ async function queueOf(
   names: FleetNames,
   options: ReturnType<typeof resolveJetStreamOptions>,
   capacity: number,
-  outcome: (e: Entry) => TaskOutcome | undefined = () => completed,
+  outcome: (e: Entry) => TaskOutcome | 'give-back' = () => completed,
   logged: string[] = [],
 ) {
   const state = { capacity, taken: 0, wakes: 0 };
@@ -76,11 +78,17 @@ async function queueOf(
     },
   };
   const logger = toLogger({ warn: (fields: object) => logged.push(JSON.stringify(fields)) });
-  const queue = new JetStreamQueue<Entry>(
+  // like the scheduler's submit: the entry is pushed (no slot is ever free at once in this stand-in)
+  const queue: JetStreamQueue<Entry, Entry> = new JetStreamQueue<Entry, Entry>(
     context,
     {
-      admit: (task, delivery) => ({ id: task.id, priority: task.priority, lane: '', delivery }),
-      outcome,
+      admit: (task, delivery) => {
+        const entry: Entry = { id: task.id, priority: task.priority, lane: '', delivery };
+        assert.equal(queue.push(entry), true);
+        return entry;
+      },
+      keyOf: (e) => e,
+      outcome: (e) => e.ended ?? 'running',
       laneKey: (tags) => tags.join('\n'),
     },
     { names, options, masterId: 'test-master', logger },
@@ -94,6 +102,7 @@ async function queueOf(
   };
   const done = (e: Entry) => {
     state.taken--;
+    e.ended = outcome(e);
     queue.ack(e);
   };
   return { queue, state, take, done, link: l };
@@ -220,7 +229,7 @@ describe('JetStreamQueue on nats-server', () => {
   test('close gives waiting and unreported tasks back at once; a given-back result is not published', async () => {
     const { names, options, publisher } = await fleet();
     for (const id of ['p', 'q', 'r']) await publish(publisher, names, id);
-    const a = await queueOf(names, options, 3, () => undefined);
+    const a = await queueOf(names, options, 3, () => 'give-back');
     await waitFor('pulled', () => a.queue.size === 3);
     const taken = a.take()!;
     a.done(taken); // outcome undefined: shutting down, give it back

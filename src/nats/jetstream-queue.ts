@@ -20,14 +20,19 @@ import { laneConsumer } from './setup.ts';
 /** How a task taken from JetStream ended on this master, as its result message says it. */
 export type TaskOutcome = Pick<ResultMessage, 'status' | 'result' | 'error' | 'slave' | 'attempts'>;
 
-export interface JetStreamQueueHooks<E> {
-  /**
-   * A task pulled from JetStream becomes an entry of the scheduler (its job); a string says why it cannot run
-   * here (it is then terminated, with a failed result).
-   */
-  admit(task: ParsedTask, delivery: number): E | string;
-  /** The outcome of a taken entry, read when it is acknowledged; undefined gives the task back (shutting down). */
-  outcome(entry: E): TaskOutcome | undefined;
+/** A task's outcome once it ended; `give-back` returns it to the stream for another master (shutting down). */
+export type OutcomeOf = TaskOutcome | 'give-back' | 'running';
+
+/**
+ * How the queue reaches the scheduler. A pulled task is submitted to this master like any other (`admit`); the
+ * scheduler then either places it on a free slot at once or pushes its entry here, and the queue knows that
+ * entry by its key (`keyOf`: the task), so later `shift`/`ack` of it are a pulled task's.
+ */
+export interface JetStreamQueueHooks<E, K> {
+  /** Submits a pulled task to this master; returns its key, or a string saying why it cannot run here. */
+  admit(task: ParsedTask, delivery: number): K | string;
+  keyOf(entry: E): K;
+  outcome(key: K): OutcomeOf;
   /** The scheduler's lane key of a tag set (the queue's lanes are the scheduler's). */
   laneKey(tags: readonly string[]): string;
 }
@@ -53,6 +58,8 @@ export interface JetStreamQueueStats {
 }
 
 interface Held {
+  /** Its entry while it waits here (undefined when the scheduler placed it at once). */
+  entry: unknown;
   readonly msg: JsMsg;
   readonly task: ParsedTask;
   readonly delivery: number;
@@ -93,9 +100,9 @@ const kCloseWaitMs = 10_000;
  * sees each outcome once. Entries pushed by this master's own `submit` stay local (in memory, bounded by the
  * limit), as with the in-memory queue.
  */
-export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
+export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQueue<E> {
   readonly #context: QueueContext;
-  readonly #hooks: JetStreamQueueHooks<E>;
+  readonly #hooks: JetStreamQueueHooks<E, K>;
   readonly #names: FleetNames;
   readonly #options: ResolvedJetStreamOptions;
   readonly #masterId: string;
@@ -103,7 +110,9 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
   readonly #local = new MemoryQueue<E>({ limit: Number.POSITIVE_INFINITY });
   /** Entries pushed here and waiting: they count against the limit. */
   readonly #pushed = new Set<E>();
-  readonly #held = new Map<E, Held>();
+  readonly #held = new Map<K, Held>();
+  /** The pulled task being submitted now: an entry pushed meanwhile is its. */
+  #admitting: Held | undefined;
   readonly #lanes = new Map<string, LanePull>();
   readonly #publishing = new Set<Promise<void>>();
   readonly #stats: Omit<JetStreamQueueStats, 'held'> = {
@@ -124,7 +133,7 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
 
   constructor(
     context: QueueContext,
-    hooks: JetStreamQueueHooks<E>,
+    hooks: JetStreamQueueHooks<E, K>,
     options: { names: FleetNames; options: ResolvedJetStreamOptions; masterId: string; logger: Logger },
   ) {
     this.#context = context;
@@ -142,14 +151,23 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
   }
 
   push(entry: E): boolean {
-    if (this.#pushed.size >= this.#context.limit || this.#held.has(entry)) return false;
+    const admitting = this.#admitting;
+    if (admitting !== undefined) {
+      // the pulled task being admitted: waits here, outside the limit (free slots bounded what was pulled)
+      this.#admitting = undefined;
+      admitting.entry = entry;
+      admitting.lane.waiting++;
+      this.#local.push(entry);
+      return true;
+    }
+    if (this.#pushed.size >= this.#context.limit) return false;
     if (!this.#local.push(entry)) return false;
     this.#pushed.add(entry);
     return true;
   }
 
   unshift(entry: E): void {
-    const held = this.#held.get(entry);
+    const held = this.#held.get(this.#hooks.keyOf(entry));
     if (held?.taken) {
       held.taken = false;
       held.lane.waiting++;
@@ -165,7 +183,7 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
     const entry = this.#local.shift(lane);
     if (entry === undefined) return undefined;
     if (!this.#pushed.delete(entry)) {
-      const held = this.#held.get(entry);
+      const held = this.#held.get(this.#hooks.keyOf(entry));
       if (held !== undefined && !held.taken) {
         held.taken = true;
         held.lane.waiting--;
@@ -177,10 +195,11 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
   remove(entry: E): boolean {
     if (!this.#local.remove(entry)) return false;
     if (this.#pushed.delete(entry)) return true;
-    const held = this.#held.get(entry);
+    const key = this.#hooks.keyOf(entry);
+    const held = this.#held.get(key);
     if (held !== undefined) {
       // a pulled task that will not run here goes back to the stream for another master
-      this.#held.delete(entry);
+      this.#held.delete(key);
       held.lane.waiting--;
       this.#giveBack(held);
     }
@@ -188,14 +207,7 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
   }
 
   ack(entry: E): void {
-    const held = this.#held.get(entry);
-    if (held === undefined) return;
-    this.#held.delete(entry);
-    if (!held.taken) held.lane.waiting--;
-    const outcome = this.#hooks.outcome(entry);
-    if (outcome === undefined) this.#giveBack(held);
-    else this.#track(this.#finish(held, outcome));
-    this.#wakeIdlers();
+    this.#settled(this.#hooks.keyOf(entry));
   }
 
   // ---- the JetStream side ----
@@ -233,9 +245,9 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
     clearInterval(this.#working);
     clearInterval(this.#scan);
     this.#wakeIdlers();
-    for (const [entry, held] of this.#held) {
-      this.#held.delete(entry);
-      if (!held.taken) this.#local.remove(entry);
+    for (const [key, held] of this.#held) {
+      this.#held.delete(key);
+      if (!held.taken && held.entry !== undefined) this.#local.remove(held.entry as E);
       this.#giveBack(held);
     }
     if (this.#publishing.size > 0) {
@@ -355,15 +367,41 @@ export class JetStreamQueue<E extends QueueEntry> implements TaskQueue<E> {
       msg.nak();
       return;
     }
-    const entry = this.#hooks.admit(task, delivery);
-    if (typeof entry === 'string') {
-      this.#reject(msg, { reason: entry, id: task.id, client: task.client }, delivery);
+    const held: Held = { entry: undefined, msg, task, delivery, lane, taken: false };
+    this.#admitting = held;
+    let key: K | string;
+    try {
+      key = this.#hooks.admit(task, delivery);
+    } catch (err) {
+      key = (err as Error).message;
+    } finally {
+      this.#admitting = undefined;
+    }
+    if (typeof key === 'string') {
+      this.#reject(msg, { reason: key, id: task.id, client: task.client }, delivery);
       return;
     }
-    this.#held.set(entry, { msg, task, delivery, lane, taken: false });
-    lane.waiting++;
-    this.#local.push(entry);
-    this.#context.wake(lane.key);
+    // not pushed: the scheduler placed it on a free slot at once
+    if (held.entry === undefined) held.taken = true;
+    this.#held.set(key, held);
+    // it may have ended already (refused by a closing master)
+    if (this.#hooks.outcome(key) !== 'running') this.#settled(key);
+  }
+
+  /** A pulled task ended: its result is published, then its message acknowledged (or it goes back). */
+  #settled(key: K): void {
+    const held = this.#held.get(key);
+    if (held === undefined) return;
+    const outcome = this.#hooks.outcome(key);
+    if (outcome === 'running') return;
+    this.#held.delete(key);
+    if (!held.taken) {
+      held.lane.waiting--;
+      if (held.entry !== undefined) this.#local.remove(held.entry as E);
+    }
+    if (outcome === 'give-back') this.#giveBack(held);
+    else this.#track(this.#finish(held, outcome));
+    this.#wakeIdlers();
   }
 
   async #alreadyDone(task: ParsedTask): Promise<boolean> {

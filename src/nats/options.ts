@@ -53,39 +53,40 @@ const kUrl = /^((nats|tls|ws|wss):\/\/)?[^\s/]+(:\d+)?\/?$/;
 
 export function resolveJetStreamOptions(
   given: string | JetStreamOptions,
-  name = 'queue',
+  /** How messages name the options: `options.queue.` for a master's `queue`, `options.` for a FleetClient. */
+  prefix = 'options.queue.',
 ): ResolvedJetStreamOptions {
   const options: JetStreamOptions = typeof given === 'string' ? { servers: given } : given;
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`options.${name} must be a NATS URL or an object with servers`);
+    throw new TypeError(`${prefix.slice(0, -1)} must be a NATS URL or an object with servers`);
   }
   const list = typeof options.servers === 'string' ? options.servers.split(',') : options.servers;
   if (!Array.isArray(list) || list.length === 0) {
-    throw new TypeError(`options.${name}.servers must be a NATS URL or a non-empty array of them`);
+    throw new TypeError(`${prefix}servers must be a NATS URL or a non-empty array of them`);
   }
   const servers = list.map((s) => (typeof s === 'string' ? s.trim() : s));
   for (const server of servers) {
     if (typeof server !== 'string' || !kUrl.test(server)) {
       throw new TypeError(
-        `options.${name}.servers must hold NATS URLs like nats://127.0.0.1:4222 (got ${JSON.stringify(server)})`,
+        `${prefix}servers must hold NATS URLs like nats://127.0.0.1:4222 (got ${JSON.stringify(server)})`,
       );
     }
   }
   const o = { ...kDefaults, ...stripUndefined(options) };
   if (!isFleetName(o.fleet)) {
     throw new RangeError(
-      `options.${name}.fleet must be 1 to 32 letters, digits, '_' or '-' (got ${JSON.stringify(o.fleet)})`,
+      `${prefix}fleet must be 1 to 32 letters, digits, '_' or '-' (got ${JSON.stringify(o.fleet)})`,
     );
   }
   return Object.freeze({
     servers: Object.freeze(servers as string[]),
     fleet: o.fleet,
-    ackWait: checkNumber(`${name}.ackWait`, o.ackWait, 0.5, kMaxSeconds),
-    maxAckPending: checkInteger(`${name}.maxAckPending`, o.maxAckPending, 1, 10_000_000),
-    maxDeliver: checkInteger(`${name}.maxDeliver`, o.maxDeliver, 1, 1000),
-    maxTaskBytes: checkInteger(`${name}.maxTaskBytes`, o.maxTaskBytes, 64, 64 * 1024 * 1024),
-    resultTtl: checkNumber(`${name}.resultTtl`, o.resultTtl, 1, 365 * 86_400),
-    beat: checkNumber(`${name}.beat`, o.beat, 0.1, 3600),
-    connectTimeout: checkNumber(`${name}.connectTimeout`, o.connectTimeout, 0.1, 600),
+    ackWait: checkNumber(`${prefix.slice(8)}ackWait`, o.ackWait, 0.5, kMaxSeconds),
+    maxAckPending: checkInteger(`${prefix.slice(8)}maxAckPending`, o.maxAckPending, 1, 10_000_000),
+    maxDeliver: checkInteger(`${prefix.slice(8)}maxDeliver`, o.maxDeliver, 1, 1000),
+    maxTaskBytes: checkInteger(`${prefix.slice(8)}maxTaskBytes`, o.maxTaskBytes, 64, 64 * 1024 * 1024),
+    resultTtl: checkNumber(`${prefix.slice(8)}resultTtl`, o.resultTtl, 1, 365 * 86_400),
+    beat: checkNumber(`${prefix.slice(8)}beat`, o.beat, 0.1, 3600),
+    connectTimeout: checkNumber(`${prefix.slice(8)}connectTimeout`, o.connectTimeout, 0.1, 600),
   });
 }
