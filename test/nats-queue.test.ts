@@ -277,4 +277,26 @@ describe('JetStreamQueue on nats-server', () => {
     assert.ok(logged.some((l) => l.includes('not JSON')));
     await q.queue.close();
   });
+
+  test('a result that is not JSON or too large for NATS ends the task as failed, once, instead of redelivering it', async () => {
+    const { names, options, publisher } = await fleet(1);
+    await publish(publisher, names, 'bigint');
+    await publish(publisher, names, 'huge');
+    const outcomes: Record<string, TaskOutcome> = {
+      bigint: { ...completed, result: { n: 1n } },
+      huge: { ...completed, result: 'x'.repeat(2 * 1024 * 1024) },
+    };
+    const q = await queueOf(names, options, 2, (e) => outcomes[e.id]!);
+    await waitFor('pulled', () => q.queue.size === 2);
+    q.done(q.take()!);
+    q.done(q.take()!);
+    await waitFor('both published', () => q.queue.stats().resultsPublished === 2);
+    await sleep(1500); // past the ack wait: acknowledged, so never redelivered
+    assert.equal(q.queue.stats().pulled, 2);
+    const byId = new Map((await results(publisher, names)).map((r) => [r.id, r]));
+    assert.equal(byId.get('bigint')?.error?.code, 'RESULT_NOT_JSON');
+    assert.equal(byId.get('huge')?.error?.code, 'RESULT_TOO_LARGE');
+    assert.equal(byId.get('huge')?.status, 'failed');
+    await q.queue.close();
+  });
 });

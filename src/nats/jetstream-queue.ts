@@ -454,23 +454,53 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     msg.ack();
   }
 
-  /** Publishes until JetStream stores it (through disconnections); gives up only when closed with nothing connected. */
+  /** Publishes until JetStream stores it (through disconnections); gives up only once the connection is closed. */
   async #publishResult(result: ResultMessage): Promise<void> {
+    const link = this.#link!;
     const subject = this.#names.resultSubject(result.client, result.id);
     const msgID = `${result.client}.${result.id}`;
-    const body = encodeResult(result);
+    const body = this.#encode(result, link.nc.info?.max_payload ?? 1024 * 1024);
     for (let wait = 100; ; wait = Math.min(wait * 2, 5000)) {
       try {
-        const ack = await this.#link!.js.publish(subject, body, { msgID, timeout: 5000 });
+        const ack = await link.js.publish(subject, body, { msgID, timeout: 5000 });
         if (ack.duplicate) this.#stats.resultsDuplicate++;
         else this.#stats.resultsPublished++;
         return;
       } catch (err) {
-        if (this.#link!.nc.isClosed()) throw err;
+        if (link.nc.isClosed()) throw err;
         this.#logger.warn({ taskId: result.id, ...errorFields(err) }, 'publishing a result failed; retrying');
         await new Promise((r) => setTimeout(r, wait));
       }
     }
+  }
+
+  /**
+   * The result as JSON; one that cannot be (not JSON, or larger than NATS carries) becomes a failure that says
+   * so, so the task still ends once instead of being redelivered for ever.
+   */
+  #encode(result: ResultMessage, maxPayload: number): Uint8Array {
+    let reason: { code: string; message: string };
+    try {
+      const body = encodeResult(result);
+      // room for the headers (Nats-Msg-Id) under the server's max_payload
+      if (body.length <= maxPayload - 1024) return body;
+      reason = {
+        code: ResultErrorCode.RESULT_TOO_LARGE,
+        message: `the result is ${body.length} bytes as JSON; NATS carries at most ${maxPayload}`,
+      };
+    } catch (err) {
+      reason = {
+        code: ResultErrorCode.RESULT_NOT_JSON,
+        message: `the result is not JSON: ${(err as Error).message}`,
+      };
+    }
+    this.#logger.warn({ taskId: result.id, reason: reason.message }, 'a result cannot be published as it is');
+    return encodeResult({
+      ...result,
+      status: 'failed',
+      result: { error: reason.code, message: reason.message },
+      error: reason,
+    });
   }
 
   #giveBack(held: Held): void {

@@ -210,6 +210,10 @@ export const ResultErrorCode = {
   REPORTED_FAILURE: 'REPORTED_FAILURE',
   /** The message was not a valid task (the reason is in `message`); nothing ran. */
   INVALID_TASK: 'INVALID_TASK',
+  /** The slave's result could not be written as JSON. */
+  RESULT_NOT_JSON: 'RESULT_NOT_JSON',
+  /** The slave's result, as JSON, is larger than NATS carries (the server's max_payload). */
+  RESULT_TOO_LARGE: 'RESULT_TOO_LARGE',
 } as const;
 
 export function encodeResult(result: ResultMessage): Uint8Array {
