@@ -8,6 +8,24 @@ export type { ResultHandler, ResultHandlerInput } from './master/results/handler
 export type { FleetStatus, MasterStats, SlaveStatus } from './master/status.ts';
 export type { NewTaskOptions, TaskCallback } from './master/task.ts';
 export { Task, TaskEndCode, TaskEndedError, TaskStatus } from './master/task.ts';
+export { QueueUnreachableError } from './nats/connect.ts';
+export type {
+  FleetClientOptions,
+  FleetClientStats,
+  FleetMapOptions,
+  FleetSubmitOptions,
+  FleetTaskStatus,
+} from './nats/fleet-client.ts';
+export {
+  FleetClient,
+  FleetClientClosedError,
+  FleetSubmitError,
+  FleetTaskFailedError,
+  FleetTaskHandle,
+} from './nats/fleet-client.ts';
+export type { MasterListing, MasterRecord } from './nats/masters.ts';
+export type { JetStreamOptions } from './nats/options.ts';
+export type { ResultMessage, TaskMessage } from './nats/schema.ts';
 export type { Logger, LoggerLike, TlsOptions } from './options.ts';
 export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
 export type { Envelope } from './protocol/envelope.ts';
