@@ -1,6 +1,10 @@
 // The public surface, picked by hand. Internals stay reachable only through these names.
 
 export { FleetSecretError, SlaveConnection } from './master/connection.ts';
+export type { PlacementPolicy, SlaveLoad } from './master/fleet/placement.ts';
+export { leastLoaded } from './master/fleet/placement.ts';
+export type { QueueContext, QueueEntry, QueueFactory, TaskQueue } from './master/fleet/queue.ts';
+export type { MapOptions, SubmitOptions } from './master/fleet/submit-options.ts';
 export type { NewConnectionOptions } from './master/master.ts';
 export { Master } from './master/master.ts';
 export type { MasterHooks, MasterOptions, ResolvedMasterOptions } from './master/options.ts';
@@ -37,7 +41,9 @@ export {
   MasterMasterTokenInvalidError,
   MasterMasterTokenNotGivenError,
   MasterMetricsFailedError,
+  MasterQueueFullError,
   MasterRequestBodyTooLargeError,
+  MasterRequestDataInvalidError,
   MasterRequestMalformedError,
   MasterResponseError,
   MasterResultStageBusyError,
@@ -48,6 +54,7 @@ export {
   MasterSlaveTokenNotGivenError,
   MasterSystemShuttingDownError,
   MasterTaskDataInvalidError,
+  MasterTaskNotFoundError,
   RequestFailedError,
   ResponseError,
   SlaveAlreadyConnectedError,

@@ -15,6 +15,7 @@ import { resolveSlaveOptions } from '../src/slave/options.ts';
 
 const kMain = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const kSumTask = fileURLToPath(new URL('./fixtures/sum-task.ts', import.meta.url));
+const kSlowSumTask = fileURLToPath(new URL('./fixtures/slow-sum-task.ts', import.meta.url));
 
 function cli(args: string[], env: Record<string, string> = {}): ChildProcess {
   return spawn(process.execPath, ['--import', 'tsx', kMain, ...args], {
@@ -173,6 +174,16 @@ describe('configuration', () => {
     ]);
     assert.equal(command.options.metrics, false, '--no-metrics beats the environment');
     assert.equal(command.msgpack, true);
+    assert.equal(command.retries, 0);
+    const withRetries = parse(['master', '--retries', '3', '--queue-limit', '10']);
+    assert.equal(withRetries.kind === 'master' && withRetries.retries, 3);
+    assert.equal(withRetries.kind === 'master' && withRetries.options.queueLimit, 10);
+    assert.throws(
+      () => parse(['master', '--retries', '101']),
+      /retries: expected an integer between 0 and 100/,
+    );
+    const slave = parse(['slave', '--module', 'm.js', '--concurrency', '4']);
+    assert.equal(slave.kind === 'slave' && slave.options.concurrency, 4);
     const fromEnv = parse(['master'], { FLEETMASTER_SLAVE: 'a=h:1, b=h:2', FLEETMASTER_METRICS: 'yes' });
     assert.deepEqual(fromEnv.kind === 'master' && fromEnv.slaves.map((s) => s.name), ['a', 'b']);
     assert.equal(fromEnv.kind === 'master' && fromEnv.options.metrics, true);
@@ -228,13 +239,14 @@ describe('configuration', () => {
         else assert.ok(fields.has(key), `${command}: option ${key} has a CLI field`);
       }
     };
-    covered('master', Object.keys(resolveMasterOptions({})), ['hooks', 'logger', 'slaveTls']);
+    covered('master', Object.keys(resolveMasterOptions({})), ['hooks', 'logger', 'slaveTls', 'placement']);
     covered('slave', Object.keys(resolveSlaveOptions({})), ['hooks', 'logger', 'masterTls', 'processTask']);
     // and the other way: every field is an option of the library, or the command's own
     const commandOnly = [
       'slave',
       'tasks',
       'deadline',
+      'retries',
       'msgpack',
       'logLevel',
       'module',
@@ -314,6 +326,68 @@ describe('commands, as processes', () => {
       assert.equal(await exitOf(slave), 0);
     } finally {
       slave.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('master --tasks runs on the fleet: a slave process SIGKILLed mid-run, --retries gives its task to the other', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fleetmaster-cli-'));
+    const tasks = join(dir, 'tasks.jsonl');
+    await writeFile(
+      tasks,
+      Array.from({ length: 4 }, (_, i) => JSON.stringify({ a: i, b: 10, ms: 1500 })).join('\n'),
+    );
+    const env = { FLEETMASTER_HEARTBEAT_SPAN: '0.2' };
+    const slaves = [0, 1].map(() =>
+      cli(['slave', '--module', kSlowSumTask, '--host', '127.0.0.1', '--port', '0'], env),
+    );
+    try {
+      const ports = await Promise.all(
+        slaves.map(async (s) => (await waitForLine(s, /"port":(\d+),[^\n]*"msg":"slave listening"/))[1]),
+      );
+      const master = cli([
+        'master',
+        '--host',
+        '127.0.0.1',
+        '--port',
+        '0',
+        '--heartbeat-tolerance',
+        '0.6',
+        '--heartbeat-check-span',
+        '0.1',
+        '--slave',
+        `s0=127.0.0.1:${ports[0]}`,
+        '--slave',
+        `s1=127.0.0.1:${ports[1]}`,
+        '--tasks',
+        tasks,
+        '--retries',
+        '2',
+      ]);
+      const stdout = collect(master.stdout);
+      const stderr = collect(master.stderr);
+      // progress on stderr: once both slaves work, one dies
+      await waitForLine(master, /"running":2,[^\n]*"msg":"tasks progress"/);
+      slaves[1]!.kill('SIGKILL');
+      const code = await exitOf(master);
+      assert.equal(code, 0, stderr.text);
+      const lines = stdout.text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      assert.equal(lines.length, 4);
+      assert.ok(
+        lines.every((l) => l.status === 'completed'),
+        stdout.text,
+      );
+      assert.deepEqual(
+        lines.map((l) => l.result.sum).sort((a: number, b: number) => a - b),
+        [10, 11, 12, 13],
+      );
+      assert.match(stderr.text, /"completed":4,"failed":0,"retries":1/);
+      assert.match(stderr.text, /"msg":"task goes back to the queue for another attempt"/);
+    } finally {
+      for (const s of slaves) s.kill('SIGKILL');
       await rm(dir, { recursive: true, force: true });
     }
   });

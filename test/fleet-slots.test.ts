@@ -13,8 +13,8 @@ describe('leastLoaded', () => {
     tags: new Set<string>(),
   });
   test('fewest tasks in flight first, then the one idle the longest', () => {
-    assert.ok(leastLoaded(load(0, 50), load(1, 10)) < 0);
-    assert.ok(leastLoaded(load(2, 10), load(1, 50)) > 0);
+    assert.ok(leastLoaded(load(0, 50), load(1, 10)) < 0, 'leastLoaded(load(0, 50), load(1, 10)) < 0');
+    assert.ok(leastLoaded(load(2, 10), load(1, 50)) > 0, 'leastLoaded(load(2, 10), load(1, 50)) > 0');
     assert.ok(leastLoaded(load(1, 10), load(1, 50)) < 0, 'idle since 10 is idle longer');
     assert.equal(leastLoaded(load(1, 10), load(1, 10)), 0);
   });
@@ -130,7 +130,7 @@ describe('SlotIndex', () => {
     for (const tag of tags) index.lane([tag]);
     assert.ok(index.laneCount <= kMaxIdleLanes + 2, `lanes: ${index.laneCount}`);
     assert.equal(index.laneOf('t0'), busy, 'a lane with a waiting task is kept');
-    assert.ok(index.laneOf(''));
+    assert.ok(index.laneOf(''), 'index.laneOf()');
     // a dropped lane is rebuilt on demand with its slaves
     assert.equal(index.lane(['t1']).free.size, 1);
   });
@@ -158,6 +158,6 @@ describe('SlotIndex', () => {
     }
     // a sift down compares two children per level, a sift up one parent per level
     assert.ok(worst <= 3 * log2 + 2, `at most ${worst} comparisons for one change (log2 n = ${log2})`);
-    assert.ok(worst > 0);
+    assert.ok(worst > 0, 'worst > 0');
   });
 });

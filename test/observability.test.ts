@@ -159,11 +159,15 @@ describe('metrics and status', () => {
     const [slave] = slaves;
     assert.deepEqual(Object.keys(slave!).sort(), [
       'address',
+      'capacity',
       'lastHeartbeatAge',
       'name',
       'state',
+      'tags',
       'tasksInFlight',
     ]);
+    assert.equal(slave!.capacity, 1, 'a fleetmaster slave announces concurrency 1 by default');
+    assert.deepEqual(slave!.tags, []);
     assert.equal(slave!.name, 'steady');
     assert.equal(slave!.address, `http://127.0.0.1:${steady.port}`);
     assert.equal(slave!.state, 'connected');

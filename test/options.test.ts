@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { Master, type MasterOptions, Slave, type SlaveOptions } from '../src/index.ts';
+import { leastLoaded } from '../src/master/fleet/placement.ts';
 
 /** Options as a user with no type checker might pass them. */
 const loose = <T>(value: Record<string, unknown>) => value as T;
@@ -23,6 +24,10 @@ describe('Master options', () => {
     assert.equal(options.myAddress, undefined);
     assert.equal(options.maxBodySize, 64 * 1024 * 1024);
     assert.equal(options.taskClient, 'lean');
+    assert.equal(options.queueLimit, 100_000);
+    assert.equal(options.placement, leastLoaded);
+    assert.equal(options.fleetTaskRetention, 600);
+    assert.equal(options.fleetTasksKept, 10_000);
     assert.deepEqual(options.hooks, {});
   });
 
@@ -75,6 +80,11 @@ describe('Master options', () => {
     ['host empty', { host: '' }, /options\.host/],
     ['taskClient unknown', loose({ taskClient: 'fast' }), /options\.taskClient must be 'lean' or 'undici'/],
     ['maxBodySize 0', { maxBodySize: 0 }, /options\.maxBodySize/],
+    ['queueLimit 0', { queueLimit: 0 }, /options\.queueLimit must be an integer between 1 and 100000000/],
+    ['queueLimit 1.5', { queueLimit: 1.5 }, /options\.queueLimit/],
+    ['placement not a function', loose({ placement: 'least' }), /options\.placement must be a function/],
+    ['fleetTaskRetention 0', { fleetTaskRetention: 0 }, /options\.fleetTaskRetention/],
+    ['fleetTasksKept 0', { fleetTasksKept: 0 }, /options\.fleetTasksKept/],
     ['myAddress without scheme', { myAddress: '10.0.0.5:7235' }, /options\.myAddress/],
     ['myAddress with a path', { myAddress: 'http://10.0.0.5:7235/x' }, /options\.myAddress/],
     [
@@ -113,6 +123,7 @@ describe('Slave options', () => {
     assert.equal(options.requestRetryWaiting, 1);
     assert.equal(options.maxBodySize, 64 * 1024 * 1024);
     assert.equal(options.processTask, undefined);
+    assert.equal(options.concurrency, 1);
     assert.deepEqual(options.hooks, {});
     assert.equal(Object.isFrozen(options), true);
   });
@@ -144,6 +155,8 @@ describe('Slave options', () => {
     ['host empty', { host: '' }, /options\.host/],
     ['maxBodySize negative', { maxBodySize: -1 }, /options\.maxBodySize/],
     ['processTask not a function', loose({ processTask: 'run' }), /options\.processTask/],
+    ['concurrency 0', { concurrency: 0 }, /options\.concurrency must be an integer between 1 and 1024/],
+    ['concurrency above 1024', { concurrency: 1025 }, /options\.concurrency/],
     [
       'hooks.beforeConnection not a function',
       loose({ hooks: { beforeConnection: 1 } }),

@@ -81,44 +81,56 @@ async function runMaster(command: Run<'master'>): Promise<void> {
   }
   if (command.tasks === undefined) return; // serve until a signal
   if (connections.length === 0) throw new ConfigError('tasks: needs at least one slave (--slave)');
-  const lines = createInterface({
-    input: createReadStream(command.tasks),
-    crlfDelay: Number.POSITIVE_INFINITY,
-  });
-  const queue: unknown[] = [];
-  let lineNumber = 0;
-  for await (const line of lines) {
-    lineNumber++;
-    if (line.trim() === '') continue;
-    try {
-      queue.push(JSON.parse(line));
-    } catch (err) {
-      throw new ConfigError(
-        `tasks: ${command.tasks} line ${lineNumber} is not JSON (${(err as Error).message})`,
-      );
+  const file = command.tasks;
+  // read lazily: map() takes a line only when a task may be outstanding, so a file of any size is fine
+  async function* lines(): AsyncGenerator<unknown> {
+    const input = createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY });
+    let lineNumber = 0;
+    for await (const line of input) {
+      lineNumber++;
+      if (line.trim() === '') continue;
+      try {
+        yield JSON.parse(line);
+      } catch (err) {
+        throw new ConfigError(`tasks: ${file} line ${lineNumber} is not JSON (${(err as Error).message})`);
+      }
     }
   }
   let done = 0;
   let failed = 0;
-  // every slave takes the next line as soon as its previous task ended
-  await Promise.all(
-    connections.map(async (connection) => {
-      for (let data = queue.shift(); data !== undefined; data = queue.shift()) {
-        const task = connection.newTask(data, { deadline: command.deadline });
-        await task.start().catch(() => undefined);
-        await task.join();
-        const ok = task.status === TaskStatus.COMPLETED;
-        if (ok) done++;
-        else failed++;
-        const status = ok ? 'completed' : task.status === TaskStatus.START_FAILED ? 'start_failed' : 'failed';
-        const result = task.result ?? (task.error ? { error: task.error.message } : null);
-        process.stdout.write(`${JSON.stringify({ slave: connection.name, data, status, result })}\n`);
-      }
-    }),
-  );
-  log.info({ completed: done, failed }, `${done} tasks completed, ${failed} failed`);
+  const progress = setInterval(() => {
+    const s = master.stats();
+    log.info(
+      { completed: done, failed, queued: s.tasksQueued, running: s.runningTasks, retries: s.taskRetries },
+      'tasks progress',
+    );
+  }, 1000);
+  progress.unref();
+  try {
+    // every task goes to the fleet; each line of stdout is written as its task settles
+    for await (const task of master.map(lines(), { deadline: command.deadline, retries: command.retries })) {
+      const ok = task.status === TaskStatus.COMPLETED;
+      if (ok) done++;
+      else failed++;
+      const status = statusOf(task.status);
+      const result = task.result ?? (task.error ? { error: task.error.message } : null);
+      const { data } = task;
+      process.stdout.write(`${JSON.stringify({ slave: task.slave ?? null, data, status, result })}\n`);
+    }
+  } finally {
+    clearInterval(progress);
+  }
+  const retries = master.stats().taskRetries;
+  log.info({ completed: done, failed, retries }, `${done} tasks completed, ${failed} failed`);
   if (failed > 0) process.exitCode = 3;
   await master.close();
+}
+
+function statusOf(status: TaskStatus): string {
+  if (status === TaskStatus.COMPLETED) return 'completed';
+  if (status === TaskStatus.START_FAILED) return 'start_failed';
+  if (status === TaskStatus.CANCELLED) return 'cancelled';
+  return 'failed';
 }
 
 async function runDemoCommand(command: Run<'demo'>): Promise<void> {

@@ -24,6 +24,7 @@ export type Command =
       slaves: SlaveTarget[];
       tasks: string | undefined;
       deadline: number | undefined;
+      retries: number;
       msgpack: boolean;
       logLevel: string;
     }
@@ -174,7 +175,7 @@ export function readConfigFile(path: string): unknown {
  * Fields that belong to the command, not to the library's options; every other field is the option of the same
  * name, so a field added to the table reaches the library without more wiring.
  */
-const kCommandOnly = new Set(['slave', 'tasks', 'deadline', 'msgpack', 'logLevel', 'module']);
+const kCommandOnly = new Set(['slave', 'tasks', 'deadline', 'retries', 'msgpack', 'logLevel', 'module']);
 const kTlsFields = new Set(['tlsKey', 'tlsCert', 'tlsPassphrase']);
 
 /** The library options among the resolved values (TLS files gathered into `tls`). */
@@ -198,6 +199,7 @@ function toMaster(resolved: Resolved): Command {
     slaves: ((v.slave as string[] | undefined) ?? []).map((t) => parseTarget(t, sources.slave)),
     tasks: v.tasks as string | undefined,
     deadline: v.deadline as number | undefined,
+    retries: (v.retries as number | undefined) ?? 0,
     msgpack: (v.msgpack as boolean | undefined) ?? false,
     logLevel: (v.logLevel as string | undefined) ?? 'info',
   };

@@ -3,7 +3,13 @@ import { headerOf, PeerClient } from '../client/peer-client.ts';
 import type { Logger } from '../options.ts';
 import { encodeBody, kJson, kMsgpack } from '../protocol/codec.ts';
 import { slaveErrorFor } from '../protocol/errors.ts';
-import { Extension, kExtensionsHeader, kOurExtensions, speaks } from '../protocol/extensions.ts';
+import {
+  announcedConcurrency,
+  Extension,
+  kExtensionsHeader,
+  kOurExtensions,
+  speaks,
+} from '../protocol/extensions.ts';
 import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
 import { kEnd, type NewTaskOptions, Task, TaskEndCode, TaskEndedError, type TaskHost } from './task.ts';
 
@@ -23,8 +29,14 @@ export interface ConnectionHost {
   connectFailed(connection: SlaveConnection, error: Error): void;
   connected(connection: SlaveConnection): void;
   disconnected(connection: SlaveConnection, reason: TaskEndedError): void;
-  trackTask(task: Task): void;
-  untrackTask(task: Task): void;
+  /** A task was made on this connection (`newTask`). */
+  taskCreated(): void;
+  /** A task's attempt is on this connection's slave now (its slot is taken). */
+  trackTask(task: Task, connection: SlaveConnection): void;
+  /** That attempt is over: the slave reported, the start failed, or the slave is gone (the slot is free). */
+  untrackTask(task: Task, connection: SlaveConnection): void;
+  /** A task settled (once per task, whatever the way). */
+  taskEnded(task: Task): void;
   /** Hooks return their value, or a Promise of it (the reference's hooks are synchronous; ours may not be). */
   hook(name: 'beforeConnect' | 'beforeDisconnect', connection: SlaveConnection): unknown;
   hook(name: 'beforeNewTask', connection: SlaveConnection, data: unknown): unknown;
@@ -43,6 +55,9 @@ export interface ConnectionHost {
 export interface ConnectionOptions {
   https: boolean;
   msgpack: boolean;
+  /** Task slots for the scheduler; undefined: what the slave announced, else 1. */
+  capacity: number | undefined;
+  tags: readonly string[];
 }
 
 export const kDrop = Symbol('fleetmaster.connection.drop');
@@ -60,6 +75,8 @@ export class SlaveConnection {
   readonly host: string;
   readonly port: number;
   readonly https: boolean;
+  /** Tags the scheduler matches against a submitted task's `tags`. */
+  readonly tags: readonly string[];
   /** The one token of this connection (slave token here, master token on the slave). */
   readonly token: string;
   readonly #host: ConnectionHost;
@@ -71,6 +88,7 @@ export class SlaveConnection {
   #taskClient: PeerClient | undefined;
   #connected = false;
   readonly #wantMsgpack: boolean;
+  readonly #capacity: number | undefined;
   /** The slave's `Fleet-Extensions` answer to `/connect` ('' for a DI-engine slave). */
   #slaveExtensions = '';
 
@@ -88,22 +106,40 @@ export class SlaveConnection {
     this.port = port;
     this.https = options.https;
     this.#wantMsgpack = options.msgpack;
+    this.#capacity = options.capacity;
+    this.tags = options.tags;
     this.token = token;
     this.#taskHost = {
       logger: host.logger,
+      slaveName: name,
       beforeNewTask: (d) => host.hook('beforeNewTask', this, d),
-      postTask: (id, d) => this.#postTask(id, d),
+      postTask: (id, d, json) => this.#postTask(id, d, json),
       afterNewTask: (answer) => host.hookAfter('afterNewTask', this, answer),
       errorNewTask: (error) => host.hookError('errorNewTask', this, error),
       track: (task) => {
         this.#tasks.add(task);
-        host.trackTask(task);
+        host.trackTask(task, this);
       },
       untrack: (task) => {
         this.#tasks.delete(task);
-        host.untrackTask(task);
+        host.untrackTask(task, this);
       },
+      ended: (task) => host.taskEnded(task),
+      cancel: (id) => this.#cancel(id),
     };
+  }
+
+  /**
+   * Task slots: the `capacity` given to `newConnection`, else the `concurrency` the slave announced (a fleetmaster
+   * slave), else 1 (a DI-engine slave runs one task at a time and refuses a second).
+   */
+  get capacity(): number {
+    return this.#capacity ?? announcedConcurrency(this.#slaveExtensions) ?? 1;
+  }
+
+  /** @internal What a task's attempt on this connection calls back into. */
+  get taskHost(): TaskHost {
+    return this.#taskHost;
   }
 
   /** True when task bodies go out as MessagePack: asked for, and the slave announced it. */
@@ -169,7 +205,9 @@ export class SlaveConnection {
   /** A new, not yet started task. */
   // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
   newTask<D = any, R = any>(data: D, options?: NewTaskOptions): Task<D, R> {
-    return new Task<D, R>(this.#taskHost, data, options);
+    const task = new Task<D, R>(this.#taskHost, data, options);
+    this.#host.taskCreated();
+    return task;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -214,12 +252,12 @@ export class SlaveConnection {
    * bench/fleet.ts), unless the `taskClient` option says undici. Any other slave (DI-engine's Flask) gets undici,
    * as every other request does.
    */
-  #postTask(id: string, data: unknown): Promise<PeerAnswer> {
+  #postTask(id: string, data: unknown, json: string | undefined): Promise<PeerAnswer> {
     const format = this.usesMsgpack ? kMsgpack : kJson;
     // a task id is a UUID: the JSON body is spliced together rather than stringified from a wrapper object
     const body =
       format === kJson
-        ? `{"task":{"id":${JSON.stringify(id)}},"data":${JSON.stringify(data ?? {}) ?? '{}'}}`
+        ? `{"task":{"id":${JSON.stringify(id)}},"data":${json ?? JSON.stringify(data ?? {}) ?? '{}'}}`
         : encodeBody({ task: { id }, data: data ?? {} }, format);
     if (this.#slaveExtensions === '' || this.#host.taskClient === 'undici') {
       this.#client ??= this.#newClient('undici');
@@ -227,6 +265,21 @@ export class SlaveConnection {
     }
     this.#taskClient ??= this.#newClient('h1');
     return this.#taskClient.request('POST', '/task/new', { body, contentType: format });
+  }
+
+  /**
+   * `POST /task/cancel` to a slave that announced `cancel`: it aborts that task's signal, and still reports when
+   * its task code returns (the slot is free only then). Nothing is sent to any other slave; a failure is only
+   * logged, since the task has settled already.
+   */
+  #cancel(id: string): void {
+    if (!this.#connected || !speaks(this.#slaveExtensions, Extension.CANCEL)) return;
+    this.#request('POST', '/task/cancel', { task: { id } }).catch((err: unknown) => {
+      this.#host.logger.debug(
+        { slave: this.name, taskId: id, reason: err instanceof Error ? err.message : String(err) },
+        'cancel could not be sent',
+      );
+    });
   }
 
   #headers(): Record<string, string> {
@@ -272,7 +325,8 @@ function toError(err: unknown): Error {
   return err instanceof Error ? err : new Error(String(err));
 }
 
-function disconnectedReason(name: string): TaskEndedError {
+/** The one reason given to the tasks of a slave that was disconnected (or deleted) before it reported. */
+export function disconnectedReason(name: string): TaskEndedError {
   return new TaskEndedError(
     TaskEndCode.SLAVE_DISCONNECTED,
     `slave ${name} was disconnected before reporting`,

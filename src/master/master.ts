@@ -9,11 +9,13 @@ import { createChannelCheck } from '../protocol/channel.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { kAnswers } from './answers.ts';
-import { type ConnectionHost, kClose, kDrop, SlaveConnection } from './connection.ts';
-import { FleetCounters, type RemovalReason, taskEndOf } from './fleet/counters.ts';
-import { type SlaveRecord, SlaveRegistry } from './fleet/registry.ts';
-import { startSweep } from './fleet/sweep.ts';
-import { TaskTable } from './fleet/task-table.ts';
+import { type ConnectionHost, disconnectedReason, kClose, SlaveConnection } from './connection.ts';
+import type { FleetCounters } from './fleet/counters.ts';
+import { Fleet } from './fleet/fleet.ts';
+import { mountFleetRoutes } from './fleet/http-routes.ts';
+import { FleetHttpTasks } from './fleet/http-tasks.ts';
+import type { SlaveRegistry } from './fleet/registry.ts';
+import type { MapOptions, SubmitOptions } from './fleet/submit-options.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import { MasterMetrics } from './metrics.ts';
 import {
@@ -26,11 +28,18 @@ import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
-import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
+import { type Task, TaskEndCode, TaskEndedError } from './task.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
   https?: boolean;
+  /**
+   * Tasks the scheduler runs on this slave at once. @defaultValue the `concurrency` a fleetmaster slave
+   * announces, else 1 (a DI-engine slave runs one task and refuses a second)
+   */
+  capacity?: number;
+  /** Tags of this slave: a submitted task with `tags` runs only on a slave carrying all of them. */
+  tags?: readonly string[];
   /**
    * Send task bodies as MessagePack when the slave announces it (a fleetmaster slave does; a DI-engine slave
    * keeps getting JSON). Typed arrays and Buffers then cross without base64. @defaultValue false
@@ -47,12 +56,14 @@ export interface NewConnectionOptions {
  */
 export class Master implements ConnectionHost, FrontEndHost {
   readonly options: ResolvedMasterOptions;
-  readonly registry = new SlaveRegistry<SlaveConnection>();
+  /** The fleet's bookkeeping: registry, sweep, running tasks, scheduler, counters. */
+  readonly #fleet: Fleet;
+  readonly registry: SlaveRegistry<SlaveConnection>;
   #results: ResultStage | undefined;
   /** @internal */
   readonly replies: ReplyTracker = { open: 0 };
   /** Plain counters (heartbeats, error answers, removals, task ends); metrics and stats read them. */
-  readonly counters = new FleetCounters();
+  readonly counters: FleetCounters;
   readonly #selfToken: string;
   readonly #checkSelf: (token: string) => boolean;
   readonly #metrics: MasterMetrics | undefined;
@@ -60,7 +71,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   #admin: { app: HttpApp; port: number } | undefined;
   #startedAt = 0;
   readonly #channelCheck: (header: string) => 'ok' | 'missing' | 'invalid';
-  readonly #tasks: TaskTable;
+  /** @internal Tasks submitted over HTTP (`/fleet/tasks`), kept readable for a while once settled. */
+  readonly fleetTasks: FleetHttpTasks;
   readonly #addressCache = new Map<string, Promise<string>>();
   #app: HttpApp | undefined;
   #stopSweep: (() => void) | undefined;
@@ -75,17 +87,25 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#selfToken = this.options.selfToken ?? randomToken();
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
-    this.#tasks = new TaskTable(this.options.logger);
+    const fleet = new Fleet(this.options);
+    this.#fleet = fleet;
+    this.registry = fleet.registry;
+    this.counters = fleet.counters;
+    this.fleetTasks = new FleetHttpTasks(this, {
+      retention: this.options.fleetTaskRetention,
+      kept: this.options.fleetTasksKept,
+    });
     if (this.options.metrics || this.options.adminPort !== undefined) {
       const metrics = new MasterMetrics({
         info: { engine: this.engine, node: process.version },
         counters: this.counters,
-        slaveCounts: () => this.#slaveCounts(),
-        runningTasks: () => this.#tasks.size,
-        resultCounters: () => this.#tasks.counters,
+        slaveCounts: () => fleet.slaveCounts(),
+        runningTasks: () => fleet.tasks.size,
+        fleetLoad: () => fleet.scheduler.load(),
         stageLoad: () => this.#results?.load(),
       });
-      this.#tasks.observeHandler = (ms) => metrics.handled(ms);
+      fleet.tasks.observeHandler = (ms) => metrics.handled(ms);
+      fleet.observeTask = (outcome, seconds) => metrics.taskEnded(outcome, seconds);
       this.#metrics = metrics;
     }
   }
@@ -169,6 +189,8 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.#closing) throw new Error('Master is closed; create a new one');
     const app = this.#engine.createApp({ tls: this.options.tls, malformed: kAnswers.malformed });
     mountMasterRoutes(app, this);
+    // uWS matches a route of fixed segments before the front end's catch-all, whatever the order they were added
+    mountFleetRoutes(app, this);
     this.#app = app;
     this.#results = this.#createStage();
     const { adminHost, adminPort } = this.options;
@@ -201,11 +223,9 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       'master listening',
     );
-    this.#stopSweep = startSweep(
-      this.registry,
+    this.#stopSweep = this.#fleet.startSweep(
       this.options.heartbeatCheckSpan * 1000,
       this.options.heartbeatTolerance * 1000,
-      (record, now) => this.#evict(record, now),
     );
     return this;
   }
@@ -248,14 +268,41 @@ export class Master implements ConnectionHost, FrontEndHost {
     if (this.registry.byName(name)?.state === 'connected') {
       throw new Error(`Connection ${JSON.stringify(name)} already exists`);
     }
+    const { capacity, tags } = this.#fleet.connectionOptions(options);
     return new SlaveConnection(
       this,
       name,
       host,
       port,
-      { https: options.https ?? false, msgpack: options.msgpack ?? false },
+      { https: options.https ?? false, msgpack: options.msgpack ?? false, capacity, tags },
       randomToken(),
     );
+  }
+
+  // ---- the fleet: submit, map ----
+
+  /**
+   * A task for the fleet, returned at once and queued: the scheduler sends it to a slave with a free slot
+   * (chosen by `placement`), again to another one when its slave is lost (`retries`). Bad options or data that
+   * cannot be sent throw a `TypeError`/`RangeError` naming the option, and nothing is queued. On a full queue
+   * (`queueLimit`) the task has already FAILED with `QUEUE_FULL`; after `close()`, with `MASTER_SHUTTING_DOWN`.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
+  submit<D = any, R = any>(data: D, options?: SubmitOptions): Task<D, R> {
+    return this.#fleet.submit(data, options) as Task<D, R>;
+  }
+
+  /**
+   * Submits each item lazily, at most `options.inFlight` tasks outstanding and never into a full queue, and
+   * yields each task as it settles, in completion order. Leaving the loop early cancels the tasks not yet
+   * yielded. `options` are `submit`'s, for every task.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: task data and results are the user's types
+  map<D = any>(
+    items: Iterable<D> | AsyncIterable<D>,
+    options?: MapOptions,
+  ): AsyncGenerator<Task<D>, void, undefined> {
+    return this.#fleet.map(items, options);
   }
 
   /** True while a slave of that name is connected and heartbeating. */
@@ -287,25 +334,13 @@ export class Master implements ConnectionHost, FrontEndHost {
       await connection.disconnect();
     } finally {
       const record = this.registry.byName(name);
-      if (record?.connection === connection) this.#drop(record, disconnectedReason(name), 'disconnected');
+      if (record?.connection === connection)
+        this.#fleet.drop(record, disconnectedReason(name), 'disconnected');
     }
   }
 
   stats(): MasterStats {
-    const { size: slaves } = this.registry;
-    const ended = this.counters.tasksEnded;
-    let tasksFailed = 0;
-    for (const [end, n] of ended) if (end !== 'completed') tasksFailed += n;
-    return {
-      slaves,
-      runningTasks: this.#tasks.size,
-      ...this.#tasks.counters,
-      evictions: this.counters.removals.heartbeat_timeout,
-      heartbeats: this.counters.heartbeats,
-      resultsAborted: this.counters.resultsAborted,
-      tasksCompleted: ended.get('completed') ?? 0,
-      tasksFailed,
-    };
+    return this.#fleet.stats();
   }
 
   /** The fleet now: every slave's address, last heartbeat age and tasks in flight (what `GET /status` shows). */
@@ -342,7 +377,7 @@ export class Master implements ConnectionHost, FrontEndHost {
     // every body is decoded (on a thread) before it is answered, so a bad body is always 400/601, even for a
     // task that no longer runs
     return this.results.submit(job).then((verdict) => {
-      if (verdict.kind === 'invalid') this.#tasks.counters.resultsInvalid++;
+      if (verdict.kind === 'invalid') this.counters.resultsInvalid++;
       return verdict;
     });
   }
@@ -471,63 +506,42 @@ export class Master implements ConnectionHost, FrontEndHost {
   /** @internal */
   connecting(connection: SlaveConnection): void {
     if (this.#shuttingDown) throw new Error('Master is shutting down');
-    const other = this.registry.byName(connection.name);
-    if (other && other.connection !== connection && other.state === 'connected') {
-      throw new Error(`Connection ${JSON.stringify(connection.name)} already exists`);
-    }
-    if (other && other.connection !== connection) this.registry.remove(other);
-    this.registry.add(connection.name, connection.token, connection, 'pending', performance.now());
+    this.#fleet.connecting(connection);
   }
 
   /** @internal */
   connectFailed(connection: SlaveConnection, error: Error): void {
-    const record = this.registry.byToken(connection.token);
-    if (record?.state === 'pending') this.registry.remove(record);
-    this.logger.warn(
-      { slave: connection.name, address: connection.origin, reason: error.message },
-      'slave connect failed',
-    );
+    this.#fleet.connectFailed(connection, error);
   }
 
   /** @internal */
   connected(connection: SlaveConnection): void {
-    this.registry.add(connection.name, connection.token, connection, 'connected', performance.now());
-    this.logger.info(
-      { slave: connection.name, address: connection.origin, msgpack: connection.usesMsgpack },
-      'slave connected',
-    );
+    this.#fleet.connected(connection);
   }
 
   /** @internal */
   disconnected(connection: SlaveConnection, reason: TaskEndedError): void {
-    const record = this.registry.byToken(connection.token);
-    if (record) this.#drop(record, reason, 'disconnected');
-    else connection[kDrop](reason);
+    this.#fleet.disconnected(connection, reason);
   }
 
   /** @internal */
-  trackTask(task: Task): void {
-    this.#tasks.track(task);
+  taskCreated(): void {
+    this.#fleet.taskCreated();
   }
 
   /** @internal */
-  untrackTask(task: Task): void {
-    this.#tasks.untrack(task);
-    // a task leaves the table once, when it ends: count it here
-    const { status, error } = task;
-    const end = taskEndOf(task);
-    this.counters.taskEnded(end);
-    if (status !== TaskStatus.COMPLETED) {
-      const fields = { taskId: task.id, end, reason: error?.message };
-      if (end === 'reported_failure') this.logger.debug(fields, 'task failed (reported by its slave)');
-      else this.logger.warn(fields, 'task failed');
-    }
-    if (this.#metrics && status !== TaskStatus.START_FAILED) {
-      this.#metrics.taskEnded(
-        status === TaskStatus.COMPLETED ? 'completed' : 'failed',
-        (performance.now() - task.startedAt) / 1000,
-      );
-    }
+  trackTask(task: Task, connection: SlaveConnection): void {
+    this.#fleet.trackTask(task, connection);
+  }
+
+  /** @internal */
+  untrackTask(task: Task, connection: SlaveConnection): void {
+    this.#fleet.untrackTask(task, connection);
+  }
+
+  /** @internal */
+  taskEnded(task: Task): void {
+    this.#fleet.taskEnded(task);
   }
 
   // ---- FrontEndHost (internal; called by routes) ----
@@ -572,8 +586,8 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   #createStage(): ResultStage {
     const o = this.options;
-    if (o.resultThreads === 0) return new InlineResultStage(this.#tasks, o.resultHandler);
-    return new PoolResultStage(this.#tasks, {
+    if (o.resultThreads === 0) return new InlineResultStage(this.#fleet.tasks, o.resultHandler);
+    return new PoolResultStage(this.#fleet.tasks, {
       handler: o.resultHandler,
       threads: o.resultThreads,
       maxQueue: o.resultQueueLimit,
@@ -583,52 +597,20 @@ export class Master implements ConnectionHost, FrontEndHost {
     });
   }
 
-  #evict(record: SlaveRecord<SlaveConnection>, now: number): void {
-    this.counters.removals.heartbeat_timeout++;
-    const silentFor = ((now - record.lastHeartbeat) / 1000).toFixed(1);
-    this.logger.warn(
-      {
-        slave: record.name,
-        address: record.connection.origin,
-        reason: 'heartbeat_timeout',
-        silentFor: Number(silentFor),
-        tolerance: this.options.heartbeatTolerance,
-        tasksLost: record.connection.runningTasks,
-      },
-      'slave evicted',
-    );
-    record.connection[kDrop](
-      new TaskEndedError(
-        TaskEndCode.SLAVE_LOST,
-        `slave lost: ${record.name} sent no heartbeat for ${silentFor} s (tolerance ${this.options.heartbeatTolerance} s)`,
-      ),
-    );
-  }
-
-  #drop(record: SlaveRecord<SlaveConnection>, reason: TaskEndedError, why: RemovalReason): void {
-    this.registry.remove(record);
-    this.counters.removals[why]++;
-    if (why === 'disconnected') {
-      this.logger.info(
-        { slave: record.name, address: record.connection.origin, tasksEnded: record.connection.runningTasks },
-        'slave disconnected',
-      );
-    }
-    record.connection[kDrop](reason);
-  }
-
-  #slaveCounts(): { connected: number; pending: number } {
-    let connected = 0;
-    for (const record of this.registry.records()) if (record.state === 'connected') connected++;
-    return { connected, pending: this.registry.size - connected };
-  }
-
   async #shutdown(graceful: boolean): Promise<void> {
     this.#shuttingDown = true;
     this.logger.info(
-      { graceful, slaves: this.registry.size, runningTasks: this.#tasks.size },
+      {
+        graceful,
+        slaves: this.registry.size,
+        runningTasks: this.#fleet.tasks.size,
+        queuedTasks: this.#fleet.scheduler.load().queued,
+      },
       'master shutting down',
     );
+    // first, so no slot freed while results finish takes a queued task: every queued task fails now
+    this.#fleet.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
+    this.fleetTasks.close();
     this.#stopSweep?.();
     this.#app?.stopListening();
     const admin = this.#admin;
@@ -643,23 +625,13 @@ export class Master implements ConnectionHost, FrontEndHost {
       await new Promise((resolve) => setImmediate(resolve));
     }
     const reason = new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down');
-    const connections = new Set<SlaveConnection>();
-    for (const record of [...this.registry.records()]) {
-      connections.add(record.connection);
-      this.#drop(record, reason, 'shutdown');
-    }
-    // tasks started on connections that were no longer listed (e.g. reused after an eviction)
-    this.#tasks.endAll(reason);
+    const connections = this.#fleet.dropAll(reason);
     for (const connection of connections) await connection[kClose]();
     const app = this.#app;
     this.#app = undefined;
     await app?.close();
     this.logger.info({ stats: this.stats() }, 'master closed');
   }
-}
-
-function disconnectedReason(name: string): TaskEndedError {
-  return new TaskEndedError(TaskEndCode.SLAVE_DISCONNECTED, `slave ${name} was deleted before reporting`);
 }
 
 export type { MasterHooks };

@@ -1,7 +1,7 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { MasterErrorCode } from '../protocol/codes.ts';
 import type { FleetCounters } from './fleet/counters.ts';
-import type { ResultCounters } from './fleet/task-table.ts';
+import type { SchedulerLoad } from './fleet/scheduler.ts';
 import type { StageLoad } from './results/stage.ts';
 
 /** What the collectors read at scrape time: the master's own counters and state, never a copy kept up to date. */
@@ -11,7 +11,7 @@ export interface MetricsSource {
   readonly counters: FleetCounters;
   slaveCounts(): { connected: number; pending: number };
   runningTasks(): number;
-  resultCounters(): ResultCounters;
+  fleetLoad(): SchedulerLoad;
   stageLoad(): StageLoad | undefined;
 }
 
@@ -77,9 +77,49 @@ export class MasterMetrics {
         this.set(source.runningTasks());
       },
     });
+    new Gauge({
+      name: 'fleetmaster_tasks',
+      help: 'Submitted tasks now, by state (queued: waiting for a slot; dispatched: on a slave).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const load = source.fleetLoad();
+        this.set({ state: 'queued' }, load.queued);
+        this.set({ state: 'dispatched' }, load.dispatched);
+      },
+    });
+    new Gauge({
+      name: 'fleetmaster_queue_depth',
+      help: 'Submitted tasks waiting for a free slot (bounded by queueLimit).',
+      registers,
+      collect() {
+        this.set(source.fleetLoad().queued);
+      },
+    });
+    new Gauge({
+      name: 'fleetmaster_slots',
+      help: 'Task slots of the connected slaves, by state (free, busy).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const load = source.fleetLoad();
+        this.set({ state: 'free' }, load.freeSlots);
+        this.set({ state: 'busy' }, load.slots - load.freeSlots);
+      },
+    });
+    counter('fleetmaster_tasks_created_total', 'Tasks made (newTask, submit).', [], registers, (c) =>
+      c.inc(source.counters.tasksCreated),
+    );
+    counter(
+      'fleetmaster_task_retries_total',
+      'Attempts put back in the queue for another try (slave lost, task refused, slave unreachable).',
+      [],
+      registers,
+      (c) => c.inc(source.counters.taskRetries),
+    );
     counter(
       'fleetmaster_tasks_total',
-      'Tasks ended, by status (completed, failed, start_failed) and reason.',
+      'Tasks ended, by status (completed, failed, start_failed, cancelled) and reason.',
       ['status', 'reason'],
       registers,
       (c) => {
@@ -92,7 +132,7 @@ export class MasterMetrics {
       ['verdict'],
       registers,
       (c) => {
-        const r = source.resultCounters();
+        const r = source.counters;
         c.inc({ verdict: 'delivered' }, r.resultsDelivered);
         c.inc({ verdict: 'ignored' }, r.resultsIgnored);
         c.inc({ verdict: 'invalid' }, r.resultsInvalid);
@@ -112,7 +152,7 @@ export class MasterMetrics {
     );
     this.#taskDuration = new Histogram({
       name: 'fleetmaster_task_duration_seconds',
-      help: 'From task.start() to its end, by outcome (completed, failed).',
+      help: 'From the first start of a task to its end, by outcome (completed, failed, cancelled).',
       labelNames: ['outcome'],
       buckets: kLatencyBuckets,
       registers,
@@ -163,7 +203,7 @@ export class MasterMetrics {
     return this.registry.contentType;
   }
 
-  taskEnded(outcome: 'completed' | 'failed', seconds: number): void {
+  taskEnded(outcome: 'completed' | 'failed' | 'cancelled', seconds: number): void {
     this.#taskDuration.observe({ outcome }, seconds);
   }
 
@@ -215,5 +255,6 @@ function taskLabels(end: string): { status: string; reason: string } {
   if (end === 'completed') return { status: 'completed', reason: 'reported' };
   if (end === 'start_failed') return { status: 'start_failed', reason: 'start_failed' };
   if (end === 'reported_failure') return { status: 'failed', reason: 'reported' };
+  if (end === 'cancelled') return { status: 'cancelled', reason: 'cancelled' };
   return { status: 'failed', reason: end };
 }

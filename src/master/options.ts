@@ -18,6 +18,7 @@ import {
   toLogger,
 } from '../options.ts';
 import type { SlaveConnection } from './connection.ts';
+import { leastLoaded, type PlacementPolicy } from './fleet/placement.ts';
 
 /**
  * The reference's connection and task hooks. Each may return a Promise. The last argument (the connection)
@@ -144,6 +145,24 @@ export interface MasterOptions {
   adminPort?: number;
   /** Address of the admin listener. @defaultValue `'127.0.0.1'` */
   adminHost?: string;
+  /**
+   * Most submitted tasks waiting for a slave (`master.submit`); a submit beyond it gives a task that already
+   * FAILED with `QUEUE_FULL` (`POST /fleet/tasks` answers 503), and `master.map()` waits for room.
+   * @defaultValue 100000
+   */
+  queueLimit?: number;
+  /**
+   * Which slave with a free slot gets a submitted task: an order over slaves (see `PlacementPolicy`; pure, it
+   * reads only the load it is given). @defaultValue `leastLoaded`: fewest tasks in flight, then idle the longest
+   */
+  placement?: PlacementPolicy;
+  /**
+   * Seconds a task submitted over HTTP (`POST /fleet/tasks`) stays readable (`GET /fleet/tasks/{id}`) once it
+   * settled. @defaultValue 600
+   */
+  fleetTaskRetention?: number;
+  /** Most settled HTTP-submitted tasks kept readable at once (the oldest go first). @defaultValue 10000 */
+  fleetTasksKept?: number;
   /** Connection and task hooks (a subclass may override the methods of the same names instead). */
   hooks?: MasterHooks;
   /**
@@ -179,6 +198,10 @@ export interface ResolvedMasterOptions {
   readonly metrics: boolean;
   readonly adminPort: number | undefined;
   readonly adminHost: string;
+  readonly queueLimit: number;
+  readonly placement: PlacementPolicy;
+  readonly fleetTaskRetention: number;
+  readonly fleetTasksKept: number;
   readonly hooks: Readonly<MasterHooks>;
   readonly logger: Logger;
 }
@@ -202,6 +225,10 @@ export const kMasterDefaults = Object.freeze({
   resultBatch: 64,
   metrics: false,
   adminHost: '127.0.0.1',
+  queueLimit: 100_000,
+  placement: leastLoaded,
+  fleetTaskRetention: 600,
+  fleetTasksKept: 10_000,
 });
 
 const kHookNames = [
@@ -255,6 +282,10 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     metrics: checkBoolean('metrics', o.metrics),
     adminPort: o.adminPort === undefined ? undefined : checkInteger('adminPort', o.adminPort, 0, 65535),
     adminHost: checkString('adminHost', o.adminHost),
+    queueLimit: checkInteger('queueLimit', o.queueLimit, 1, 100_000_000),
+    placement: checkFunction<PlacementPolicy>('placement', o.placement)!,
+    fleetTaskRetention: checkNumber('fleetTaskRetention', o.fleetTaskRetention, 1, kMaxSeconds),
+    fleetTasksKept: checkInteger('fleetTasksKept', o.fleetTasksKept, 1, 10_000_000),
     hooks: Object.freeze(hooks),
     logger: toLogger(o.logger),
   });

@@ -1,20 +1,9 @@
 import type { SlaveConnection } from './connection.ts';
-import type { SlaveRegistry } from './fleet/registry.ts';
-import type { ResultCounters } from './fleet/task-table.ts';
+import type { MasterStats } from './fleet/counters.ts';
 
-/** Counters a fleet operator watches. */
-export interface MasterStats extends ResultCounters {
-  slaves: number;
-  runningTasks: number;
-  /** Slaves the sweep removed for silence. */
-  evictions: number;
-  heartbeats: number;
-  /** Result uploads cut before their body was complete (the slave's to resend; nothing reached a task). */
-  resultsAborted: number;
-  tasksCompleted: number;
-  /** Tasks that ended FAILED or START_FAILED, whatever the reason. */
-  tasksFailed: number;
-}
+export type { MasterStats };
+
+import type { SlaveRegistry } from './fleet/registry.ts';
 
 /** One slave in `master.status()`. */
 export interface SlaveStatus {
@@ -25,6 +14,9 @@ export interface SlaveStatus {
   /** Seconds since its last heartbeat (or result, or connect). */
   lastHeartbeatAge: number;
   tasksInFlight: number;
+  /** Its task slots (`capacity`). */
+  capacity: number;
+  tags: readonly string[];
 }
 
 /** The fleet as `GET /status` shows it. */
@@ -55,6 +47,8 @@ export function slaveStatuses(registry: SlaveRegistry<SlaveConnection>, now: num
       state: record.state,
       lastHeartbeatAge: Math.round(now - record.lastHeartbeat) / 1000,
       tasksInFlight: connection.runningTasks,
+      capacity: connection.capacity,
+      tags: connection.tags,
     });
   }
   // the registry keeps heartbeat order; names read better

@@ -21,10 +21,16 @@ export const MasterErrorCode = {
   RESULT_STAGE_BUSY: 902,
   /** fleetmaster: no route for this method and path (HTTP 404). */
   ROUTE_NOT_FOUND: 903,
+  /** fleetmaster: a `/fleet/tasks` request body or query is not what the route takes (HTTP 400). */
+  REQUEST_DATA_INVALID: 904,
   /** fleetmaster: `GET /metrics` could not collect (HTTP 500). */
   METRICS_FAILED: 905,
   /** fleetmaster: the request is not valid HTTP/1.1 (HTTP 400; `node` engine; `uws` closes without an answer). */
   REQUEST_MALFORMED: 906,
+  /** fleetmaster: `POST /fleet/tasks` met a full queue (`queueLimit`); retry after `Retry-After` (HTTP 503). */
+  QUEUE_FULL: 908,
+  /** fleetmaster: no task of that id was submitted over HTTP, or it is no longer kept (HTTP 404). */
+  TASK_NOT_FOUND: 909,
 } as const;
 export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorCode];
 

@@ -86,6 +86,9 @@ export const MasterResultStageBusyError = define(MasterResponseError, 'Master', 
 export const MasterRouteNotFoundError = define(MasterResponseError, 'Master', 'ROUTE_NOT_FOUND');
 export const MasterMetricsFailedError = define(MasterResponseError, 'Master', 'METRICS_FAILED');
 export const MasterRequestMalformedError = define(MasterResponseError, 'Master', 'REQUEST_MALFORMED');
+export const MasterRequestDataInvalidError = define(MasterResponseError, 'Master', 'REQUEST_DATA_INVALID');
+export const MasterQueueFullError = define(MasterResponseError, 'Master', 'QUEUE_FULL');
+export const MasterTaskNotFoundError = define(MasterResponseError, 'Master', 'TASK_NOT_FOUND');
 
 const kSlaveByCode = new Map<number, ErrorClass<SlaveResponseError>>([
   [SlaveErrorCode.SYSTEM_SHUTTING_DOWN, SlaveSystemShuttingDownError],
@@ -124,6 +127,9 @@ const kMasterByCode = new Map<number, ErrorClass<MasterResponseError>>([
   [MasterErrorCode.ROUTE_NOT_FOUND, MasterRouteNotFoundError],
   [MasterErrorCode.METRICS_FAILED, MasterMetricsFailedError],
   [MasterErrorCode.REQUEST_MALFORMED, MasterRequestMalformedError],
+  [MasterErrorCode.REQUEST_DATA_INVALID, MasterRequestDataInvalidError],
+  [MasterErrorCode.QUEUE_FULL, MasterQueueFullError],
+  [MasterErrorCode.TASK_NOT_FOUND, MasterTaskNotFoundError],
 ]);
 
 /** The typed error for a slave's error answer; an unknown code still gives a `SlaveResponseError`. */

@@ -12,6 +12,7 @@ import {
   type TlsOptions,
   toLogger,
 } from '../options.ts';
+import { kMaxConcurrency } from '../protocol/extensions.ts';
 
 /** The reference slave's hooks. Each may return a Promise. */
 export interface SlaveHooks {
@@ -53,8 +54,16 @@ export interface SlaveOptions {
    * master does); a DI-engine master always gets JSON. @defaultValue 'json'
    */
   format?: 'json' | 'msgpack';
-  /** The task code, instead of overriding `processTask` in a subclass. */
-  processTask?: (data: unknown) => unknown;
+  /**
+   * The task code, instead of overriding `processTask` in a subclass. `signal` aborts when a fleetmaster master
+   * cancels the task (its result is still reported, and ignored); a DI-engine master never cancels.
+   */
+  processTask?: (data: unknown, signal: AbortSignal) => unknown;
+  /**
+   * Tasks run at once; announced to a fleetmaster master (which sends no more than that), a further
+   * `/task/new` is refused (400, code 601) as DI-engine's slave refuses a second. @defaultValue 1
+   */
+  concurrency?: number;
   hooks?: SlaveHooks;
   /** Serve over TLS (uWS `SSLApp`). */
   tls?: TlsOptions;
@@ -80,7 +89,8 @@ export interface ResolvedSlaveOptions {
   readonly requestTimeout: number;
   readonly maxBodySize: number;
   readonly format: 'json' | 'msgpack';
-  readonly processTask: ((data: unknown) => unknown) | undefined;
+  readonly processTask: ((data: unknown, signal: AbortSignal) => unknown) | undefined;
+  readonly concurrency: number;
   readonly hooks: Readonly<SlaveHooks>;
   readonly tls: TlsOptions | undefined;
   readonly masterTls: SlaveOptions['masterTls'];
@@ -98,6 +108,7 @@ export const kSlaveDefaults = Object.freeze({
   requestTimeout: 30,
   maxBodySize: 64 * 1024 * 1024,
   format: 'json' as 'json' | 'msgpack',
+  concurrency: 1,
 });
 
 const kHookNames = ['beforeConnection', 'beforeDisconnection', 'beforeTask', 'lostConnection'] as const;
@@ -120,7 +131,8 @@ export function resolveSlaveOptions(options: SlaveOptions = {}): ResolvedSlaveOp
     requestTimeout: checkNumber('requestTimeout', o.requestTimeout, 0.01, kMaxSeconds),
     maxBodySize: checkInteger('maxBodySize', o.maxBodySize, 1, 2 ** 31 - 1),
     format: checkFormat(o.format),
-    processTask: checkFunction<(data: unknown) => unknown>('processTask', o.processTask),
+    processTask: checkFunction<(data: unknown, signal: AbortSignal) => unknown>('processTask', o.processTask),
+    concurrency: checkInteger('concurrency', o.concurrency, 1, kMaxConcurrency),
     hooks: Object.freeze(hooks),
     tls: checkTls('tls', o.tls),
     masterTls: o.masterTls,

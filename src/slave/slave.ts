@@ -7,12 +7,13 @@ import { createChannelCheck } from '../protocol/channel.ts';
 import { isObject } from '../protocol/codec.ts';
 import { SlaveErrorCode } from '../protocol/codes.ts';
 import { type Answer, fail } from '../protocol/envelope.ts';
-import { kExtensionsHeader, kOurExtensions } from '../protocol/extensions.ts';
+import { kExtensionsHeader, slaveExtensions } from '../protocol/extensions.ts';
 import { fleetProof, isFleetProof, kAuthHeader } from '../protocol/fleet-secret.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
 import { isUuid } from '../protocol/uuid.ts';
 import { SlaveRefusal, TaskFail } from './actions.ts';
 import { kSlaveAnswers, slaveDataInvalid } from './answers.ts';
+import { mountCancelRoute } from './cancel-route.ts';
 import { mountSlaveRoutes, type SlaveFrontEndHost } from './front-end.ts';
 import { type LinkCounters, MasterLink } from './master-link.ts';
 import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } from './options.ts';
@@ -20,13 +21,16 @@ import { type ResolvedSlaveOptions, resolveSlaveOptions, type SlaveOptions } fro
 interface RunningTask {
   id: string;
   data: unknown;
+  /** Aborted when the master cancels the task (`POST /task/cancel`). */
+  abort: AbortController;
 }
 
 /**
- * The slave end of the protocol: one master at a time, one task at a time (as DI-engine's slave). Task code is
- * `processTask(data)`, overridden in a subclass or passed as an option; it may be async. Its return value is
- * reported as the completed result; `TaskFail` reports a failure with its result, and **any other throw also
- * reports a failure** (the reference only logs it and its master waits forever).
+ * The slave end of the protocol: one master at a time, `concurrency` tasks at a time (1 by default, as
+ * DI-engine's slave). Task code is `processTask(data, signal)`, overridden in a subclass or passed as an option;
+ * it may be async, and `signal` aborts when a fleetmaster master cancels the task. Its return value is reported
+ * as the completed result; `TaskFail` reports a failure with its result, and **any other throw also reports a
+ * failure** (the reference only logs it and its master waits forever).
  */
 export class Slave implements SlaveFrontEndHost {
   readonly options: ResolvedSlaveOptions;
@@ -39,7 +43,7 @@ export class Slave implements SlaveFrontEndHost {
   #app: HttpApp | undefined;
   #port = -1;
   #link: MasterLink | undefined;
-  #task: RunningTask | undefined;
+  readonly #tasks = new Map<string, RunningTask>();
   #shuttingDown = false;
   #closing: Promise<void> | undefined;
   readonly #self = new SelfClient();
@@ -76,7 +80,12 @@ export class Slave implements SlaveFrontEndHost {
   }
 
   get hasTask(): boolean {
-    return this.#task !== undefined;
+    return this.#tasks.size > 0;
+  }
+
+  /** Tasks running now (at most `concurrency`). */
+  get runningTasks(): number {
+    return this.#tasks.size;
   }
 
   /** Tasks finished (reported or not) since start. */
@@ -106,6 +115,7 @@ export class Slave implements SlaveFrontEndHost {
     if (this.#closing) throw new Error('Slave is closed; create a new one');
     const app = this.#engine.createApp({ tls: this.options.tls, malformed: kSlaveAnswers.malformed });
     mountSlaveRoutes(app, this);
+    mountCancelRoute(app, this);
     this.#app = app;
     try {
       this.#port = await app.listen(this.options.host, this.options.port, 'Slave');
@@ -144,8 +154,8 @@ export class Slave implements SlaveFrontEndHost {
 
   // ---- task code and hooks: override in a subclass or pass as options ----
 
-  processTask(data: unknown): unknown {
-    if (this.options.processTask) return this.options.processTask(data);
+  processTask(data: unknown, signal: AbortSignal): unknown {
+    if (this.options.processTask) return this.options.processTask(data, signal);
     throw new Error('processTask is not implemented: pass options.processTask or override it in a subclass');
   }
 
@@ -220,7 +230,10 @@ export class Slave implements SlaveFrontEndHost {
 
   /** @internal */
   connectHeaders(token: string): Record<string, string> {
-    const headers: Record<string, string> = { [kExtensionsHeader]: kOurExtensions };
+    // the list says, besides fleetmaster's extensions, how many tasks this slave runs at once
+    const headers: Record<string, string> = {
+      [kExtensionsHeader]: slaveExtensions(this.options.concurrency),
+    };
     const secret = this.options.fleetSecret;
     if (secret !== undefined) headers[kAuthHeader] = fleetProof(secret, 'slave', token);
     return headers;
@@ -240,28 +253,38 @@ export class Slave implements SlaveFrontEndHost {
 
   /** @internal */
   async newTask(body: Record<string, unknown>): Promise<Answer> {
-    if (this.#task) return kSlaveAnswers.taskAlreadyExist;
+    if (this.#tasks.size >= this.options.concurrency) return kSlaveAnswers.taskAlreadyExist;
     const task = body.task;
     const id = isObject(task) ? task.id : undefined;
     if (typeof id !== 'string' || id.length === 0) return slaveDataInvalid('Task ID not found.');
     // the reference parses it with UUID() (a 500 when it is not one); refusing here keeps the task from running
     // only to have its result refused by the master
     if (!isUuid(id)) return slaveDataInvalid('Task ID is not a UUID.');
+    if (this.#tasks.has(id)) return kSlaveAnswers.taskAlreadyExist;
     const data = body.data ?? {};
-    // claim the slot before the hook awaits, so a second /task/new meanwhile is refused
-    this.#task = { id, data };
+    // claim the slot before the hook awaits, so a further /task/new meanwhile is refused
+    const running: RunningTask = { id, data, abort: new AbortController() };
+    this.#tasks.set(id, running);
     const refused = await this.#runHook(() => this.beforeTask(data));
     if (refused) {
-      this.#task = undefined;
+      this.#tasks.delete(id);
       return refused;
     }
     const link = this.#link;
     if (!link) {
-      this.#task = undefined;
+      this.#tasks.delete(id);
       return kSlaveAnswers.notConnected;
     }
-    setImmediate(() => void this.#run({ id, data }, link));
+    setImmediate(() => void this.#run(running, link));
     return kSlaveAnswers.taskReceived;
+  }
+
+  /** @internal The master cancelled a task: its signal aborts (its result is still reported). */
+  cancelTask(id: string): boolean {
+    const task = this.#tasks.get(id);
+    if (task === undefined || task.abort.signal.aborted) return task !== undefined;
+    task.abort.abort(new Error('cancelled by the master'));
+    return true;
   }
 
   /** @internal */
@@ -292,7 +315,7 @@ export class Slave implements SlaveFrontEndHost {
     let outcome: 'complete' | 'fail';
     let result: unknown;
     try {
-      result = await this.processTask(task.data);
+      result = await this.processTask(task.data, task.abort.signal);
       outcome = 'complete';
     } catch (err) {
       outcome = 'fail';
@@ -305,7 +328,7 @@ export class Slave implements SlaveFrontEndHost {
             };
     }
     // free the slot before reporting, as the reference does: the master may send the next task at once
-    this.#task = undefined;
+    this.#tasks.delete(task.id);
     this.#tasksDone++;
     if (!link.isOpen) {
       this.options.logger.warn(

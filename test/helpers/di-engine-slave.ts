@@ -13,6 +13,10 @@ export interface DiEngineSlave {
   receivedContentTypes: string[];
   /** Statuses of its result requests. */
   resultStatuses: number[];
+  /** Task ids it was sent, in order. */
+  receivedTaskIds: string[];
+  /** `/task/new` refused because it was busy (400, code 601): a master must never cause one. */
+  refusals: number;
   close(): Promise<void>;
 }
 
@@ -25,6 +29,8 @@ export async function startDiEngineSlave(
   let timer: NodeJS.Timeout | undefined;
   const receivedContentTypes: string[] = [];
   const resultStatuses: number[] = [];
+  const receivedTaskIds: string[] = [];
+  const counts = { refusals: 0 };
   const agent = new http.Agent({ keepAlive: true });
 
   const send = (method: string, path: string, body: unknown): Promise<number> =>
@@ -80,10 +86,14 @@ export async function startDiEngineSlave(
         return reply(res, 200, 0, 'Disconnect success.');
       }
       if (req.method === 'POST' && req.url === '/task/new') {
-        if (busy) return reply(res, 400, 601, 'Already has a task.');
+        if (busy) {
+          counts.refusals++;
+          return reply(res, 400, 601, 'Already has a task.');
+        }
         busy = true;
         reply(res, 200, 0, 'Task received!');
         const id = body.task.id as string;
+        receivedTaskIds.push(id);
         setImmediate(async () => {
           let route = 'complete';
           let result: unknown;
@@ -110,6 +120,10 @@ export async function startDiEngineSlave(
     port: (server.address() as { port: number }).port,
     receivedContentTypes,
     resultStatuses,
+    receivedTaskIds,
+    get refusals() {
+      return counts.refusals;
+    },
     close: async () => {
       clearInterval(timer);
       agent.destroy();

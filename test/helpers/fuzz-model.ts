@@ -36,6 +36,9 @@ export const kStatusOf: Record<Side, Map<number, number>> = {
     [MasterErrorCode.ROUTE_NOT_FOUND, 404],
     [MasterErrorCode.METRICS_FAILED, 500],
     [MasterErrorCode.REQUEST_MALFORMED, 400],
+    [MasterErrorCode.REQUEST_DATA_INVALID, 400],
+    [MasterErrorCode.QUEUE_FULL, 503],
+    [MasterErrorCode.TASK_NOT_FOUND, 404],
   ]),
   slave: new Map([
     [SlaveErrorCode.SUCCESS, 200],

@@ -148,6 +148,11 @@ export class SlotIndex<C> {
     return this.#lanes.get(key);
   }
 
+  /** Every lane kept now. */
+  lanes(): IterableIterator<Lane<C>> {
+    return this.#lanes.values();
+  }
+
   /** The lanes a slave serves (for a slave with a free slot: where its next task may come from). */
   lanesOf(slot: Slot<C>): IterableIterator<Lane<C>> {
     return slot.nodes.keys();

@@ -1,18 +1,8 @@
 import type { Logger } from '../../options.ts';
 import { kOnlyTask, kOwns } from '../connection.ts';
 import type { ResultJob, ResultVerdict, StageHost } from '../results/stage.ts';
-import { kEnd, kSettle, type Task, TaskEndCode, TaskEndedError } from '../task.ts';
-
-/** Result counters, as `master.stats()` reports them. */
-export interface ResultCounters {
-  resultsDelivered: number;
-  /** Acknowledged without effect: unknown task, a task that ended, or a task of another slave. */
-  resultsIgnored: number;
-  /** Refused 400/601: a body that is not a result. */
-  resultsInvalid: number;
-  /** Results whose handler threw, hung or crashed its thread (their tasks failed). */
-  resultsFailed: number;
-}
+import { kEnd, kReported, kSettle, kWireId, type Task, TaskEndCode, TaskEndedError } from '../task.ts';
+import type { ResultCounters } from './counters.ts';
 
 const kDelivered: ResultVerdict = Object.freeze({ kind: 'delivered' });
 const kIgnored: ResultVerdict = Object.freeze({ kind: 'ignored' });
@@ -29,18 +19,15 @@ const kHintMismatch: ResultVerdict = Object.freeze({
 export class TaskTable implements StageHost {
   readonly #tasks = new Map<string, Task>();
   readonly #logger: Logger;
-  readonly counters: ResultCounters = {
-    resultsDelivered: 0,
-    resultsIgnored: 0,
-    resultsInvalid: 0,
-    resultsFailed: 0,
-  };
+  /** The master's counters (this table bumps the result ones). */
+  readonly counters: ResultCounters;
 
   /** Called with each result's decode-and-handler time, wherever it ran (the master's metrics, when on). */
   observeHandler: ((ms: number) => void) | undefined;
 
-  constructor(logger: Logger) {
+  constructor(logger: Logger, counters: ResultCounters) {
     this.#logger = logger;
+    this.counters = counters;
   }
 
   handled(ms: number): void {
@@ -51,12 +38,14 @@ export class TaskTable implements StageHost {
     return this.#tasks.size;
   }
 
+  /** Under the id of its current attempt: a result for an earlier attempt finds nothing, and is ignored. */
   track(task: Task): void {
-    this.#tasks.set(task.id, task);
+    this.#tasks.set(task[kWireId], task);
   }
 
   untrack(task: Task): void {
-    if (this.#tasks.get(task.id) === task) this.#tasks.delete(task.id);
+    const id = task[kWireId];
+    if (this.#tasks.get(id) === task) this.#tasks.delete(id);
   }
 
   deliver(job: ResultJob, taskId: string, value: unknown): ResultVerdict {
@@ -79,6 +68,8 @@ export class TaskTable implements StageHost {
     // without an id (a DI-engine slave sends no Task-Id), its one running task is the one this result was for
     const task = taskId ? this.#tasks.get(taskId) : job.connection[kOnlyTask]();
     if (task === undefined || !job.connection[kOwns](task) || task.isEnded) {
+      // a task that settled while its slave still worked on it (cancelled): the slave has reported now
+      if (task !== undefined && job.connection[kOwns](task)) task[kReported]();
       this.#logger.warn({ slave: job.connection.name, taskId, reason }, 'a result could not be processed');
       this.counters.resultsIgnored++;
       return kIgnored;
