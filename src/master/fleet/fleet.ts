@@ -6,7 +6,8 @@ import { FleetCounters, type MasterStats, type RemovalReason, taskEndOf } from '
 import { mapTasks } from './map.ts';
 import type { PlacementPolicy } from './placement.ts';
 import { type SlaveRecord, SlaveRegistry } from './registry.ts';
-import { FleetScheduler } from './scheduler.ts';
+import type { QueueFactory } from './queue.ts';
+import { FleetScheduler, type Job } from './scheduler.ts';
 import { checkTags, type MapOptions, type SubmitOptions } from './submit-options.ts';
 import { startSweep } from './sweep.ts';
 import { TaskTable } from './task-table.ts';
@@ -16,6 +17,8 @@ export interface FleetOptions {
   readonly heartbeatTolerance: number;
   readonly queueLimit: number;
   readonly placement: PlacementPolicy;
+  /** The scheduler's queue (default: in memory). */
+  readonly queue?: QueueFactory<Job<SlaveConnection>> | undefined;
 }
 
 /**
@@ -50,7 +53,7 @@ export class Fleet {
         knownTags: this.#knownTags,
         taskEnded: (task) => this.taskEnded(task),
       },
-      { queueLimit: options.queueLimit, placement: options.placement },
+      { queueLimit: options.queueLimit, placement: options.placement, queue: options.queue },
     );
   }
 
