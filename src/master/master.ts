@@ -1,9 +1,11 @@
+import { hostname } from 'node:os';
 import type { PeerAnswer } from '../client/peer-client.ts';
 import { formatOrigin, isWildcard, localAddressTowards } from '../http/address.ts';
 import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { selectEngine } from '../http/select-engine.ts';
 import { SelfClient } from '../http/self.ts';
+import { MasterQueue, type QueueHost } from '../nats/master-queue.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
@@ -15,6 +17,8 @@ import { Fleet } from './fleet/fleet.ts';
 import { mountFleetRoutes } from './fleet/http-routes.ts';
 import { FleetHttpTasks } from './fleet/http-tasks.ts';
 import type { SlaveRegistry } from './fleet/registry.ts';
+import type { Job } from './fleet/scheduler.ts';
+import { laneKey } from './fleet/slots.ts';
 import type { MapOptions, SubmitOptions } from './fleet/submit-options.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import { MasterMetrics } from './metrics.ts';
@@ -28,7 +32,7 @@ import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
-import { type Task, TaskEndCode, TaskEndedError } from './task.ts';
+import { type Task, TaskEndCode, TaskEndedError, TaskStatus } from './task.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
@@ -58,6 +62,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   readonly options: ResolvedMasterOptions;
   /** The fleet's bookkeeping: registry, sweep, running tasks, scheduler, counters. */
   readonly #fleet: Fleet;
+  /** The fleet shared through NATS JetStream (option `queue`). */
+  readonly #queue: MasterQueue<Job<SlaveConnection>> | undefined;
   readonly registry: SlaveRegistry<SlaveConnection>;
   #results: ResultStage | undefined;
   /** @internal */
@@ -87,7 +93,13 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#selfToken = this.options.selfToken ?? randomToken();
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
-    const fleet = new Fleet(this.options);
+    // with `queue`, the scheduler's queue pulls from JetStream (nothing of NATS is loaded before start())
+    const queue =
+      this.options.queue === undefined
+        ? undefined
+        : new MasterQueue<Job<SlaveConnection>>(this.#queueHost(), this.options.queue);
+    this.#queue = queue;
+    const fleet = new Fleet({ ...this.options, queue: queue?.factory });
     this.#fleet = fleet;
     this.registry = fleet.registry;
     this.counters = fleet.counters;
@@ -203,6 +215,8 @@ export class Master implements ConnectionHost, FrontEndHost {
         mountAdminFallback(admin, this);
         this.#admin = { app: admin, port: await admin.listen(adminHost, adminPort, 'Master admin') };
       }
+      // last: tasks come from JetStream only once the front end can take their slaves' results
+      await this.#queue?.start();
     } catch (err) {
       this.#app = undefined;
       this.#admin = undefined;
@@ -359,6 +373,16 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       stats: this.stats(),
       slaves: slaveStatuses(this.registry, now),
+      ...(this.#queue === undefined
+        ? {}
+        : {
+            queue: {
+              id: this.#queue.id,
+              fleet: this.#queue.options.fleet,
+              stats: this.#queue.stats()!,
+              masters: this.#queue.masters(),
+            },
+          }),
     };
   }
 
@@ -584,6 +608,32 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   // ---- private ----
 
+  /** What the JetStream queue gets of this master: pulled tasks are submitted here like any other. */
+  #queueHost(): QueueHost<Job<SlaveConnection>> {
+    return {
+      logger: this.options.logger,
+      submit: (data, o) =>
+        this.#fleet.submit(data, {
+          priority: o.priority,
+          tags: o.tags,
+          retries: o.retries,
+          deadline: o.deadline,
+        }),
+      taskOf: (job) => job.task,
+      laneKey,
+      record: () => {
+        const { myAddress, host, tls } = this.options;
+        const shown = isWildcard(host) ? hostname() : host;
+        return {
+          address: myAddress ?? formatOrigin(tls ? 'https' : 'http', shown, this.#port),
+          slaves: this.registry.size,
+          freeSlots: this.#fleet.scheduler.load().freeSlots,
+        };
+      },
+      completed: TaskStatus.COMPLETED,
+    };
+  }
+
   #createStage(): ResultStage {
     const o = this.options;
     if (o.resultThreads === 0) return new InlineResultStage(this.#fleet.tasks, o.resultHandler);
@@ -608,6 +658,8 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       'master shutting down',
     );
+    // no more tasks from JetStream; those held go back at the end (after the running ones settle)
+    this.#queue?.pause();
     // first, so no slot freed while results finish takes a queued task: every queued task fails now
     this.#fleet.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
     this.fleetTasks.close();
@@ -627,6 +679,8 @@ export class Master implements ConnectionHost, FrontEndHost {
     const reason = new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down');
     const connections = this.#fleet.dropAll(reason);
     for (const connection of connections) await connection[kClose]();
+    // results of tasks that ended are published; the rest goes back to the stream for another master
+    await this.#queue?.close();
     const app = this.#app;
     this.#app = undefined;
     await app?.close();

@@ -4,6 +4,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkEngine, defaultEngine, type EngineChoice } from '../http/engine.ts';
 import {
+  type JetStreamOptions,
+  type ResolvedJetStreamOptions,
+  resolveJetStreamOptions,
+} from '../nats/options.ts';
+import {
   checkBoolean,
   checkFunction,
   checkInteger,
@@ -163,6 +168,15 @@ export interface MasterOptions {
   fleetTaskRetention?: number;
   /** Most settled HTTP-submitted tasks kept readable at once (the oldest go first). @defaultValue 10000 */
   fleetTasksKept?: number;
+  /**
+   * Share the fleet's work with other masters through NATS JetStream: a NATS URL (`nats://host:4222`), or the
+   * URLs and settings of the streams (see docs/queue-schema.md). The master then takes its tasks from the
+   * fleet's work-queue stream, as many as its slaves have free slots, publishes their results on the results
+   * stream, and keeps a record in the masters' bucket (listed in `/status`). `start()` fails with
+   * `QueueUnreachableError` when NATS cannot be reached. Tasks given to `master.submit` still run here.
+   * @defaultValue none: the in-memory queue, and nothing of NATS is loaded
+   */
+  queue?: string | JetStreamOptions;
   /** Connection and task hooks (a subclass may override the methods of the same names instead). */
   hooks?: MasterHooks;
   /**
@@ -202,6 +216,7 @@ export interface ResolvedMasterOptions {
   readonly placement: PlacementPolicy;
   readonly fleetTaskRetention: number;
   readonly fleetTasksKept: number;
+  readonly queue: ResolvedJetStreamOptions | undefined;
   readonly hooks: Readonly<MasterHooks>;
   readonly logger: Logger;
 }
@@ -286,6 +301,7 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     placement: checkFunction<PlacementPolicy>('placement', o.placement)!,
     fleetTaskRetention: checkNumber('fleetTaskRetention', o.fleetTaskRetention, 1, kMaxSeconds),
     fleetTasksKept: checkInteger('fleetTasksKept', o.fleetTasksKept, 1, 10_000_000),
+    queue: o.queue === undefined ? undefined : resolveJetStreamOptions(o.queue),
     hooks: Object.freeze(hooks),
     logger: toLogger(o.logger),
   });

@@ -34,9 +34,9 @@ export interface NatsConnectOptions {
   onState?: (connected: boolean) => void;
 }
 
-/** Backoff between reconnect attempts: 250 ms doubling to 8 s, reset once connected. */
+/** Backoff between reconnect attempts: 250 ms doubling to 4 s (plus up to a quarter of jitter), reset once connected. */
 const kReconnectFirstMs = 250;
-const kReconnectMaxMs = 8000;
+const kReconnectMaxMs = 4000;
 
 /**
  * Connects with JetStream. A server that cannot be reached at start is a `QueueUnreachableError` naming the

@@ -16,6 +16,9 @@ import {
 } from './schema.ts';
 import { ensureStreams } from './setup.ts';
 
+/** How long one pull for results stays open (the library's idle heartbeat is half of it). */
+const kPullExpiresMs = 4000;
+
 export interface FleetClientOptions extends JetStreamOptions {
   /**
    * This submitter's name: its results arrive on `<fleet>.results.<client>.<id>`. Give the same name again after
@@ -172,6 +175,8 @@ export class FleetClient {
   /** Ids settled lately, to tell a duplicate from a result nobody waits for (bounded). */
   readonly #recent = new Set<string>();
   #messages: ConsumerMessages | undefined;
+  /** The results stream's next sequence this client has not read. */
+  #nextSeq = 1;
   #closed = false;
 
   private constructor(
@@ -199,15 +204,20 @@ export class FleetClient {
     }
     const logger = toLogger(options.logger);
     const names = fleetNames(resolved.fleet);
+    let self: FleetClient | undefined;
     const link = await connectNats({
       servers: resolved.servers,
       name: `fleetmaster-client-${client}`,
       timeoutMs: resolved.connectTimeout * 1000,
       logger,
+      onState: (up) => {
+        if (up && self) self.#relisten();
+      },
     });
     try {
       await ensureStreams(link, names, resolved);
-      const self = new FleetClient(link, names, resolved, client, logger);
+      self = new FleetClient(link, names, resolved, client, logger);
+      self.#nextSeq = (await link.jsm.streams.info(names.resultsStream)).state.last_seq + 1;
       await self.#listen();
       return self;
     } catch (err) {
@@ -354,23 +364,42 @@ export class FleetClient {
   }
 
   /**
-   * An ordered consumer on this client's result subjects, from the results published from now on; it resumes
-   * where it was after the connection comes back. (Results published before the client connected are read by
-   * `handle(id)`.)
+   * An ordered consumer on this client's result subjects, from the results published since it connected
+   * (earlier ones are read by `handle(id)`). After the connection comes back it is made again from the next
+   * sequence it has not seen, at once (the library's own recovery waits for missed heartbeats).
    */
   async #listen(): Promise<void> {
     const { DeliverPolicy } = this.#link.jetstream;
     const consumer = await this.#link.js.consumers.get(this.#names.resultsStream, {
       filter_subjects: this.#names.resultFilter(this.client),
-      deliver_policy: DeliverPolicy.New,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: this.#nextSeq,
     });
-    const messages = await consumer.consume();
+    const messages = await consumer.consume({ expires: kPullExpiresMs });
     this.#messages = messages;
     void (async () => {
-      for await (const msg of messages) this.#deliver(msg.data);
+      for await (const msg of messages) {
+        this.#nextSeq = msg.seq + 1;
+        this.#deliver(msg.data);
+      }
     })().catch((err: unknown) => {
-      if (!this.#closed) this.#logger.error(errorFields(err), 'reading results stopped');
+      if (!this.#closed) this.#logger.warn(errorFields(err), 'reading results stopped; starting again');
     });
+  }
+
+  #relisten(): void {
+    if (this.#closed) return;
+    const old = this.#messages;
+    this.#messages = undefined;
+    old?.stop();
+    const attempt = (wait: number) => {
+      if (this.#closed || this.#messages !== undefined) return;
+      this.#listen().catch((err: unknown) => {
+        this.#logger.warn(errorFields(err), 'listening for results again failed; retrying');
+        setTimeout(() => attempt(Math.min(wait * 2, 5000)), wait).unref();
+      });
+    };
+    attempt(250);
   }
 
   #deliver(bytes: Uint8Array): void {

@@ -128,6 +128,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
   #working: NodeJS.Timeout | undefined;
   #scan: NodeJS.Timeout | undefined;
   #closed = false;
+  #paused = false;
   /** Pull loops waiting for slots: woken when slots may have freed. */
   readonly #idlers = new Set<() => void>();
 
@@ -230,6 +231,11 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     this.#scan.unref();
   }
 
+  /** Stops asking for tasks (the master is closing); what it holds stays held until `close()`. */
+  pause(): void {
+    this.#paused = true;
+  }
+
   /** Slots changed (a slave came or went): lanes with room ask for more at once. */
   kick(): void {
     this.#wakeIdlers();
@@ -282,7 +288,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     lane.running = true;
     while (!this.#closed) {
       const link = this.#link!;
-      const want = link.connected() ? this.#want(lane) : 0;
+      const want = link.connected() && !this.#paused ? this.#want(lane) : 0;
       if (want <= 0) {
         await this.#idle(kIdleMs);
         continue;

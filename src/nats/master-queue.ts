@@ -144,6 +144,11 @@ export class MasterQueue<E extends QueueEntry> {
     );
   }
 
+  /** Stops pulling (the master is closing); `close()` gives back what is still held. */
+  pause(): void {
+    this.#queue?.pause();
+  }
+
   /** Slots changed: pull at once. */
   kick(): void {
     this.#queue?.kick();
