@@ -12,6 +12,7 @@ import { ConfigError, configReference, kFields, parseTarget, resolveConfig } fro
 import { type Command, parseCommand } from '../src/cli/program.ts';
 import { resolveMasterOptions } from '../src/master/options.ts';
 import { resolveSlaveOptions } from '../src/slave/options.ts';
+import { freePort } from './helpers/fleet.ts';
 
 const kMain = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
 const kSumTask = fileURLToPath(new URL('./fixtures/sum-task.ts', import.meta.url));
@@ -93,6 +94,30 @@ describe('configuration', () => {
     assert.equal(fromEnv.kind === 'master' && fromEnv.options.port, 2000);
     const fromFile = parse(['master', '--config', file]);
     assert.equal(fromFile.kind === 'master' && fromFile.options.port, 1000);
+  });
+
+  test('--nats and --nats-fleet become the queue option; bad ones name their field and source', () => {
+    const command = parse(['master', '--nats', 'nats://10.0.0.9:4222,nats://10.0.0.10:4222'], {
+      FLEETMASTER_NATS_FLEET: 'gpu-fleet',
+    });
+    assert.equal(command.kind, 'master');
+    assert.deepEqual((command as Extract<Command, { kind: 'master' }>).options.queue, {
+      servers: 'nats://10.0.0.9:4222,nats://10.0.0.10:4222',
+      fleet: 'gpu-fleet',
+    });
+    assert.equal((parse(['master']) as Extract<Command, { kind: 'master' }>).options.queue, undefined);
+    assert.throws(
+      () => parse(['master', '--nats', 'http://a b']),
+      /^ConfigError: nats \(from --nats\): must hold NATS URLs like nats:\/\/127\.0\.0\.1:4222/,
+    );
+    assert.throws(
+      () => parse(['master', '--nats', 'nats://a:1', '--nats-fleet', 'a.b']),
+      /^ConfigError: natsFleet \(from --nats-fleet\): must be 1 to 32 letters/,
+    );
+    assert.throws(
+      () => parse(['master', '--nats-fleet', 'x']),
+      /natsFleet \(from --nats-fleet\): goes with nats/,
+    );
   });
 
   test('every bad value names its field and where it came from', async () => {
@@ -236,6 +261,7 @@ describe('configuration', () => {
       for (const key of keys) {
         if (codeOnly.includes(key)) continue;
         if (key === 'tls') assert.ok(fields.has('tlsKey') && fields.has('tlsCert'));
+        else if (key === 'queue') assert.ok(fields.has('nats') && fields.has('natsFleet'));
         else assert.ok(fields.has(key), `${command}: option ${key} has a CLI field`);
       }
     };
@@ -250,6 +276,8 @@ describe('configuration', () => {
       'msgpack',
       'logLevel',
       'module',
+      'nats',
+      'natsFleet',
       'tlsKey',
       'tlsCert',
       'tlsPassphrase',
@@ -467,5 +495,13 @@ describe('commands, as processes', () => {
     } finally {
       first.kill('SIGKILL');
     }
+  });
+
+  test('master --nats with no NATS there exits 1, naming the URL', async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const master = cli(['master', '--host', '127.0.0.1', '--port', '0', '--nats', url]);
+    const err = collect(master.stderr);
+    assert.equal(await exitOf(master), 1);
+    assert.ok(err.text.includes(`cannot reach NATS at ${url}`), err.text);
   });
 });

@@ -175,7 +175,17 @@ export function readConfigFile(path: string): unknown {
  * Fields that belong to the command, not to the library's options; every other field is the option of the same
  * name, so a field added to the table reaches the library without more wiring.
  */
-const kCommandOnly = new Set(['slave', 'tasks', 'deadline', 'retries', 'msgpack', 'logLevel', 'module']);
+const kCommandOnly = new Set([
+  'slave',
+  'tasks',
+  'deadline',
+  'retries',
+  'msgpack',
+  'logLevel',
+  'module',
+  'nats',
+  'natsFleet',
+]);
 const kTlsFields = new Set(['tlsKey', 'tlsCert', 'tlsPassphrase']);
 
 /** The library options among the resolved values (TLS files gathered into `tls`). */
@@ -192,6 +202,11 @@ function libraryOptions({ values, sources }: Resolved): Record<string, unknown> 
 function toMaster(resolved: Resolved): Command {
   const { values: v, sources } = resolved;
   const options = libraryOptions(resolved) as MasterOptions;
+  if (v.nats !== undefined) {
+    options.queue = { servers: v.nats as string, fleet: v.natsFleet as string | undefined };
+  } else if (v.natsFleet !== undefined) {
+    throw new ConfigError(`natsFleet (from ${sources.natsFleet}): goes with nats (--nats)`);
+  }
   validate(() => resolveMasterOptions(options), sources);
   return {
     kind: 'master',
@@ -245,6 +260,14 @@ function tlsOf(v: Record<string, unknown>, sources: Record<string, string>): Tls
   };
 }
 
+/** Option paths whose field has another name. */
+const kOptionField: Record<string, string> = {
+  'tls.keyFile': 'tlsKey',
+  'tls.certFile': 'tlsCert',
+  'queue.servers': 'nats',
+  'queue.fleet': 'natsFleet',
+};
+
 /** Runs the library's own checks; its message (`options.x must …`) is given the field's source. */
 function validate(check: () => unknown, sources: Record<string, string>): void {
   try {
@@ -254,7 +277,7 @@ function validate(check: () => unknown, sources: Record<string, string>): void {
     const match = /^options\.([\w.]+)\s+(.*)$/s.exec(message);
     if (!match) throw new ConfigError(message);
     const [, path, rest] = match as unknown as [string, string, string];
-    const key = path === 'tls.keyFile' ? 'tlsKey' : path === 'tls.certFile' ? 'tlsCert' : path;
+    const key = kOptionField[path] ?? path;
     const source = sources[key];
     throw new ConfigError(`${key}${source ? ` (from ${source})` : ''}: ${rest}`);
   }
