@@ -73,8 +73,12 @@ interface LanePull {
   consumer: Consumer | undefined;
   /** Pulled tasks of the lane waiting here (not taken yet). */
   waiting: number;
-  /** Asked for in the open fetch and not received yet. */
+  /** Asked for in the open fetches and not received yet. */
   pending: number;
+  /** Fetches open. */
+  fetches: number;
+  /** After a failed pull, none before this (`performance.now()`). */
+  quietUntil: number;
   running: boolean;
 }
 
@@ -85,6 +89,11 @@ const kErrorMs = 1000;
 const kFetchExpiresMs = 2000;
 /** Most tasks asked for in one fetch. */
 const kMaxBatch = 1000;
+/**
+ * Fetches open at once per lane: enough to keep asking while slots free one by one, few enough that 20 masters
+ * stay far below a consumer's 512 waiting pull requests (JetStream's default `max_waiting`).
+ */
+const kMaxFetches = 8;
 /** How long `close()` waits for results still being published. */
 const kCloseWaitMs = 10_000;
 
@@ -271,7 +280,16 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
   #lane(token: string, key: string): LanePull {
     let lane = this.#lanes.get(token);
     if (lane === undefined) {
-      lane = { token, key, consumer: undefined, waiting: 0, pending: 0, running: false };
+      lane = {
+        token,
+        key,
+        consumer: undefined,
+        waiting: 0,
+        pending: 0,
+        fetches: 0,
+        quietUntil: 0,
+        running: false,
+      };
       this.#lanes.set(token, lane);
       void this.#pull(lane);
     }
@@ -284,38 +302,62 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     return Math.min(free, kMaxBatch);
   }
 
+  /**
+   * The lane's pull loop: asks for as many tasks as there are free slots not yet spoken for, in fetches that
+   * overlap (a slot freed while one fetch is open is asked for by another at once), at most `kMaxFetches` open.
+   */
   async #pull(lane: LanePull): Promise<void> {
     lane.running = true;
     while (!this.#closed) {
       const link = this.#link!;
-      const want = link.connected() && !this.#paused ? this.#want(lane) : 0;
+      const ready = link.connected() && !this.#paused && performance.now() >= lane.quietUntil;
+      const want = ready && lane.fetches < kMaxFetches ? this.#want(lane) : 0;
       if (want <= 0) {
         await this.#idle(kIdleMs);
         continue;
       }
       try {
         lane.consumer ??= await laneConsumer(link, this.#names, lane.token, this.#options);
-        lane.pending = want;
-        const batch = await lane.consumer.fetch({ max_messages: want, expires: kFetchExpiresMs });
-        for await (const msg of batch) {
-          lane.pending = Math.max(0, lane.pending - 1);
-          if (this.#closed) {
-            msg.nak();
-            continue;
-          }
-          this.#receive(lane, msg);
-        }
       } catch (err) {
-        if (!this.#closed) {
-          this.#logger.warn({ lane: lane.token, ...errorFields(err) }, 'pulling tasks from JetStream failed');
-          lane.consumer = undefined;
-          await this.#idle(kErrorMs);
-        }
-      } finally {
-        lane.pending = 0;
+        this.#pullFailed(lane, err);
+        continue;
       }
+      lane.pending += want;
+      lane.fetches++;
+      void this.#fetch(lane, lane.consumer, want).finally(() => {
+        lane.fetches--;
+        this.#wakeIdlers();
+      });
     }
     lane.running = false;
+  }
+
+  async #fetch(lane: LanePull, consumer: Consumer, want: number): Promise<void> {
+    let got = 0;
+    try {
+      const batch = await consumer.fetch({ max_messages: want, expires: kFetchExpiresMs });
+      for await (const msg of batch) {
+        if (got < want) {
+          got++;
+          lane.pending--;
+        }
+        if (this.#closed) {
+          msg.nak();
+          continue;
+        }
+        this.#receive(lane, msg);
+      }
+    } catch (err) {
+      if (!this.#closed) this.#pullFailed(lane, err);
+    } finally {
+      lane.pending -= want - got;
+    }
+  }
+
+  #pullFailed(lane: LanePull, err: unknown): void {
+    this.#logger.warn({ lane: lane.token, ...errorFields(err) }, 'pulling tasks from JetStream failed');
+    lane.consumer = undefined;
+    lane.quietUntil = performance.now() + kErrorMs;
   }
 
   /** Waits `ms`, or less when slots change (`kick`, an acknowledgement, `close`). */
