@@ -12,7 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import { FleetClient } from '../src/index.ts';
 import type { JetStreamQueueStats } from '../src/nats/jetstream-queue.ts';
 import type { MasterListing } from '../src/nats/masters.ts';
-import { type ChildSlave, spawnSlave } from './helpers/fleet.ts';
+import { type ChildSlave, spawnSlave, startMaster as startLocalMaster, startSlave } from './helpers/fleet.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const kMasterProcess = fileURLToPath(new URL('./fixtures/nats-master-process.ts', import.meta.url));
@@ -143,7 +143,8 @@ function assertExactlyOnce(
   assert.deepEqual(stored, { messages: tasks, subjects: tasks }, 'one result per task on the results stream');
 }
 
-describe('a fleet shared through NATS JetStream', () => {
+// a bound on each test, so a lost task fails it instead of hanging the suite (not a speed threshold)
+describe('a fleet shared through NATS JetStream', { timeout: 120_000 }, () => {
   test('two masters with three slaves each and one submitter process: 500 tasks complete exactly once', async () => {
     const fleet = `f${++fleetSeq}`;
     const a = await startMaster(fleet);
@@ -250,6 +251,39 @@ describe('a fleet shared through NATS JetStream', () => {
       }
     } finally {
       await stopMaster(a);
+    }
+  });
+
+  test('tags through NATS: a tagged task runs only on a master whose slaves carry its tags', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const queue = { servers: server.url, fleet, ackWait: kAckWait, beat: 0.5 };
+    const gpuSlave = await startSlave({ processTask: (d) => ({ on: 'gpu', a: (d as { a: number }).a }) });
+    const cpuSlave = await startSlave({ processTask: (d) => ({ on: 'cpu', a: (d as { a: number }).a }) });
+    const gpu = await startLocalMaster({ resultThreads: 0, queue });
+    const cpu = await startLocalMaster({ resultThreads: 0, queue });
+    const client = await FleetClient.connect({ servers: server.url, fleet });
+    try {
+      await gpu.newConnection('g', '127.0.0.1', gpuSlave.port, { tags: ['gpu'] }).connect();
+      await cpu.newConnection('c', '127.0.0.1', cpuSlave.port).connect();
+      const tagged = Array.from({ length: 10 }, (_, a) => client.submit({ a }, { tags: ['gpu'] }));
+      const plain = Array.from({ length: 10 }, (_, a) => client.submit({ a }));
+      const gpuId = gpu.status().queue!.id;
+      for (const handle of await Promise.all(tagged.map((h) => h.settled()))) {
+        assert.equal(handle.status, 'completed');
+        assert.equal((handle.outcome!.result as { on: string }).on, 'gpu');
+        assert.equal(handle.outcome!.master, gpuId);
+      }
+      for (const handle of await Promise.all(plain.map((h) => h.settled())))
+        assert.equal(handle.status, 'completed');
+      assert.equal(
+        cpu.status().queue!.stats.pulled,
+        cpu.stats().tasksCompleted,
+        'the cpu master pulled no gpu task',
+      );
+    } finally {
+      await client.close();
+      await Promise.all([gpu.close(), cpu.close()]);
+      await Promise.all([gpuSlave.close(), cpuSlave.close()]);
     }
   });
 

@@ -94,6 +94,8 @@ const kMaxBatch = 1000;
  * stay far below a consumer's 512 waiting pull requests (JetStream's default `max_waiting`).
  */
 const kMaxFetches = 8;
+/** How often the stream is asked which lanes (tag sets) have tasks waiting. */
+const kScanMs = 1000;
 /** How long `close()` waits for results still being published. */
 const kCloseWaitMs = 10_000;
 
@@ -236,8 +238,10 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     const every = Math.max(100, (this.#options.ackWait * 1000) / 3);
     this.#working = setInterval(() => this.#keepAlive(), every);
     this.#working.unref();
-    this.#scan = setInterval(() => void this.#scanLanes().catch(() => undefined), Math.max(every, 1000));
+    const scan = () => void this.#scanLanes().catch(() => undefined);
+    this.#scan = setInterval(scan, kScanMs);
     this.#scan.unref();
+    scan();
   }
 
   /** Stops asking for tasks (the master is closing); what it holds stays held until `close()`. */

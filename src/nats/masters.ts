@@ -112,6 +112,10 @@ export class MasterDirectory {
     if (!this.#link.connected()) return;
     const record: MasterRecord = { v: kSchemaVersion, ...this.#self(), beat: Date.now() };
     this.#records.set(record.id, record);
+    // the bucket forgets a record past its TTL without telling watchers: forget it here too
+    for (const [id, other] of this.#records) {
+      if (record.beat - other.beat > this.#beatMs * 10) this.#records.delete(id);
+    }
     await this.#kv!.put(record.id, JSON.stringify(record));
   }
 
