@@ -31,12 +31,15 @@ interface Entry extends QueueEntry {
 
 let server: NatsServer;
 const links: NatsLink[] = [];
+/** Every queue made, closed after the tests (a queue left open would keep pulling). */
+const queues: JetStreamQueue<Entry, Entry>[] = [];
 let fleetSeq = 0;
 
 before(async () => {
   server = await startNatsServer();
 });
 after(async () => {
+  for (const queue of queues) await queue.close();
   for (const link of links) if (!link.nc.isClosed()) await link.nc.close();
   await server.destroy();
 });
@@ -95,6 +98,7 @@ async function queueOf(
   );
   const l = await link();
   queue.start(l);
+  queues.push(queue);
   const take = () => {
     const e = queue.shift('');
     if (e) state.taken++;

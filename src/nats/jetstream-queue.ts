@@ -314,6 +314,8 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     lane.running = true;
     while (!this.#closed) {
       const link = this.#link!;
+      // a connection closed for good (not one reconnecting) will bring nothing more
+      if (link.nc.isClosed()) break;
       const ready = link.connected() && !this.#paused && performance.now() >= lane.quietUntil;
       const want = ready && lane.fetches < kMaxFetches ? this.#want(lane) : 0;
       if (want <= 0) {
@@ -372,7 +374,8 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
         this.#idlers.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      // unref'd: an idle queue never keeps the process alive (its NATS connection does, while open)
+      const timer = setTimeout(done, ms).unref();
       this.#idlers.add(done);
     });
   }
@@ -557,7 +560,11 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
 
   #giveBack(held: Held): void {
     this.#stats.givenBack++;
-    held.msg.nak();
+    try {
+      held.msg.nak();
+    } catch {
+      // the connection is closed: JetStream redelivers after the ack wait all the same
+    }
   }
 
   #keepAlive(): void {

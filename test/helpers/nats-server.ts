@@ -41,6 +41,10 @@ export async function startNatsServer(): Promise<NatsServer> {
       if (log.length < 64 * 1024) log += chunk;
     });
     child = proc;
+    // a test process that exits without its after() hooks (an uncaught error) still stops its server
+    const onExit = () => proc.kill('SIGKILL');
+    process.once('exit', onExit);
+    proc.once('exit', () => process.off('exit', onExit));
     const failed = once(proc, 'exit').then(([code]) => {
       throw new Error(`nats-server exited (${String(code)}) before it was ready:\n${log}`);
     });
