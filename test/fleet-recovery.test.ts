@@ -290,6 +290,37 @@ describe('cancel extension', () => {
     }
   });
 
+  test('a task cancelled or past its deadline while /task/new is in flight: the slave is told once it accepted', async () => {
+    const master = await startMaster();
+    let aborted = 0;
+    const slave = await startSlave({
+      concurrency: 2,
+      hooks: { beforeTask: () => sleep(300) },
+      processTask: (_data, signal) =>
+        new Promise((resolve) => {
+          signal.addEventListener('abort', () => {
+            aborted++;
+            resolve({ stopped: true });
+          });
+        }),
+    });
+    try {
+      await master.newConnection('fm', '127.0.0.1', slave.port).connect();
+      const late = master.submit({}, { deadline: 0.1 });
+      const cancelled = master.submit({});
+      await waitFor('both are being sent', () => cancelled.status === TaskStatus.STARTING);
+      cancelled.cancel();
+      await Promise.all([late.join(), cancelled.join()]);
+      assert.equal((late.error as TaskEndedError).code, TaskEndCode.DEADLINE_EXCEEDED);
+      assert.equal(cancelled.status, TaskStatus.CANCELLED);
+      await waitFor('both signals aborted', () => aborted === 2);
+      await waitFor('both slots are free again', () => master.stats().freeSlots === 2);
+    } finally {
+      await master.close();
+      await slave.close();
+    }
+  });
+
   test('a deadline passing while a submitted task runs fails it and tells the slave to stop', async () => {
     const master = await startMaster();
     const aborted = deferred();

@@ -368,8 +368,8 @@ export class Task<D = any, R = any> {
     }
     if (this.#attempts !== attempt) return undefined;
     if (this.#status !== TaskStatus.STARTING) {
-      // ended meanwhile: cancelled while starting (tell the slave now), or lost
-      if (this.#status === TaskStatus.CANCELLED && this.#tracked) host.cancel(this.#wireId);
+      // ended meanwhile: cancelled or past its deadline while starting (tell the slave now), or lost
+      if (this.isEnded && this.#tracked) host.cancel(this.#wireId);
       return undefined;
     }
     this.#status = TaskStatus.STARTED;
