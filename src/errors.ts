@@ -11,6 +11,7 @@
  */
 
 import { describeError } from './describe-error.ts';
+import type { ResultMessage } from './nats/schema.ts';
 import { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
 import type { Envelope } from './protocol/envelope.ts';
 
@@ -252,6 +253,42 @@ export class ListenError extends FleetmasterError {
     super(`${what} cannot listen on ${host}:${port}: ${why}`, options);
     this.host = host;
     this.port = port;
+  }
+}
+
+// ---- the shared queue (NATS JetStream) ----
+
+/** NATS could not be reached when a master with `queue` started, or a `FleetClient` connected. */
+export class QueueUnreachableError extends FleetmasterError {
+  static override readonly errorCode = 'FLEETMASTER_QUEUE_UNREACHABLE';
+}
+
+/** A task submitted through a `FleetClient` ended without completing: `handle.result()` rejects with it. */
+export class FleetTaskFailedError extends FleetmasterError {
+  static override readonly errorCode = 'FLEETMASTER_TASK_FAILED';
+  /** `REPORTED_FAILURE`, `SLAVE_LOST`, `DEADLINE_EXCEEDED`, `INVALID_TASK`, … */
+  readonly reason: string;
+  /** The slave's failure payload, or `{ error, message }`. */
+  readonly result: unknown;
+  readonly outcome: ResultMessage;
+  constructor(outcome: ResultMessage) {
+    super(outcome.error?.message ?? 'task failed');
+    this.reason = outcome.error?.code ?? 'FAILED';
+    this.result = outcome.result;
+    this.outcome = outcome;
+  }
+}
+
+/** A `FleetClient` could not publish a task (JetStream refused it or did not answer). */
+export class FleetSubmitError extends FleetmasterError {
+  static override readonly errorCode = 'FLEETMASTER_SUBMIT_FAILED';
+}
+
+/** The client closed while the task's result had not arrived (it stays on the results stream). */
+export class FleetClientClosedError extends FleetmasterError {
+  static override readonly errorCode = 'FLEETMASTER_CLIENT_CLOSED';
+  constructor(id: string) {
+    super(`the FleetClient closed before task ${id}'s result arrived`);
   }
 }
 

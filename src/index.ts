@@ -13,8 +13,11 @@ export {
   ConnectionRefuse,
   DisconnectionRefuse,
   EngineUnavailableError,
+  FleetClientClosedError,
   FleetmasterError,
   FleetSecretError,
+  FleetSubmitError,
+  FleetTaskFailedError,
   H1ClosedError,
   H1ConnectionError,
   H1ConnectTimeoutError,
@@ -43,6 +46,7 @@ export {
   MasterTaskNotFoundError,
   NotStartedError,
   ProcessTaskMissingError,
+  QueueUnreachableError,
   RequestFailedError,
   ResponseError,
   ResultHandlerLoadError,
@@ -85,6 +89,17 @@ export type { ResultHandler, ResultHandlerInput } from './master/results/handler
 export type { FleetStatus, MasterStats, SlaveStatus } from './master/status.ts';
 export type { NewTaskOptions, TaskCallback } from './master/task.ts';
 export { Task, TaskStatus } from './master/task.ts';
+export type {
+  FleetClientOptions,
+  FleetClientStats,
+  FleetMapOptions,
+  FleetSubmitOptions,
+  FleetTaskStatus,
+} from './nats/fleet-client.ts';
+export { FleetClient, FleetTaskHandle } from './nats/fleet-client.ts';
+export type { MasterListing, MasterRecord } from './nats/masters.ts';
+export type { JetStreamOptions } from './nats/options.ts';
+export type { ResultMessage, TaskMessage } from './nats/schema.ts';
 export type { Logger, LoggerLike, TlsOptions } from './options.ts';
 export { MasterErrorCode, SlaveErrorCode } from './protocol/codes.ts';
 export type { Envelope } from './protocol/envelope.ts';

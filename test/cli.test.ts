@@ -14,7 +14,7 @@ import { ConfigError } from '../src/errors.ts';
 import { resolveMasterOptions } from '../src/master/options.ts';
 import { resolveSlaveOptions } from '../src/slave/options.ts';
 import { ensureDashboardBuilt } from './helpers/browser.ts';
-import { waitFor } from './helpers/fleet.ts';
+import { freePort, waitFor } from './helpers/fleet.ts';
 import { openEventStream } from './helpers/sse.ts';
 
 const kMain = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
@@ -323,6 +323,30 @@ describe('configuration', () => {
           assert.ok(keys.includes(field.key), `${command}: field ${field.key} is an option`);
       }
     }
+  });
+
+  test('--nats and --nats-fleet become the queue option; bad ones name their field and source', () => {
+    const command = parse(['master', '--nats', 'nats://10.0.0.9:4222,nats://10.0.0.10:4222'], {
+      FLEETMASTER_NATS_FLEET: 'gpu-fleet',
+    });
+    assert.equal(command.kind, 'master');
+    assert.deepEqual((command as Extract<Command, { kind: 'master' }>).options.queue, {
+      servers: 'nats://10.0.0.9:4222,nats://10.0.0.10:4222',
+      fleet: 'gpu-fleet',
+    });
+    assert.equal((parse(['master']) as Extract<Command, { kind: 'master' }>).options.queue, undefined);
+    assert.throws(
+      () => parse(['master', '--nats', 'http://a b']),
+      /^ConfigError: nats \(from --nats\): must hold NATS URLs like nats:\/\/127\.0\.0\.1:4222/,
+    );
+    assert.throws(
+      () => parse(['master', '--nats', 'nats://a:1', '--nats-fleet', 'a.b']),
+      /^ConfigError: natsFleet \(from --nats-fleet\): must be 1 to 32 letters/,
+    );
+    assert.throws(
+      () => parse(['master', '--nats-fleet', 'x']),
+      /natsFleet \(from --nats-fleet\): goes with nats/,
+    );
   });
 });
 
@@ -645,5 +669,13 @@ describe('commands, as processes', () => {
     } finally {
       first.kill('SIGKILL');
     }
+  });
+
+  test('master --nats with no NATS there exits 1, naming the URL', async () => {
+    const url = `nats://127.0.0.1:${await freePort()}`;
+    const master = cli(['master', '--host', '127.0.0.1', '--port', '0', '--nats', url]);
+    const err = collect(master.stderr);
+    assert.equal(await exitOf(master), 1);
+    assert.ok(err.text.includes(`cannot reach NATS at ${url}`), err.text);
   });
 });

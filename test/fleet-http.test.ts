@@ -142,7 +142,7 @@ describe('/fleet/tasks over HTTP', () => {
     assert.equal(large.envelope.code, MasterErrorCode.REQUEST_BODY_TOO_LARGE);
   });
 
-  test('a full queue answers 503 with Retry-After and code 906, and keeps nothing', async () => {
+  test('a full queue answers 503 with Retry-After and code 908, and keeps nothing', async () => {
     const created = master.stats().tasksCreated;
     // one holds the slave's only slot, three fill the queue (queueLimit 3)
     const ids: string[] = [];

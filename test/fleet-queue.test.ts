@@ -5,6 +5,10 @@ import { describe, test } from 'node:test';
 import { IndexedHeap } from '../src/master/fleet/heap.ts';
 import { MemoryQueue } from '../src/master/fleet/memory-queue.ts';
 import type { QueueEntry, TaskQueue } from '../src/master/fleet/queue.ts';
+import { JetStreamQueue } from '../src/nats/jetstream-queue.ts';
+import { resolveJetStreamOptions } from '../src/nats/options.ts';
+import { fleetNames } from '../src/nats/schema.ts';
+import { toLogger } from '../src/options.ts';
 
 interface Entry extends QueueEntry {
   name: string;
@@ -164,3 +168,25 @@ describe('IndexedHeap', () => {
     assert.deepEqual([heap.pop(), heap.pop(), heap.pop()], [3, 5, undefined]);
   });
 });
+
+// The JetStream queue's own side (entries pushed by this master): the same contract, no server needed; what it
+// pulls from JetStream is tested against a real nats-server in test/nats-queue.test.ts.
+queueSuite(
+  'JetStreamQueue',
+  (limit) =>
+    new JetStreamQueue<Entry>(
+      { limit, freeSlots: () => 0, wake: () => undefined },
+      {
+        admit: () => 'unused',
+        keyOf: (e) => e,
+        outcome: () => 'running',
+        laneKey: (tags) => tags.join('\n'),
+      },
+      {
+        names: fleetNames('fleetmaster'),
+        options: resolveJetStreamOptions('nats://127.0.0.1:4222'),
+        masterId: 'm',
+        logger: toLogger(undefined),
+      },
+    ),
+);

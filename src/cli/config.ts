@@ -87,6 +87,19 @@ export const kFields: Readonly<Record<CommandName, readonly Field[]>> = Object.f
       default: false,
     },
     kDashboard,
+    {
+      key: 'nats',
+      type: 'string',
+      arg: 'url',
+      help: "share the fleet's work with other masters through NATS JetStream at this URL (nats://host:4222; comma-separated for a cluster)",
+    },
+    {
+      key: 'natsFleet',
+      type: 'string',
+      arg: 'name',
+      help: 'with --nats: the fleet name, so several fleets share one NATS (streams <name>_tasks, <name>_results)',
+      default: 'fleetmaster',
+    },
   ],
   slave: [
     {

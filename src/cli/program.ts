@@ -195,8 +195,18 @@ const kCommandOnly = new Set([
   'logLevel',
   'module',
   'dashboard',
+  'nats',
+  'natsFleet',
 ]);
 const kTlsFields = new Set(['tlsKey', 'tlsCert', 'tlsPassphrase']);
+
+/** Option paths whose field has another name. */
+const kOptionField: Record<string, string> = {
+  'tls.keyFile': 'tlsKey',
+  'tls.certFile': 'tlsCert',
+  'queue.servers': 'nats',
+  'queue.fleet': 'natsFleet',
+};
 
 /** The library options among the resolved values (TLS files gathered into `tls`). */
 function libraryOptions({ values, sources }: Resolved): Record<string, unknown> {
@@ -215,6 +225,11 @@ function toMaster(resolved: Resolved): Command {
   const dashboard = (v.dashboard as boolean | undefined) ?? false;
   // the dashboard lives on the admin listener: on at any free port unless one was given
   if (dashboard && options.adminPort === undefined) options.adminPort = 0;
+  if (v.nats !== undefined) {
+    options.queue = { servers: v.nats as string, fleet: v.natsFleet as string | undefined };
+  } else if (v.natsFleet !== undefined) {
+    throw new ConfigError(`natsFleet (from ${sources.natsFleet}): goes with nats (--nats)`);
+  }
   validate(() => resolveMasterOptions(options), sources);
   return {
     kind: 'master',
@@ -281,7 +296,7 @@ function validate(check: () => unknown, sources: Record<string, string>): void {
     const match = /^options\.([\w.]+)\s+(.*)$/s.exec(message);
     if (!match) throw new ConfigError(message);
     const [, path, rest] = match as unknown as [string, string, string];
-    const key = path === 'tls.keyFile' ? 'tlsKey' : path === 'tls.certFile' ? 'tlsCert' : path;
+    const key = kOptionField[path] ?? path;
     const source = sources[key];
     throw new ConfigError(`${key}${source ? ` (from ${source})` : ''}: ${rest}`);
   }

@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import {
   AlreadyStartedError,
   ClosedError,
@@ -12,6 +13,7 @@ import type { EngineName, HttpApp, HttpEngine } from '../http/engine.ts';
 import { type ReplyTracker, whenDrained } from '../http/reply.ts';
 import { selectEngine } from '../http/select-engine.ts';
 import { SelfClient } from '../http/self.ts';
+import { MasterQueue, type QueueHost } from '../nats/master-queue.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
@@ -31,6 +33,8 @@ import { Fleet } from './fleet/fleet.ts';
 import { mountFleetRoutes } from './fleet/http-routes.ts';
 import { FleetHttpTasks } from './fleet/http-tasks.ts';
 import type { SlaveRegistry } from './fleet/registry.ts';
+import type { Job } from './fleet/scheduler.ts';
+import { laneKey } from './fleet/slots.ts';
 import type { MapOptions, SubmitOptions } from './fleet/submit-options.ts';
 import { type FrontEndHost, mountMasterRoutes } from './front-end.ts';
 import { MasterMetrics } from './metrics.ts';
@@ -45,7 +49,7 @@ import { InlineResultStage } from './results/inline-stage.ts';
 import { PoolResultStage } from './results/pool-stage.ts';
 import type { ResultJob, ResultStage, ResultVerdict } from './results/stage.ts';
 import { type FleetStatus, type MasterStats, slaveStatuses } from './status.ts';
-import type { Task } from './task.ts';
+import { type Task, TaskStatus } from './task.ts';
 
 export interface NewConnectionOptions {
   /** Talk to the slave over TLS. @defaultValue false */
@@ -103,6 +107,8 @@ export class Master implements ConnectionHost, FrontEndHost {
   readonly #self = new SelfClient();
   /** The admin listener's live page and its log of fleet events (with `adminPort` only). */
   readonly #dashboard: Dashboard | undefined;
+  /** The fleet shared through NATS JetStream (option `queue`). */
+  readonly #queue: MasterQueue<Job<SlaveConnection>> | undefined;
 
   constructor(options: MasterOptions = {}) {
     this.options = resolveMasterOptions(options);
@@ -115,7 +121,13 @@ export class Master implements ConnectionHost, FrontEndHost {
     this.#selfToken = this.options.selfToken ?? randomToken();
     this.#checkSelf = createTokenCheck(this.#selfToken);
     this.#channelCheck = createChannelCheck(this.options.channel);
-    const fleet = new Fleet(this.options);
+    // with `queue`, the scheduler's queue pulls from JetStream (nothing of NATS is loaded before start())
+    const queue =
+      this.options.queue === undefined
+        ? undefined
+        : new MasterQueue<Job<SlaveConnection>>(this.#queueHost(), this.options.queue);
+    this.#queue = queue;
+    const fleet = new Fleet({ ...this.options, queue: queue?.factory });
     this.#fleet = fleet;
     this.registry = fleet.registry;
     this.counters = fleet.counters;
@@ -239,6 +251,8 @@ export class Master implements ConnectionHost, FrontEndHost {
         mountAdminFallback(admin, this);
         this.#admin = { app: admin, port: await admin.listen(adminHost, adminPort, 'Master admin') };
       }
+      // last: tasks come from JetStream only once the front end can take their slaves' results
+      await this.#queue?.start();
     } catch (err) {
       this.#app = undefined;
       this.#admin = undefined;
@@ -394,6 +408,16 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       stats: this.stats(),
       slaves: slaveStatuses(this.registry, now),
+      ...(this.#queue === undefined
+        ? {}
+        : {
+            queue: {
+              id: this.#queue.id,
+              fleet: this.#queue.options.fleet,
+              stats: this.#queue.stats()!,
+              masters: this.#queue.masters(),
+            },
+          }),
     };
   }
 
@@ -561,6 +585,32 @@ export class Master implements ConnectionHost, FrontEndHost {
 
   // ---- private ----
 
+  /** What the JetStream queue gets of this master: pulled tasks are submitted here like any other. */
+  #queueHost(): QueueHost<Job<SlaveConnection>> {
+    return {
+      logger: this.options.logger,
+      submit: (data, o) =>
+        this.#fleet.submit(data, {
+          priority: o.priority,
+          tags: o.tags,
+          retries: o.retries,
+          deadline: o.deadline,
+        }),
+      taskOf: (job) => job.task,
+      laneKey,
+      record: () => {
+        const { myAddress, host, tls } = this.options;
+        const shown = isWildcard(host) ? hostname() : host;
+        return {
+          address: myAddress ?? formatOrigin(tls ? 'https' : 'http', shown, this.#port),
+          slaves: this.registry.size,
+          freeSlots: this.#fleet.scheduler.load().freeSlots,
+        };
+      },
+      completed: TaskStatus.COMPLETED,
+    };
+  }
+
   #createStage(): ResultStage {
     const o = this.options;
     if (o.resultThreads === 0) return new InlineResultStage(this.#fleet.tasks, o.resultHandler);
@@ -583,6 +633,8 @@ export class Master implements ConnectionHost, FrontEndHost {
       },
       'master shutting down',
     );
+    // no more tasks from JetStream; those held go back at the end (after the running ones settle)
+    this.#queue?.pause();
     // first, so no slot freed while results finish takes a queued task: every queued task fails now
     this.#fleet.close(new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down'));
     this.fleetTasks.close();
@@ -603,6 +655,8 @@ export class Master implements ConnectionHost, FrontEndHost {
     const reason = new TaskEndedError(TaskEndCode.MASTER_SHUTTING_DOWN, 'master shutting down');
     const connections = this.#fleet.dropAll(reason);
     for (const connection of connections) await connection[kClose]();
+    // results of tasks that ended are published; the rest goes back to the stream for another master
+    await this.#queue?.close();
     const app = this.#app;
     this.#app = undefined;
     await app?.close();

@@ -4,6 +4,11 @@ import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { type EngineChoice, kEngineOption } from '../http/engine.ts';
 import {
+  type JetStreamOptions,
+  type ResolvedJetStreamOptions,
+  resolveJetStreamOptions,
+} from '../nats/options.ts';
+import {
   checkFunction,
   checkHooks,
   checkString,
@@ -135,6 +140,15 @@ export interface MasterOptions {
   fleetTaskRetention?: number;
   /** Most settled HTTP-submitted tasks kept readable at once (the oldest go first). @defaultValue 10000 */
   fleetTasksKept?: number;
+  /**
+   * Share the fleet's work with other masters through NATS JetStream: a NATS URL (`nats://host:4222`), or the
+   * URLs and settings of the streams (see docs/queue-schema.md). The master then takes its tasks from the
+   * fleet's work-queue stream, as many as its slaves have free slots, publishes their results on the results
+   * stream, and keeps a record in the masters' bucket (listed in `/status`). `start()` fails with
+   * `QueueUnreachableError` when NATS cannot be reached. Tasks given to `master.submit` still run here.
+   * @defaultValue none: the in-memory queue, and nothing of NATS is loaded
+   */
+  queue?: string | JetStreamOptions;
   /** Connection and task hooks (a subclass may override the methods of the same names instead). */
   hooks?: MasterHooks;
   /**
@@ -174,6 +188,7 @@ export interface ResolvedMasterOptions {
   readonly placement: PlacementPolicy;
   readonly fleetTaskRetention: number;
   readonly fleetTasksKept: number;
+  readonly queue: ResolvedJetStreamOptions | undefined;
   readonly hooks: Readonly<MasterHooks>;
   readonly logger: Logger;
 }
@@ -181,7 +196,8 @@ export interface ResolvedMasterOptions {
 /**
  * The master's options that are values: type, default, bounds and help, written once (see src/options.ts). The
  * constructor checks against it; the CLI's `master` fields, `--help` and README's reference come from it. The
- * options that are code (`hooks`, `logger`, `placement`, `tls`, `slaveTls`) are resolved beside it.
+ * options that are code or objects (`hooks`, `logger`, `placement`, `tls`, `slaveTls`, `queue`) are resolved
+ * beside it.
  */
 export const kMasterOptions = Object.freeze({
   ...listenOptions(7235),
@@ -316,6 +332,7 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
     ...values,
     tls: checkTls('tls', options.tls),
     slaveTls: options.slaveTls,
+    queue: options.queue === undefined ? undefined : resolveJetStreamOptions(options.queue),
     placement:
       options.placement === undefined
         ? leastLoaded

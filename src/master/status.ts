@@ -1,3 +1,5 @@
+import type { JetStreamQueueStats } from '../nats/jetstream-queue.ts';
+import type { MasterListing } from '../nats/masters.ts';
 import type { SlaveConnection } from './connection.ts';
 import type { MasterStats } from './fleet/counters.ts';
 
@@ -34,6 +36,16 @@ export interface FleetStatus {
   };
   stats: MasterStats;
   slaves: SlaveStatus[];
+  /** With `queue`: this master's id on NATS, what its JetStream queue did, and every master of the fleet. */
+  queue?: QueueStatus;
+}
+
+export interface QueueStatus {
+  id: string;
+  fleet: string;
+  stats: JetStreamQueueStats;
+  /** Every master that keeps a record in the fleet's bucket (live: beat within three beats). */
+  masters: MasterListing[];
 }
 
 /** Every slave in the registry, by name, as `GET /status` lists them. */

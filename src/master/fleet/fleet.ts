@@ -6,8 +6,9 @@ import { type Task, TaskStatus } from '../task.ts';
 import { FleetCounters, type MasterStats, type RemovalReason, taskEndOf } from './counters.ts';
 import { mapTasks } from './map.ts';
 import type { PlacementPolicy } from './placement.ts';
+import type { QueueFactory } from './queue.ts';
 import { type SlaveRecord, SlaveRegistry } from './registry.ts';
-import { FleetScheduler } from './scheduler.ts';
+import { FleetScheduler, type Job } from './scheduler.ts';
 import { checkTags, type MapOptions, type SubmitOptions } from './submit-options.ts';
 import { startSweep } from './sweep.ts';
 import { TaskTable } from './task-table.ts';
@@ -17,6 +18,8 @@ export interface FleetOptions {
   readonly heartbeatTolerance: number;
   readonly queueLimit: number;
   readonly placement: PlacementPolicy;
+  /** The scheduler's queue (default: in memory). */
+  readonly queue?: QueueFactory<Job<SlaveConnection>> | undefined;
 }
 
 /**
@@ -63,7 +66,7 @@ export class Fleet {
         taskEnded: (task) => this.taskEnded(task),
         taskRetried: (task, error) => this.events?.retried(task, error.message),
       },
-      { queueLimit: options.queueLimit, placement: options.placement },
+      { queueLimit: options.queueLimit, placement: options.placement, queue: options.queue },
     );
   }
 

@@ -101,7 +101,8 @@ export class FleetScheduler<C extends FleetSlave = FleetSlave> {
     this.#slots = new SlotIndex<C>(options.placement);
     const context = {
       limit: options.queueLimit,
-      freeSlots: (lane: string) => this.#slots.laneOf(lane)?.freeSlots ?? 0,
+      // a pulling queue asks about lanes no local task built yet (tagged tasks it found on the stream)
+      freeSlots: (lane: string) => this.#slots.lane(lane === '' ? [] : lane.split('\n')).freeSlots,
       wake: (lane: string) => this.#wake(lane),
     };
     this.#queue = (options.queue as QueueFactory<Job<C>> | undefined)?.(context) ?? new MemoryQueue(context);

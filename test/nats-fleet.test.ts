@@ -1,0 +1,355 @@
+// Several masters share one fleet's work through NATS JetStream: real nats-server, masters and slaves in child
+// processes, a submitter process on FleetClient. Every task completes exactly once: with two masters, when one
+// is SIGKILLed mid-run, when the nats-server restarts mid-run, and for a submitter that reconnects; and a bare
+// NATS client speaking docs/queue-schema.md drives the fleet like a Python coordinator would.
+import assert from 'node:assert/strict';
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import { FleetClient } from '../src/index.ts';
+import type { JetStreamQueueStats } from '../src/nats/jetstream-queue.ts';
+import type { MasterListing } from '../src/nats/masters.ts';
+import { type ChildSlave, spawnSlave, startMaster as startLocalMaster, startSlave } from './helpers/fleet.ts';
+import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
+
+const kMasterProcess = fileURLToPath(new URL('./fixtures/nats-master-process.ts', import.meta.url));
+const kSubmitterProcess = fileURLToPath(new URL('./fixtures/nats-submitter-process.ts', import.meta.url));
+/** Short, so a dead master's tasks come back within seconds. */
+const kAckWait = 2;
+
+interface ChildMaster {
+  child: ChildProcess;
+  port: number;
+  id: string;
+  slaves: ChildSlave[];
+}
+
+interface QueueStatus {
+  id: string;
+  stats: JetStreamQueueStats;
+  masters: MasterListing[];
+}
+
+let server: NatsServer;
+const children: ChildProcess[] = [];
+let fleetSeq = 0;
+
+before(async () => {
+  server = await startNatsServer();
+});
+after(async () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await server.destroy();
+});
+
+/** A master in its own process with `slaves` slave processes of its own, sharing `fleet` through NATS. */
+async function startMaster(fleet: string, slaves = 3, workMs = 10): Promise<ChildMaster> {
+  const own = await Promise.all(Array.from({ length: slaves }, () => spawnSlave({ 'work-ms': workMs })));
+  for (const s of own) children.push(s.child);
+  const child = fork(
+    kMasterProcess,
+    [
+      `--nats=${server.url}`,
+      `--fleet=${fleet}`,
+      `--ack-wait=${kAckWait}`,
+      `--slaves=${own.map((s) => s.port).join(',')}`,
+    ],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+  );
+  children.push(child);
+  const [message] = (await once(child, 'message')) as [{ port: number; id: string }];
+  return { child, port: message.port, id: message.id, slaves: own };
+}
+
+async function queueStatus(master: ChildMaster): Promise<QueueStatus> {
+  master.child.send('status');
+  for (;;) {
+    const [message] = (await once(master.child, 'message')) as [{ status?: { queue: QueueStatus } }];
+    if (message.status) return message.status.queue;
+  }
+}
+
+interface SubmitterReport {
+  yielded: number;
+  statuses: Record<string, number>;
+  masters: Record<string, number>;
+  redelivered: number;
+  distinct: number;
+  twice: number;
+  missing: number;
+  stats: { submitted: number; settled: number; duplicates: number; malformed: number; pending: number };
+}
+
+/** The submitter process: resolves with its report; `onProgress` hears every 50 results. */
+function runSubmitter(
+  fleet: string,
+  tasks: number,
+  onProgress: (done: number) => void = () => undefined,
+): Promise<SubmitterReport> {
+  const child = fork(
+    kSubmitterProcess,
+    [`--nats=${server.url}`, `--fleet=${fleet}`, `--client=submitter`, `--tasks=${tasks}`],
+    { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+  );
+  children.push(child);
+  let out = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    out += chunk;
+  });
+  child.on('message', (m: { progress?: number }) => {
+    if (process.env.NATS_TEST_TRACE) console.error(`# ${new Date().toISOString()} progress ${m.progress}`);
+    if (m.progress !== undefined) onProgress(m.progress);
+  });
+  return once(child, 'exit').then(([code]) => {
+    assert.equal(code, 0, `submitter exited ${String(code)}`);
+    return JSON.parse(out) as SubmitterReport;
+  });
+}
+
+/** Results stored on the fleet's results stream, by task id (the server's own count, not the submitter's). */
+async function storedResults(fleet: string): Promise<{ messages: number; subjects: number }> {
+  const nc = await connect({ servers: server.url });
+  try {
+    const jsm = await jetstreamManager(nc);
+    const info = await jsm.streams.info(`${fleet}_results`, { subjects_filter: `${fleet}.results.>` });
+    return { messages: info.state.messages, subjects: Object.keys(info.state.subjects ?? {}).length };
+  } finally {
+    await nc.close();
+  }
+}
+
+function stopMaster(master: ChildMaster): Promise<void> {
+  for (const s of master.slaves) s.child.kill('SIGKILL');
+  if (master.child.exitCode !== null || master.child.signalCode !== null) return Promise.resolve();
+  const exited = once(master.child, 'exit').then(() => undefined);
+  master.child.disconnect();
+  return exited;
+}
+
+function assertExactlyOnce(
+  report: SubmitterReport,
+  tasks: number,
+  stored: { messages: number; subjects: number },
+) {
+  assert.equal(report.yielded, tasks, 'every task yielded');
+  assert.deepEqual(report.statuses, { completed: tasks });
+  assert.equal(report.distinct, tasks, 'every task completed');
+  assert.equal(report.missing, 0);
+  assert.equal(report.twice, 0, 'none delivered twice to the submitter');
+  assert.deepEqual(stored, { messages: tasks, subjects: tasks }, 'one result per task on the results stream');
+}
+
+// a bound on each test, so a lost task fails it instead of hanging the suite (not a speed threshold)
+describe('a fleet shared through NATS JetStream', { timeout: 120_000 }, () => {
+  test('two masters with three slaves each and one submitter process: 500 tasks complete exactly once', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const a = await startMaster(fleet);
+    const b = await startMaster(fleet);
+    try {
+      const report = await runSubmitter(fleet, 500);
+      assertExactlyOnce(report, 500, await storedResults(fleet));
+      assert.deepEqual(Object.keys(report.masters).sort(), [a.id, b.id].sort(), 'both masters ran tasks');
+      const status = await queueStatus(a);
+      const listed = status.masters.map((m) => [m.id, m.live, m.slaves]);
+      assert.deepEqual(
+        listed.sort(),
+        [
+          [a.id, true, 3],
+          [b.id, true, 3],
+        ].sort(),
+        'each master lists both, live, with their slaves',
+      );
+    } finally {
+      await Promise.all([stopMaster(a), stopMaster(b)]);
+    }
+  });
+
+  test('SIGKILL one master mid-run: every task still completes exactly once through the other', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const a = await startMaster(fleet, 3, 20);
+    const b = await startMaster(fleet, 3, 20);
+    try {
+      let killedAt = -1;
+      const report = await runSubmitter(fleet, 500, (done) => {
+        if (killedAt < 0 && done >= 100) {
+          killedAt = done;
+          a.child.kill('SIGKILL');
+        }
+      });
+      assert.ok(killedAt > 0, 'the master was killed mid-run');
+      const stored = await storedResults(fleet);
+      assertExactlyOnce(report, 500, stored);
+      const survivor = (await queueStatus(b)).stats;
+      const books = {
+        created: report.stats.submitted,
+        completedOnce: report.distinct,
+        redeliveredTasks: report.redelivered,
+        survivorRedeliveries: survivor.redelivered,
+        duplicatesSuppressedByMaster: survivor.duplicatesSuppressed,
+        duplicateResultsDroppedByStream: survivor.resultsDuplicate,
+        duplicatesDroppedBySubmitter: report.stats.duplicates,
+      };
+      console.log(`# failover books: ${JSON.stringify(books)}`);
+      assert.ok(survivor.redelivered > 0, 'the dead master held tasks that came back');
+      // each task that came back either ran again (its result says delivery > 1) or was found done already
+      assert.equal(survivor.redelivered, report.redelivered + survivor.duplicatesSuppressed);
+      const listed = await waitForMasters(b, (ms) => ms.find((m) => m.id === a.id)?.live === false);
+      assert.equal(listed.find((m) => m.id === b.id)?.live, true);
+    } finally {
+      await Promise.all([stopMaster(a), stopMaster(b)]);
+    }
+  });
+
+  test('the nats-server restarts mid-run (file storage): nothing lost, nothing twice', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const a = await startMaster(fleet, 3, 20);
+    const b = await startMaster(fleet, 3, 20);
+    try {
+      let restart: Promise<void> | undefined;
+      const report = await runSubmitter(fleet, 300, (done) => {
+        if (restart === undefined && done >= 100) {
+          restart = (async () => {
+            await server.stop();
+            await new Promise((r) => setTimeout(r, 1000));
+            await server.start();
+          })();
+        }
+      });
+      assert.ok(restart, 'the server was restarted mid-run');
+      await restart;
+      assertExactlyOnce(report, 300, await storedResults(fleet));
+    } finally {
+      await Promise.all([stopMaster(a), stopMaster(b)]);
+    }
+  });
+
+  test('a submitter that disconnects and reconnects still gets its results', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const first = await FleetClient.connect({ servers: server.url, fleet, client: 'comeback' });
+    const ids = Array.from({ length: 50 }, (_, i) => `job-${i}`);
+    for (const [i, id] of ids.entries()) first.submit({ a: i, b: 1 }, { id });
+    await first.close(); // gone before any master runs them
+    const a = await startMaster(fleet);
+    try {
+      await waitForStored(fleet, ids.length);
+      const again = await FleetClient.connect({ servers: server.url, fleet, client: 'comeback' });
+      try {
+        const sums = await Promise.all(ids.map((id) => again.handle<{ sum: number }>(id).result()));
+        assert.deepEqual(
+          sums.map((r) => r.sum),
+          ids.map((_, i) => i + 1),
+        );
+        // and one submitted after the reconnect arrives through the live consumer
+        assert.deepEqual(await again.submit({ a: 40, b: 2 }, { id: 'late' }).result(), { sum: 42 });
+        assert.equal(again.stats().duplicates, 0);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      await stopMaster(a);
+    }
+  });
+
+  test('tags through NATS: a tagged task runs only on a master whose slaves carry its tags', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const queue = { servers: server.url, fleet, ackWait: kAckWait, beat: 0.5 };
+    const gpuSlave = await startSlave({ processTask: (d) => ({ on: 'gpu', a: (d as { a: number }).a }) });
+    const cpuSlave = await startSlave({ processTask: (d) => ({ on: 'cpu', a: (d as { a: number }).a }) });
+    const gpu = await startLocalMaster({ resultThreads: 0, queue });
+    const cpu = await startLocalMaster({ resultThreads: 0, queue });
+    const client = await FleetClient.connect({ servers: server.url, fleet });
+    try {
+      await gpu.newConnection('g', '127.0.0.1', gpuSlave.port, { tags: ['gpu'] }).connect();
+      await cpu.newConnection('c', '127.0.0.1', cpuSlave.port).connect();
+      const tagged = Array.from({ length: 10 }, (_, a) => client.submit({ a }, { tags: ['gpu'] }));
+      const plain = Array.from({ length: 10 }, (_, a) => client.submit({ a }));
+      const gpuId = gpu.status().queue!.id;
+      for (const handle of await Promise.all(tagged.map((h) => h.settled()))) {
+        assert.equal(handle.status, 'completed');
+        assert.equal((handle.outcome!.result as { on: string }).on, 'gpu');
+        assert.equal(handle.outcome!.master, gpuId);
+      }
+      for (const handle of await Promise.all(plain.map((h) => h.settled())))
+        assert.equal(handle.status, 'completed');
+      assert.equal(
+        cpu.status().queue!.stats.pulled,
+        cpu.stats().tasksCompleted,
+        'the cpu master pulled no gpu task',
+      );
+    } finally {
+      await client.close();
+      await Promise.all([gpu.close(), cpu.close()]);
+      await Promise.all([gpuSlave.close(), cpuSlave.close()]);
+    }
+  });
+
+  test('a coordinator in any language: raw messages by docs/queue-schema.md, with the bare NATS client', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const a = await startMaster(fleet);
+    const nc = await connect({ servers: server.url });
+    try {
+      const js = jetstream(nc);
+      const n = 20;
+      for (let i = 0; i < n; i++) {
+        const task = { v: 1, id: `py-${i}`, client: 'py', data: { a: i, b: 100 } };
+        await js.publish(`${fleet}.tasks._`, JSON.stringify(task), { msgID: `py.py-${i}` });
+      }
+      // not a task: terminated, and a failed result names why
+      await js.publish(`${fleet}.tasks._`, JSON.stringify({ v: 99, id: 'py-future', client: 'py', data: 1 }));
+      const consumer = await js.consumers.get(`${fleet}_results`, {
+        filter_subjects: `${fleet}.results.py.>`,
+        deliver_policy: DeliverPolicy.All,
+      });
+      const messages = await consumer.consume();
+      const seen = new Map<string, Record<string, unknown>>();
+      for await (const m of messages) {
+        const r = JSON.parse(m.string()) as Record<string, unknown>;
+        if (!seen.has(r.id as string)) seen.set(r.id as string, r);
+        if (seen.size === n + 1) break;
+      }
+      for (let i = 0; i < n; i++) {
+        const r = seen.get(`py-${i}`)!;
+        assert.equal(r.v, 1);
+        assert.equal(r.status, 'completed');
+        assert.deepEqual(r.result, { sum: i + 100 });
+        assert.equal(r.error, null);
+        assert.equal(r.master, a.id);
+        assert.equal(typeof r.slave, 'string');
+        assert.equal(r.attempts, 1);
+        assert.equal(r.delivery, 1);
+      }
+      const bad = seen.get('py-future')!;
+      assert.equal(bad.status, 'failed');
+      assert.deepEqual((bad.error as { code: string }).code, 'INVALID_TASK');
+      assert.match((bad.error as { message: string }).message, /schema version 99/);
+    } finally {
+      await nc.close();
+      await stopMaster(a);
+    }
+  });
+});
+
+async function waitForMasters(
+  master: ChildMaster,
+  check: (masters: MasterListing[]) => boolean,
+): Promise<MasterListing[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { masters } = await queueStatus(master);
+    if (check(masters)) return masters;
+    if (Date.now() > deadline) throw new Error(`masters never as expected: ${JSON.stringify(masters)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function waitForStored(fleet: string, n: number): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while ((await storedResults(fleet)).messages < n) {
+    if (Date.now() > deadline) throw new Error(`fewer than ${n} results stored`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
