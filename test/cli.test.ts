@@ -295,6 +295,7 @@ describe('configuration', () => {
       for (const key of keys) {
         if (codeOnly.includes(key)) continue;
         if (key === 'tls') assert.ok(fields.has('tlsKey') && fields.has('tlsCert'));
+        else if (key === 'queue') assert.ok(fields.has('nats') && fields.has('natsFleet'));
         else assert.ok(fields.has(key), `${command}: option ${key} has a CLI field`);
       }
     };
@@ -310,6 +311,8 @@ describe('configuration', () => {
       'logLevel',
       'module',
       'dashboard',
+      'nats',
+      'natsFleet',
       'tlsKey',
       'tlsCert',
       'tlsPassphrase',

@@ -292,6 +292,6 @@ describe('the option tables', () => {
       assert.equal(master[option], expected, option);
     }
     const extra = Object.keys(master).filter((k) => !(k in kMasterOptions));
-    assert.deepEqual(extra.sort(), ['hooks', 'logger', 'placement', 'slaveTls', 'tls']);
+    assert.deepEqual(extra.sort(), ['hooks', 'logger', 'placement', 'queue', 'slaveTls', 'tls']);
   });
 });
