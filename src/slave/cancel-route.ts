@@ -1,20 +1,16 @@
 import type { HttpApp } from '../http/engine.ts';
 import { readBody } from '../http/read-body.ts';
 import { PendingReply, type ReplyTracker, sendNow } from '../http/reply.ts';
-import type { ChannelVerdict } from '../protocol/channel.ts';
 import { decodeBody, isObject } from '../protocol/codec.ts';
 import { ok } from '../protocol/envelope.ts';
-import { kSlaveAnswers, slaveBodyTooLarge, slaveDataInvalid } from './answers.ts';
+import { slaveBodyTooLarge, slaveDataInvalid } from './answers.ts';
+import { type MasterCheckHost, masterRefusal } from './front-end.ts';
 
 /** A cancel body is `{"task":{"id":"<uuid>"}}`: anything longer is not one. */
 export const kMaxCancelBody = 4096;
 
-export interface CancelHost {
-  readonly isShuttingDown: boolean;
-  /** True when `token` is the connected master's (a constant-time compare). */
-  isMasterToken(token: string): boolean;
+export interface CancelHost extends MasterCheckHost {
   readonly replies: ReplyTracker;
-  checkChannel(header: string): ChannelVerdict;
   /** Aborts the task's signal; false when no such task runs (it ended already: that is fine). */
   cancelTask(id: string): boolean;
 }
@@ -31,17 +27,8 @@ const kTooLarge = slaveBodyTooLarge(kMaxCancelBody);
  */
 export function mountCancelRoute(app: HttpApp, host: CancelHost): void {
   app.post('/task/cancel', (res, req) => {
-    if (host.isShuttingDown) return sendNow(res, kSlaveAnswers.shuttingDown);
-    const channel = host.checkChannel(req.getHeader('channel'));
-    if (channel !== 'ok') {
-      return sendNow(
-        res,
-        channel === 'missing' ? kSlaveAnswers.channelNotFound : kSlaveAnswers.channelInvalid,
-      );
-    }
-    const token = req.getHeader('token');
-    if (token === '') return sendNow(res, kSlaveAnswers.masterTokenNotFound);
-    if (!host.isMasterToken(token)) return sendNow(res, kSlaveAnswers.masterTokenInvalid);
+    const refused = masterRefusal(host, req, true);
+    if (refused) return sendNow(res, refused);
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
     const reply = new PendingReply(res, host.replies);

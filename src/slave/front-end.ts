@@ -26,15 +26,11 @@ export interface ConnectAnswer extends Answer {
 }
 
 /** What the slave's routes need from the slave. Each handler returns the answer to send. */
-export interface SlaveFrontEndHost {
-  readonly isShuttingDown: boolean;
+export interface SlaveFrontEndHost extends MasterCheckHost {
   readonly maxBodySize: number;
   /** Replies waiting for a body or a hook: a close lets them finish. */
   readonly replies: ReplyTracker;
-  checkChannel(header: string): ChannelVerdict;
   checkSelfToken(header: string): boolean;
-  /** True when `token` is the connected master's (constant time; false while unconnected). */
-  isMasterToken(token: string): boolean;
   connect(request: ConnectRequest): Promise<ConnectAnswer>;
   disconnect(body: Record<string, unknown>): Promise<Answer>;
   /** With a fleet secret: the refusal a `/connect` earns from its headers alone (read before its body). */
@@ -54,6 +50,34 @@ export const kControlBodyBytes = 8 * 1024;
 /** Request bodies read at once by one slave; past it a `/connect` or `/disconnect` is refused unread (503, 907). */
 export const kMaxUploads = 64;
 
+/** What the checks of a route the master calls read from the slave. */
+export interface MasterCheckHost {
+  readonly isShuttingDown: boolean;
+  checkChannel(header: string): ChannelVerdict;
+  /** True when `token` is the connected master's (a constant-time compare). */
+  isMasterToken(token: string): boolean;
+}
+
+/**
+ * The header checks of every route a master calls, in docs/protocol.md's order (shutting down, channel, token
+ * given, then, where `tokenMustMatch`, the connected master's): the refusal, or undefined.
+ */
+export function masterRefusal(
+  host: MasterCheckHost,
+  req: HttpRequest,
+  tokenMustMatch: boolean,
+): Answer | undefined {
+  if (host.isShuttingDown) return kSlaveAnswers.shuttingDown;
+  const channel = host.checkChannel(req.getHeader('channel'));
+  if (channel !== 'ok') {
+    return channel === 'missing' ? kSlaveAnswers.channelNotFound : kSlaveAnswers.channelInvalid;
+  }
+  const token = req.getHeader('token');
+  if (token === '') return kSlaveAnswers.masterTokenNotFound;
+  if (tokenMustMatch && !host.isMasterToken(token)) return kSlaveAnswers.masterTokenInvalid;
+  return undefined;
+}
+
 /** The slave's routes, with docs/protocol.md's checks in order. */
 export function mountSlaveRoutes(app: HttpApp, host: SlaveFrontEndHost): void {
   const tooLarge = slaveBodyTooLarge(host.maxBodySize);
@@ -63,19 +87,10 @@ export function mountSlaveRoutes(app: HttpApp, host: SlaveFrontEndHost): void {
   let uploads = 0;
 
   const masterRoute = (route: MasterRoute) => (res: HttpResponse, req: HttpRequest) => {
-    if (host.isShuttingDown) return sendNow(res, kSlaveAnswers.shuttingDown);
-    const channel = host.checkChannel(req.getHeader('channel'));
-    if (channel !== 'ok') {
-      return sendNow(
-        res,
-        channel === 'missing' ? kSlaveAnswers.channelNotFound : kSlaveAnswers.channelInvalid,
-      );
-    }
-    const token = req.getHeader('token');
-    if (token === '') return sendNow(res, kSlaveAnswers.masterTokenNotFound);
     // /connect accepts any token while unconnected (the already-connected check comes after the body)
-    if (route !== 'connect' && !host.isMasterToken(token))
-      return sendNow(res, kSlaveAnswers.masterTokenInvalid);
+    const refused = masterRefusal(host, req, route !== 'connect');
+    if (refused) return sendNow(res, refused);
+    const token = req.getHeader('token');
     const contentLength = req.getHeader('content-length');
     const contentType = req.getHeader('content-type');
     const masterExtensions = req.getHeader(kExtensionsHeader);
