@@ -63,6 +63,15 @@ function trimOws(value: string): string {
   return from === 0 && to === value.length ? value : value.slice(from, to);
 }
 
+/** A Content-Length's value as llhttp reads it: SP or HTAB before the digits, SP only after them. */
+function trimLeadingOwsAndTrailingSp(value: string): string {
+  let from = 0;
+  let to = value.length;
+  while (from < to && isOws(value.charCodeAt(from))) from++;
+  while (to > from && value.charCodeAt(to - 1) === 0x20) to--;
+  return value.slice(from, to);
+}
+
 function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09;
 }
@@ -285,7 +294,8 @@ export class ResponseParser {
         if (name === 'content-length') {
           // llhttp refuses a repeated Content-Length, even an equal one
           if (contentLength !== undefined) throw new H1ParseError('bad content-length: repeated');
-          contentLength = value;
+          // and an HTAB after the digits (only SP may follow them there), so the tab is kept for lengthOf to refuse
+          contentLength = trimLeadingOwsAndTrailingSp(head.slice(colon + 1, next));
         } else if (name === 'transfer-encoding') transferEncoding = join(transferEncoding, value);
         else if (name === 'connection') connection = join(connection, value);
       }
