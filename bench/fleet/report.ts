@@ -71,7 +71,8 @@ export const kFlags = {
     listOf(int(0, kDashboardLimits.maxPages)),
     'LIST',
     'dashboard pages open during the load (e.g. 0,1,5): the master gets an admin listener; each count loads the ' +
-      'same master in turn, in the order given, and gets a row: tasks/s and heartbeat p99 ÷ the 0-page row, bytes/s per page',
+      'same master in turn, in the order given, and gets a row: tasks/s and heartbeat p99 ÷ the 0-page row, bytes/s per page; ' +
+      "repeat the list for rounds (0,1,5,0,1,5,0,1,5): each row ÷ its own round's 0-page row, the targets on the medians",
     'none: no admin listener',
   ),
   msgpack: toggle('task and result bodies as MessagePack'),
