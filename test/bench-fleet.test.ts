@@ -55,6 +55,9 @@ describe('parseArgs', () => {
     assert.deepEqual(parseArgs(['--dashboard-clients', '0,1,5']).options.dashboardClients, [0, 1, 5]);
     assert.deepEqual(parseArgs(['--dashboard-clients=5,0,5']).options.dashboardClients, [5, 0]);
     assert.deepEqual(parseArgs(['--dashboard-clients', '32']).options.dashboardClients, [32]);
+    assert.equal(parseArgs([]).options.rounds, 1);
+    assert.equal(parseArgs(['--rounds', '3']).options.rounds, 3);
+    assert.throws(() => parseArgs(['--rounds', '0']), /--rounds/);
     assert.throws(
       () => parseArgs(['--dashboard-clients', '0,33']),
       /--dashboard-clients must be a number in \[0, 32\], got "33"/,
@@ -107,6 +110,7 @@ describe('parseArgs', () => {
       '--via',
       'submit,connection',
       '--dashboard-clients=0,1',
+      '--rounds=3',
       '--msgpack',
       '--profile',
       '--out',
@@ -133,6 +137,7 @@ describe('parseArgs', () => {
       engine: ['uws', 'node'],
       via: ['submit', 'connection'],
       dashboardClients: [0, 1],
+      rounds: 3,
       msgpack: true,
       profile: true,
     });

@@ -172,13 +172,18 @@ async function run(o: FleetOptions, ctx: Context) {
   const { log } = ctx;
   const connectLimitMs = 30_000 + o.slaves * 5;
   const baselines = o.baselineDuration > 0 ? 2 * (settleSeconds(o.heartbeatSpan) + o.baselineDuration) : 0;
-  const loads = o.via.length * Math.max(1, o.dashboardClients.length);
+  // the page counts of every round, one after the other
+  const pageCounts = Array.from({ length: o.rounds }, () => o.dashboardClients).flat();
+  const loads = o.via.length * Math.max(1, pageCounts.length);
   const plannedMs =
     (baselines + loads * (o.warmup + o.duration)) * 1000 + connectLimitMs + loads * (kDrainMs + kPagesOpenMs);
   const dashboard = o.dashboardClients.length > 0;
   log(
     `fleet: ${thousands(o.slaves)} slaves, ${o.warmup} + ${o.duration} s of load via ${o.via.join(', ')}` +
-      (dashboard ? ` with ${o.dashboardClients.map(pagesLabel).join(', ')} of the dashboard` : '') +
+      (dashboard
+        ? ` with ${o.dashboardClients.map(pagesLabel).join(', ')} of the dashboard` +
+          (o.rounds > 1 ? `, ${o.rounds} rounds` : '')
+        : '') +
       `, ${o.baselineDuration} s per heartbeat baseline; at most ${Math.ceil((plannedMs + kRunSlackMs) / 1000)} s`,
   );
   const profileDir = path.join(ctx.out, `fleet-profile-${ctx.stamp}`);
@@ -254,7 +259,7 @@ async function run(o: FleetOptions, ctx: Context) {
       stats: Record<string, number>;
       counters: SimCounters;
     }[] = [];
-    for (const key of rowKeys([engine], o.via, o.dashboardClients)) {
+    for (const key of rowKeys([engine], o.via, pageCounts)) {
       const { via, pages: count } = key;
       const what = `${engine}, via ${via}${count === null ? '' : `, ${pagesLabel(count)}`}`;
       let pages: DashboardPages | undefined;

@@ -71,9 +71,15 @@ export const kFlags = {
     listOf(int(0, kDashboardLimits.maxPages)),
     'LIST',
     'dashboard pages open during the load (e.g. 0,1,5): the master gets an admin listener; each count loads the ' +
-      'same master in turn, in the order given, and gets a row: tasks/s and heartbeat p99 ÷ the 0-page row, bytes/s per page; ' +
-      "repeat the list for rounds (0,1,5,0,1,5,0,1,5): each row ÷ its own round's 0-page row, the targets on the medians",
+      'same master in turn, in the order given, and gets a row: tasks/s and heartbeat p99 ÷ the 0-page row, bytes/s per page',
     'none: no admin listener',
+  ),
+  rounds: value<number>(
+    1,
+    int(1, 20),
+    'N',
+    'run the --dashboard-clients list N times over (0,1,5,0,1,5,…): each page row ÷ the 0-page row of its own round, ' +
+      'the targets on the medians over the rounds',
   ),
   msgpack: toggle('task and result bodies as MessagePack'),
   profile: toggle('CPU-profile the master child (node --cpu-prof) and summarise its load window'),
@@ -312,7 +318,7 @@ export function formatMarkdown(result: FleetResult): string {
     `### Fleet: ${thousands(o.slaves)} virtual slaves against one master (${o.engine.join(', ')} engine` +
       `${o.engine.length > 1 ? 's' : ''}; tasks via ${o.via.join(', ')}` +
       // results written before --dashboard-clients have no such option
-      `${(o.dashboardClients ?? []).length > 0 ? `; dashboard: ${o.dashboardClients.map(pagesLabel).join(', ')}` : ''})`,
+      `${(o.dashboardClients ?? []).length > 0 ? `; dashboard: ${o.dashboardClients.map(pagesLabel).join(', ')}${(o.rounds ?? 1) > 1 ? `, ${o.rounds} rounds` : ''}` : ''})`,
     '',
     `${o.duration} s measured after ${o.warmup} s warm-up; heartbeat every ${o.heartbeatSpan} s ` +
       `(±${Math.round(o.heartbeatJitter * 100)}%), tolerance ${o.heartbeatTolerance} s, sweep every ` +
