@@ -320,13 +320,19 @@ describe('the lean client against llhttp (Node http.request)', () => {
       // a framing field in the trailers (found by the mutated property: llhttp refuses, the lean client took it)
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nContent-Length: 3\r\n\r\n',
       'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\ncontent-length: 0\r\n\r\n',
-      // an HTAB after a Content-Length's digits (found by the mutated property in CI, seed 1404135990)
-      'HTTP/1.0 200 \r\nX-A: b\r\nContent-Length: 0\t\r\nonnection: Keep-Alive\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: 1 \t\r\n\r\nx',
     ];
     for (const wire of refused) {
       const [node, lean] = await Promise.all(servedTo(Buffer.from(wire, 'latin1')));
       assert.equal(node.accepted, false, `llhttp accepted ${JSON.stringify(wire)}`);
+      assert.equal(lean.accepted, false, `the lean client accepted ${JSON.stringify(wire)}`);
+    }
+    // an HTAB after a Content-Length's digits: Node 20's llhttp refuses it (found by the mutated property in CI,
+    // seed 1404135990), Node 22's takes it; the lean client refuses it on every Node (stricter, never looser)
+    for (const wire of [
+      'HTTP/1.0 200 \r\nX-A: b\r\nContent-Length: 0\t\r\nonnection: Keep-Alive\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 1 \t\r\n\r\nx',
+    ]) {
+      const [, lean] = await Promise.all(servedTo(Buffer.from(wire, 'latin1')));
       assert.equal(lean.accepted, false, `the lean client accepted ${JSON.stringify(wire)}`);
     }
     // llhttp takes these; the lean client refuses them (stricter, never looser)
