@@ -47,6 +47,11 @@ describe('runDemo', () => {
       },
     );
 
+    // the first line names the engine the master serves with (uws where its native build loads, else node)
+    assert.match(
+      out.text(),
+      new RegExp(`^master on 127\\.0\\.0\\.1:\\d+ \\(${seen?.engine} engine\\); 3 slaves connected`, 'm'),
+    );
     assert.equal(summary.tasks, 30);
     assert.equal(summary.completed, 29);
     assert.equal(summary.failed, 1);

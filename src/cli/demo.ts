@@ -275,7 +275,7 @@ export async function runDemo(
     );
     const binaryCount = Math.ceil(slaveCount / 2);
     note(
-      `master on 127.0.0.1:${m.port}; ${slaveCount} slaves connected ` +
+      `master on 127.0.0.1:${m.port} (${m.engine} engine); ${slaveCount} slaves connected ` +
         `(${binaryCount} MessagePack, ${slaveCount - binaryCount} JSON); ` +
         `${integer.format(taskCount)} tasks of ${integer.format(sampleCount)} samples`,
     );
