@@ -106,6 +106,7 @@ function measures(): PhaseMeasure[] {
     seconds: 10,
     failed: 0,
     masterWarnings: 0,
+    lastWarning: undefined,
   };
   return [
     { ...base, phase: 'memory', tasks: 100_000, masterTasks: [100_000], cpu: { masters: [5], bench: 4 } },
@@ -164,9 +165,10 @@ describe('assemble', () => {
     one!.firstError = 'ECONNREFUSED';
     one!.failed = 3;
     one!.masterWarnings = 2;
+    one!.lastWarning = 'task failed { end: "slave_lost" }';
     const figures = assemble(
       { ...kDefaults },
-      [one!, { ...one!, phase: 'nats2', tasks: 0, failed: 0, masterWarnings: 0 }],
+      [one!, { ...one!, phase: 'nats2', tasks: 0, failed: 0, masterWarnings: 0, lastWarning: undefined }],
       'v2.9.10',
     );
     assert.ok(Number.isNaN(figures.phases[0]?.ratio));
@@ -174,7 +176,7 @@ describe('assemble', () => {
     assert.deepEqual(figures.problems, [
       'nats, 1 master: 10 slaves not connected (first error: ECONNREFUSED)',
       'nats, 1 master: 3 tasks did not complete',
-      'nats, 1 master: the masters logged 2 warnings',
+      'nats, 1 master: the masters logged 2 warnings (the last: task failed { end: "slave_lost" })',
       'nats × 2 masters: 10 slaves not connected (first error: ECONNREFUSED)',
       'nats × 2 masters: no task completed in the window',
     ]);

@@ -253,6 +253,7 @@ async function run(o: NatsOptions, ctx: Context) {
       failed: n1.failed - n0.failed,
       masterTasks: m1.map((s, i) => s.tasksCompleted - m0[i]!.tasksCompleted),
       masterWarnings: m1.reduce((sum, s, i) => sum + s.warnings - m0[i]!.warnings, 0),
+      lastWarning: m1.find((s, i) => s.warnings > m0[i]!.warnings)?.lastWarning,
       cpu: {
         masters: cpu1.masters.map((s, i) => s - cpu0.masters[i]!),
         ...(submitter ? { submitter: since(cpu0.submitter, cpu1.submitter)! } : {}),

@@ -115,6 +115,8 @@ export interface PhaseMeasure {
   masterTasks: number[];
   /** Warnings the masters logged in the window (a task failed, a result not published…). */
   masterWarnings: number;
+  /** The latest of them. */
+  lastWarning: string | undefined;
   cpu: ProcessCpu;
   /** The nats-server's message and byte counters over the window (nats phases). */
   nats?: NatsCounters;
@@ -166,7 +168,8 @@ export function assemble(options: NatsOptions, measures: PhaseMeasure[], natsVer
         `${kPhaseLabels[p.phase]}: ${options.slaves - p.connected} slaves not connected (first error: ${p.firstError})`,
       p.tasks === 0 && `${kPhaseLabels[p.phase]}: no task completed in the window`,
       p.failed > 0 && `${kPhaseLabels[p.phase]}: ${p.failed} tasks did not complete`,
-      p.masterWarnings > 0 && `${kPhaseLabels[p.phase]}: the masters logged ${p.masterWarnings} warnings`,
+      p.masterWarnings > 0 &&
+        `${kPhaseLabels[p.phase]}: the masters logged ${p.masterWarnings} warnings (the last: ${p.lastWarning})`,
     ].filter((x): x is string => typeof x === 'string'),
   );
   return { natsVersion, phases, ok: problems.length === 0, problems };
