@@ -142,6 +142,7 @@ describe('assemble', () => {
   test('tasks/s, the ratio to the memory phase, CPU per task of each process, NATS per task', () => {
     const figures = assemble({ ...kDefaults }, measures(), 'v2.9.10');
     assert.deepEqual(figures.problems, []);
+    assert.deepEqual(figures.notes, []);
     assert.equal(figures.ok, true);
     const [memory, one, two] = figures.phases;
     assert.equal(memory?.tasksPerSec, 10_000);
@@ -159,7 +160,7 @@ describe('assemble', () => {
     assert.deepEqual(two?.usPerTask.masters, [62.5, 75]);
   });
 
-  test('without the memory phase the ratio is NaN; slaves missing, no task, failures and warnings are problems', () => {
+  test('without the memory phase the ratio is NaN; slaves missing, no task and failures are problems, warnings a note', () => {
     const [, one] = measures();
     one!.connected = 990;
     one!.firstError = 'ECONNREFUSED';
@@ -176,10 +177,15 @@ describe('assemble', () => {
     assert.deepEqual(figures.problems, [
       'nats, 1 master: 10 slaves not connected (first error: ECONNREFUSED)',
       'nats, 1 master: 3 tasks did not complete',
-      'nats, 1 master: the masters logged 2 warnings (the last: task failed { end: "slave_lost" })',
       'nats × 2 masters: 10 slaves not connected (first error: ECONNREFUSED)',
       'nats × 2 masters: no task completed in the window',
     ]);
+    assert.deepEqual(figures.notes, [
+      'nats, 1 master: the masters logged 2 warnings (the last: task failed { end: "slave_lost" })',
+    ]);
+    const text = formatMarkdown(resultOf(figures));
+    assert.match(text, /\n- note: nats, 1 master: the masters logged 2 warnings/);
+    assert.match(text, /\n- problem: nats, 1 master: 3 tasks did not complete/);
   });
 });
 

@@ -112,10 +112,11 @@ export async function setup(config: MasterChildConfig) {
   let lastWarning: string | undefined;
   const logger = {
     warn(error: object, message?: string) {
-      lastWarning = `${message} ${inspect(error, { breakLength: Number.POSITIVE_INFINITY, depth: 2 })}`.slice(
-        0,
-        500,
-      );
+      // one line: stack frames dropped (an Error's inspect keeps its newlines whatever the break length)
+      const detail = inspect(error, { breakLength: Number.POSITIVE_INFINITY, depth: 2 })
+        .replace(/\n\s*at [^\n]*/g, '')
+        .replace(/\s*\n\s*/g, ' ');
+      lastWarning = `${message} ${detail}`.slice(0, 500);
       if (++warnings <= config.warnings) console.error(`[master] ${message}`, error ?? '');
     },
   };
