@@ -5,7 +5,7 @@
 #   bench/compare.sh main fleet --slaves 1000 --duration 20
 #   bench/compare.sh --rounds 3 HEAD~1 registry
 #
-# <bench> is one of front-end, registry, fleet, chaos, result-pool. The ref is checked out into a temporary git
+# <bench> is one of front-end, registry, fleet, chaos, result-pool, nats. The ref is checked out into a temporary git
 # worktree (removed on exit), `npm ci` runs there, then the benchmark runs in both trees alternately, --rounds times each
 # (default 2; the order flips every round so neither tree always goes first), and bench/compare-report.ts prints
 # each headline figure's median per tree and the ratio. By default the benchmark code itself is the working
@@ -33,8 +33,8 @@ ref="$1"
 bench="$2"
 shift 2
 case "$bench" in
-  front-end|registry|fleet|chaos|result-pool) ;;
-  *) echo "unknown benchmark '$bench' (front-end, registry, fleet, chaos, result-pool)" >&2; exit 2 ;;
+  front-end|registry|fleet|chaos|result-pool|nats) ;;
+  *) echo "unknown benchmark '$bench' (front-end, registry, fleet, chaos, result-pool, nats)" >&2; exit 2 ;;
 esac
 if ! [[ "$rounds" =~ ^[1-9][0-9]*$ ]]; then
   echo "--rounds must be a positive integer" >&2

@@ -7,7 +7,7 @@ import type { FleetResult } from '../bench/fleet/report.ts';
 import type { FrontEndResult } from '../bench/front-end/report.ts';
 import { formatValue, type Headline } from '../bench/harness/report.ts';
 import type { RegistryResult } from '../bench/registry/registry.ts';
-import { kBenches, kBenchNames, suite } from '../bench/run.ts';
+import { formatSummary, kBenches, kBenchNames, suite } from '../bench/run.ts';
 
 const parseArgs = (argv: string[]) => suite.parseArgs(argv);
 
@@ -15,7 +15,7 @@ describe('run.ts parseArgs', () => {
   test('defaults to every benchmark, in suite order', () => {
     const args = parseArgs([]);
     assert.deepEqual(args.options.only, kBenchNames);
-    assert.deepEqual(kBenchNames, ['front-end', 'registry', 'fleet', 'chaos', 'result-pool']);
+    assert.deepEqual(kBenchNames, ['front-end', 'registry', 'fleet', 'chaos', 'result-pool', 'nats']);
     assert.equal(args.options.quick, false);
     assert.equal(args.write, true);
   });
@@ -30,6 +30,29 @@ describe('run.ts parseArgs', () => {
   test('refuses an unknown benchmark or flag', () => {
     assert.throws(() => parseArgs(['--only', 'fleet,nope']), /--only must list/);
     assert.throws(() => parseArgs(['--fast']), /unknown argument/);
+  });
+});
+
+describe('formatSummary', () => {
+  test('a skipped benchmark (nats without nats-server) is one line with its reason', () => {
+    const text = formatSummary({
+      bench: 'suite',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      finishedAt: '2026-01-01T00:01:00.000Z',
+      environment: { node: 'v20', platform: 'linux', cpus: 2, cpuModel: 'cpu', loadAverage: [1, 1] },
+      options: { only: ['nats'], quick: false },
+      entries: [
+        {
+          bench: 'nats',
+          status: 'skipped',
+          note: 'nats-server cannot run (ENOENT)',
+          seconds: 0,
+          headlines: [],
+          files: [],
+        },
+      ],
+    });
+    assert.match(text, /\| nats \| skipped: nats-server cannot run \(ENOENT\) \| 0 \| – \| – \|/);
   });
 });
 

@@ -119,6 +119,14 @@ export function defineBench<O, F extends object>(def: BenchDefinition<O, F>): Be
   };
 }
 
+/**
+ * Thrown by a benchmark's `run` when it cannot run on this machine at all (a tool it needs is missing), before it
+ * starts anything: alone it fails with this message, in the suite it is listed as skipped and the others go on.
+ */
+export class BenchSkipped extends Error {
+  override name = 'BenchSkipped';
+}
+
 /** `work`, failed with a clear error if it takes longer than `ms` (the benchmark's planned time plus slack). */
 export async function within<T>(ms: number, label: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -173,7 +181,11 @@ export function runMain(url: string, main: (argv: readonly string[]) => Promise<
     },
     (err: unknown) => {
       console.error(
-        err instanceof RangeError ? err.message : err instanceof Error ? (err.stack ?? err.message) : err,
+        err instanceof RangeError || err instanceof BenchSkipped
+          ? err.message
+          : err instanceof Error
+            ? (err.stack ?? err.message)
+            : err,
       );
       process.exitCode = 2;
     },

@@ -6,6 +6,7 @@
  * profile per thread as it exits.
  */
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
 import type { Master, MasterStats, SlaveConnection } from '../../src/index.ts';
 import { IpcChild, type RequestHandlers } from './ipc-child.ts';
 import { kThreadCpuEnv, pinProcess } from './pin.ts';
@@ -55,6 +56,8 @@ export interface ConnectOutcome {
 /** `master.stats()`, plus what the child counts itself. */
 export type ChildStats = MasterStats & {
   warnings: number;
+  /** The latest warning, on one line (printed or not): what a count of warnings in a window was. */
+  lastWarning: string | undefined;
   /** Batches the pool stage handed to its threads (`Piscina#run` calls), and the results they carried. */
   batches: number;
   batchedResults: number;
@@ -106,8 +109,14 @@ export async function setup(config: MasterChildConfig) {
   const batches = countBatches((await import('piscina')).Piscina);
   const { Master } = await import('../../src/index.ts');
   let warnings = 0;
+  let lastWarning: string | undefined;
   const logger = {
     warn(error: object, message?: string) {
+      // one line: stack frames dropped (an Error's inspect keeps its newlines whatever the break length)
+      const detail = inspect(error, { breakLength: Number.POSITIVE_INFINITY, depth: 2 })
+        .replace(/\n\s*at [^\n]*/g, '')
+        .replace(/\s*\n\s*/g, ' ');
+      lastWarning = `${message} ${detail}`.slice(0, 500);
       if (++warnings <= config.warnings) console.error(`[master] ${message}`, error ?? '');
     },
   };
@@ -155,7 +164,7 @@ export async function setup(config: MasterChildConfig) {
 
   const handlers: RequestHandlers = {
     connect,
-    stats: (): ChildStats => ({ ...master.stats(), warnings, ...batches }),
+    stats: (): ChildStats => ({ ...master.stats(), warnings, lastWarning, ...batches }),
   };
   for (const plugin of config.plugins ?? []) {
     const module = (await import(pathToFileURL(plugin).href)) as {
