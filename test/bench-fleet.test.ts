@@ -576,8 +576,13 @@ describe('dashboard pages', () => {
 
   test('rows run per engine, per path, per page count in the order given; none given: one row without pages', () => {
     assert.deepEqual(rowKeys(['uws'], ['connection'], []), [
-      { engine: 'uws', via: 'connection', pages: null },
+      { engine: 'uws', via: 'connection', pages: null, round: 1 },
     ]);
+    // rounds: every other one reversed, so no count always runs last in its round
+    assert.deepEqual(
+      rowKeys(['uws'], ['connection'], [0, 1, 5], 3).map((k) => `${k.round}:${k.pages}`),
+      ['1:0', '1:1', '1:5', '2:5', '2:1', '2:0', '3:0', '3:1', '3:5'],
+    );
     assert.deepEqual(
       rowKeys(['uws', 'node'], ['submit'], [5, 0]).map((k) => `${k.engine} ${k.via} ${k.pages}`),
       ['uws submit 5', 'uws submit 0', 'node submit 5', 'node submit 0'],
@@ -635,13 +640,15 @@ describe('dashboard pages', () => {
   });
 
   test("repeated page counts are rounds: each row ÷ its own round's 0-page row, the targets on the medians", () => {
+    const inRound = (round: number, r: LoadRow): LoadRow => ({ ...r, round });
+    // the second round runs in reverse: its page row is read against the 0-page row after it, its own round's
     const rounds = [
-      paged(0, 10_000, 20),
-      paged(1, 9_000, 21, 14),
-      paged(0, 8_000, 20),
-      paged(1, 8_100, 20, 15),
-      paged(0, 12_000, 30),
-      paged(1, 12_600, 28, 13),
+      inRound(1, paged(0, 10_000, 20)),
+      inRound(1, paged(1, 9_000, 21, 14)),
+      inRound(2, paged(1, 8_100, 20, 15)),
+      inRound(2, paged(0, 8_000, 20)),
+      inRound(3, paged(0, 12_000, 30)),
+      inRound(3, paged(1, 12_600, 28, 13)),
     ];
     assert.deepEqual(
       pageRatios(rounds).map((r) => [r.tasks, r.beat]),
@@ -651,7 +658,16 @@ describe('dashboard pages', () => {
         [1.05, 30 / 28],
       ],
     );
-    // a 0-page row only after the page row is its baseline too
+    // rows without a round (written before --rounds): the 0-page row before, else the one after
+    assert.deepEqual(
+      pageRatios([
+        paged(0, 10_000, 20),
+        paged(1, 9_000, 20, 14),
+        paged(0, 8_000, 20),
+        paged(1, 8_800, 20, 14),
+      ]).map((r) => r.tasks),
+      [0.9, 1.1],
+    );
     assert.deepEqual(
       pageRatios([paged(1, 9_000, 20, 14), paged(0, 10_000, 20)]).map((r) => r.tasks),
       [0.9],
@@ -669,6 +685,7 @@ describe('dashboard pages', () => {
     const text = rowsTable(rounds).join('\n');
     assert.match(text, /\| dashboard pages \| round \| tasks\/s \|/);
     assert.match(text, /\| 1 \| 3 \| 12,600 \|/);
+    assert.match(text, /\| 1 \| 2 \| 8,100 \|.*\| 1\.012 \|/);
     // one headline per count, not per round
     const names = rowHeadlines(rounds).map((h) => h.name);
     assert.equal(new Set(names).size, names.length, names.join('; '));

@@ -172,9 +172,7 @@ async function run(o: FleetOptions, ctx: Context) {
   const { log } = ctx;
   const connectLimitMs = 30_000 + o.slaves * 5;
   const baselines = o.baselineDuration > 0 ? 2 * (settleSeconds(o.heartbeatSpan) + o.baselineDuration) : 0;
-  // the page counts of every round, one after the other
-  const pageCounts = Array.from({ length: o.rounds }, () => o.dashboardClients).flat();
-  const loads = o.via.length * Math.max(1, pageCounts.length);
+  const loads = o.via.length * Math.max(1, o.dashboardClients.length) * o.rounds;
   const plannedMs =
     (baselines + loads * (o.warmup + o.duration)) * 1000 + connectLimitMs + loads * (kDrainMs + kPagesOpenMs);
   const dashboard = o.dashboardClients.length > 0;
@@ -259,7 +257,7 @@ async function run(o: FleetOptions, ctx: Context) {
       stats: Record<string, number>;
       counters: SimCounters;
     }[] = [];
-    for (const key of rowKeys([engine], o.via, pageCounts)) {
+    for (const key of rowKeys([engine], o.via, o.dashboardClients, o.rounds)) {
       const { via, pages: count } = key;
       const what = `${engine}, via ${via}${count === null ? '' : `, ${pagesLabel(count)}`}`;
       let pages: DashboardPages | undefined;

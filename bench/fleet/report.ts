@@ -78,7 +78,7 @@ export const kFlags = {
     1,
     int(1, 20),
     'N',
-    'run the --dashboard-clients list N times over (0,1,5,0,1,5,…): each page row ÷ the 0-page row of its own round, ' +
+    'run the --dashboard-clients list N times over, every other round reversed (0,1,5, 5,1,0, 0,1,5, …): each page row ÷ the 0-page row of its own round, ' +
       'the targets on the medians over the rounds',
   ),
   msgpack: toggle('task and result bodies as MessagePack'),

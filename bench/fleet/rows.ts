@@ -60,6 +60,8 @@ export interface RowKey {
   via: Via;
   /** Dashboard pages open during the load; null: the master had no admin listener (no `--dashboard-clients`). */
   pages: number | null;
+  /** Which round of the page counts (`--rounds`; results written before it have none). */
+  round?: number;
 }
 
 /** One load's figures, beside the others'. */
@@ -105,14 +107,26 @@ export function loadRow(key: RowKey, figures: LoadFigures, pages?: PageWindow): 
   };
 }
 
-/** The row list, in the order the loads run: per engine, each path, each page count (none: `[null]`). */
+/**
+ * The row list, in the order the loads run: per engine, each path, each page count (none: `[null]`), the counts
+ * `rounds` times over, every other round in reverse (0,1,5 then 5,1,0), so that no count always runs last in its
+ * round.
+ */
 export function rowKeys(
   engines: readonly EngineName[],
   vias: readonly Via[],
   pages: readonly number[],
+  rounds = 1,
 ): RowKey[] {
   const counts = pages.length === 0 ? [null] : pages;
-  return engines.flatMap((engine) => vias.flatMap((via) => counts.map((n) => ({ engine, via, pages: n }))));
+  const inRound = (r: number) => (r % 2 === 0 ? counts : [...counts].reverse());
+  return engines.flatMap((engine) =>
+    vias.flatMap((via) =>
+      Array.from({ length: rounds }, (_, r) =>
+        inRound(r).map((n) => ({ engine, via, pages: n, round: r + 1 })),
+      ).flat(),
+    ),
+  );
 }
 
 export const pagesLabel = (n: number) => `${n} page${n === 1 ? '' : 's'}`;
@@ -168,16 +182,19 @@ export interface PageRatio {
 }
 
 /**
- * Each row with pages ÷ its baseline: the 0-page row of the same engine and path nearest before it (the nearest
- * after it when none comes before). A list that repeats its counts (`--dashboard-clients 0,1,5,0,1,5,…`) thus
- * compares each round with its own 0-page row, so a drift of the machine over the run moves both sides together.
+ * Each row with pages ÷ its baseline: the 0-page row of the same engine, path and round (`--rounds`), so a drift
+ * of the machine over the run moves both sides of each ratio together; without one, the 0-page row of the same
+ * engine and path nearest before it (else after it).
  */
 export function pageRatios(rows: readonly LoadRow[]): PageRatio[] {
   const out: PageRatio[] = [];
   rows.forEach((row, i) => {
     if (!(row.pages !== null && row.pages > 0)) return;
     const isBase = (b: LoadRow) => b.engine === row.engine && b.via === row.via && b.pages === 0;
-    const base = rows.slice(0, i).findLast(isBase) ?? rows.slice(i + 1).find(isBase);
+    const base =
+      rows.find((b) => isBase(b) && b.round !== undefined && b.round === row.round) ??
+      rows.slice(0, i).findLast(isBase) ??
+      rows.slice(i + 1).find(isBase);
     if (base === undefined) return;
     out.push({
       row,
@@ -311,9 +328,10 @@ export function rowsTable(rows: readonly LoadRow[]): string[] {
     ],
     ['snapshot kB', 'r', (r) => (r.page ? kB(r.page.snapshotBytes) : '–'), withPages],
   ];
-  // repeated page counts: which round of its count a row is
+  // rounds of the page counts: which one a row is
   const repeats = rows.some((r, i) => rows.findIndex((o) => sameKey(o, r)) !== i);
-  const round = (r: LoadRow) => rows.slice(0, rows.indexOf(r) + 1).filter((o) => sameKey(o, r)).length;
+  const round = (r: LoadRow) =>
+    r.round ?? rows.slice(0, rows.indexOf(r) + 1).filter((o) => sameKey(o, r)).length;
   columns.splice(3, 0, ['round', 'r', round, repeats]);
   const shown = columns.filter(([, , , when]) => when);
   const what = [engines && 'engine', vias && 'path', withPages && 'dashboard pages'].filter(Boolean);
