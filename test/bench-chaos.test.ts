@@ -14,6 +14,7 @@ import {
   type Parts,
 } from '../bench/chaos/report.ts';
 import { TaskEndCode, TaskEndedError, TaskStatus } from '../src/index.ts';
+import { benchEnvelope } from './helpers/bench-result.ts';
 
 const { defaults: kDefaults, parseArgs } = chaos;
 
@@ -131,11 +132,7 @@ function parts(): Parts {
 }
 
 const resultOf = (figures: ReturnType<typeof assemble>): ChaosResult => ({
-  bench: 'chaos',
-  startedAt: '2026-01-01T00:00:00.000Z',
-  finishedAt: '2026-01-01T00:01:00.000Z',
-  environment: { node: 'v20', platform: 'linux', cpus: 2, cpuModel: 'cpu', loadAverage: [1.5, 2] },
-  options: { ...kDefaults },
+  ...benchEnvelope('chaos', { ...kDefaults }),
   ...figures,
 });
 

@@ -29,6 +29,7 @@ import {
 } from '../bench/fleet/rows.ts';
 import { type CpuProfile, profileThreadOf, trimCpuProfile } from '../bench/harness/profile.ts';
 import { firstBeatPhase } from '../bench/harness/virtual-fleet.ts';
+import { benchEnvelope } from './helpers/bench-result.ts';
 
 const { defaults: kDefaults, parseArgs } = fleet;
 
@@ -277,11 +278,7 @@ function fakeResult(): FleetResult {
     simCpu: 0.2,
   });
   return {
-    bench: 'fleet',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    finishedAt: '2026-01-01T00:01:00.000Z',
-    environment: { node: 'v20', platform: 'linux', cpus: 2, cpuModel: 'cpu', loadAverage: [0.5, 1] },
-    options: { ...kDefaults },
+    ...benchEnvelope('fleet', { ...kDefaults }, { loadAverage: [0.5, 1] }),
     master: { resultThreads: 2 },
     connect: {
       slaves: 1000,

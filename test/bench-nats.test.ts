@@ -13,6 +13,7 @@ import {
   type PhaseMeasure,
   procCpuSeconds,
 } from '../bench/nats/report.ts';
+import { benchEnvelope } from './helpers/bench-result.ts';
 
 const { defaults: kDefaults, parseArgs } = nats;
 
@@ -130,11 +131,7 @@ function measures(): PhaseMeasure[] {
 }
 
 const resultOf = (figures: ReturnType<typeof assemble>): NatsResult => ({
-  bench: 'nats',
-  startedAt: '2026-01-01T00:00:00.000Z',
-  finishedAt: '2026-01-01T00:01:00.000Z',
-  environment: { node: 'v20', platform: 'linux', cpus: 2, cpuModel: 'cpu', loadAverage: [1.5, 2] },
-  options: { ...kDefaults },
+  ...benchEnvelope('nats', { ...kDefaults }),
   ...figures,
 });
 

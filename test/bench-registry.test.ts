@@ -19,6 +19,7 @@ import {
   scalingOf,
   tickShare,
 } from '../bench/registry/report.ts';
+import { benchEnvelope } from './helpers/bench-result.ts';
 
 const { defaults: kDefaults, parseArgs } = registry;
 
@@ -110,11 +111,7 @@ function resultOf(
   dashboard: DashboardRow[] = [],
 ): RegistryResult {
   return {
-    bench: 'registry',
-    startedAt: '2026-01-01T00:00:00.000Z',
-    finishedAt: '2026-01-01T00:00:10.000Z',
-    environment: { node: 'v20', platform: 'linux', cpus: 2, cpuModel: 'cpu', loadAverage: [0, 0] },
-    options: { ...kDefaults },
+    ...benchEnvelope('registry', { ...kDefaults }, { loadAverage: [0, 0], seconds: 10 }),
     rows,
     scaling: scalingOf(rows),
     placement,

@@ -8,6 +8,7 @@ import type { FrontEndResult } from '../bench/front-end/report.ts';
 import { formatValue, type Headline } from '../bench/harness/report.ts';
 import type { RegistryResult } from '../bench/registry/registry.ts';
 import { formatSummary, kBenches, kBenchNames, suite } from '../bench/run.ts';
+import { benchEnvelope } from './helpers/bench-result.ts';
 
 const parseArgs = (argv: string[]) => suite.parseArgs(argv);
 
@@ -36,11 +37,7 @@ describe('run.ts parseArgs', () => {
 describe('formatSummary', () => {
   test('a skipped benchmark (nats without nats-server) is one line with its reason', () => {
     const text = formatSummary({
-      bench: 'suite',
-      startedAt: '2026-01-01T00:00:00.000Z',
-      finishedAt: '2026-01-01T00:01:00.000Z',
-      environment: { node: 'v20', platform: 'linux', cpus: 2, cpuModel: 'cpu', loadAverage: [1, 1] },
-      options: { only: ['nats'], quick: false },
+      ...benchEnvelope('suite', { only: ['nats'], quick: false }, { loadAverage: [1, 1] }),
       entries: [
         {
           bench: 'nats',
