@@ -9,10 +9,21 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { FleetClient } from '../src/index.ts';
+import { FleetClient, FleetTaskFailedError } from '../src/index.ts';
+import { connectNats } from '../src/nats/connect.ts';
 import type { JetStreamQueueStats } from '../src/nats/jetstream-queue.ts';
 import type { MasterListing } from '../src/nats/masters.ts';
-import { type ChildSlave, spawnSlave, startMaster as startLocalMaster, startSlave } from './helpers/fleet.ts';
+import { resolveJetStreamOptions } from '../src/nats/options.ts';
+import { fleetNames } from '../src/nats/schema.ts';
+import { laneConsumer } from '../src/nats/setup.ts';
+import { toLogger } from '../src/options.ts';
+import {
+  type ChildSlave,
+  spawnSlave,
+  startMaster as startLocalMaster,
+  startSlave,
+  waitFor,
+} from './helpers/fleet.ts';
 import { type NatsServer, startNatsServer } from './helpers/nats-server.ts';
 
 const kMasterProcess = fileURLToPath(new URL('./fixtures/nats-master-process.ts', import.meta.url));
@@ -332,6 +343,77 @@ describe('a fleet shared through NATS JetStream', { timeout: 120_000 }, () => {
     }
   });
 });
+
+describe('a task JetStream gives up on', { timeout: 60_000 }, () => {
+  test('every master holding it died: after maxDeliver deliveries its submitter gets MAX_DELIVERIES, once, from a master started later, and the task leaves the stream', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const queue = { servers: server.url, fleet, maxDeliver: 2, ackWait: 0.5 };
+    const client = await FleetClient.connect({ ...queue, client: 'poison' });
+    const nc = await connect({ servers: server.url });
+    let master: Awaited<ReturnType<typeof startLocalMaster>> | undefined;
+    try {
+      const handle = client.submit({ a: 1, b: 2 }, { id: 'poison-1' });
+      // two "masters" that take the task and die holding it: pulled twice, never acknowledged, while no master
+      // runs (the lane's consumer made as a master makes it, with maxDeliver 2 and a half-second ack wait)
+      const link = await connectNats({
+        servers: server.url,
+        name: 't',
+        timeoutMs: 5000,
+        logger: toLogger(undefined),
+      });
+      try {
+        const consumer = await laneConsumer(link, fleetNames(fleet), '_', resolveJetStreamOptions(queue));
+        for (let delivery = 1; delivery <= 2; delivery++) {
+          const msg = await consumer.next({ expires: 5000 });
+          assert.equal(msg?.info.deliveryCount, delivery);
+        }
+        assert.equal(await consumer.next({ expires: 1500 }), null, 'JetStream delivers it no more');
+      } finally {
+        await link.nc.close();
+      }
+      const jsm = await jetstreamManager(nc);
+      // JetStream's advisory waits on the dead stream for a master; the submitter still waits
+      const deadMessages = async () => (await jsm.streams.info(`${fleet}_dead`)).state.messages;
+      await until('the advisory on the dead stream', async () => (await deadMessages()) === 1);
+      assert.equal(handle.status, 'pending');
+
+      // beside it, what a broken or hostile publisher could put there: not JSON, and an advisory naming a task
+      // that is not on the stream; neither stops the master nor fails anything
+      const js = jetstream(nc);
+      const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${fleet}_tasks.x`;
+      await js.publish(subject, 'not an advisory');
+      await js.publish(subject, JSON.stringify({ stream: `${fleet}_tasks`, stream_seq: 999, deliveries: 2 }));
+      master = await startLocalMaster({ queue });
+      await handle.settled();
+      const error = handle.error as FleetTaskFailedError;
+      assert.ok(error instanceof FleetTaskFailedError);
+      assert.equal(error.reason, 'MAX_DELIVERIES');
+      assert.match(error.message, /delivered 2 times \(maxDeliver 2\)/);
+      assert.equal(error.outcome.delivery, 2);
+      assert.equal(error.outcome.master, master.status().queue?.id);
+      assert.equal(error.outcome.slave, null);
+      await waitFor('deadLettered 1', () => master!.status().queue?.stats.deadLettered === 1);
+      await until('the advisory acknowledged', async () => (await deadMessages()) === 0);
+      assert.equal((await jsm.streams.info(`${fleet}_tasks`)).state.messages, 0, 'the task left the stream');
+      assert.deepEqual(await storedResults(fleet), { messages: 1, subjects: 1 });
+      assert.equal(client.stats().settled, 1);
+      assert.equal(master.status().queue?.stats.deadLettered, 1, 'the advisory of no task failed nothing');
+    } finally {
+      await nc.close();
+      await client.close();
+      await master?.close();
+    }
+  });
+});
+
+/** Polls an asynchronous check every 50 ms for up to 10 s. */
+async function until(what: string, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 async function waitForMasters(
   master: ChildMaster,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { QueueContext, QueueEntry } from '../src/master/fleet/queue.ts';
 import { connectNats, type NatsLink } from '../src/nats/connect.ts';
+import { parseAdvisory } from '../src/nats/dead-letters.ts';
 import { JetStreamQueue, type TaskOutcome } from '../src/nats/jetstream-queue.ts';
 import { resolveJetStreamOptions } from '../src/nats/options.ts';
 import {
@@ -302,5 +303,25 @@ describe('JetStreamQueue on nats-server', () => {
     assert.equal(byId.get('huge')?.error?.code, 'RESULT_TOO_LARGE');
     assert.equal(byId.get('huge')?.status, 'failed');
     await q.queue.close();
+  });
+});
+
+describe('dead letters: reading an advisory', () => {
+  test('only a max-deliveries advisory of this fleet’s tasks stream, with a sequence, is read', () => {
+    const read = (value: unknown) => parseAdvisory(Buffer.from(JSON.stringify(value)), 'f_tasks');
+    assert.deepEqual(read({ stream: 'f_tasks', stream_seq: 7, deliveries: 5, consumer: 'c' }), {
+      stream: 'f_tasks',
+      stream_seq: 7,
+      deliveries: 5,
+    });
+    assert.equal(read({ stream: 'other_tasks', stream_seq: 7, deliveries: 5 }), undefined);
+    for (const seq of [0, -1, 1.5, '7', null, 2 ** 60]) {
+      assert.equal(read({ stream: 'f_tasks', stream_seq: seq, deliveries: 5 }), undefined, String(seq));
+    }
+    assert.equal(read({ stream: 'f_tasks', stream_seq: 3, deliveries: 'x' })?.deliveries, 0);
+    assert.equal(read(null), undefined);
+    assert.equal(parseAdvisory(Buffer.from('{'), 'f_tasks'), undefined);
+    const padded = { stream: 'f_tasks', stream_seq: 1, deliveries: 1, pad: 'x'.repeat(5000) };
+    assert.equal(read(padded), undefined, 'larger than any advisory');
   });
 });

@@ -4,6 +4,7 @@ import { MemoryQueue } from '../master/fleet/memory-queue.ts';
 import type { QueueContext, QueueEntry, TaskQueue } from '../master/fleet/queue.ts';
 import { errorFields, type Logger } from '../options.ts';
 import type { NatsLink } from './connect.ts';
+import { DeadLetters } from './dead-letters.ts';
 import type { ResolvedJetStreamOptions } from './options.ts';
 import {
   encodeResult,
@@ -56,6 +57,8 @@ export interface JetStreamQueueStats {
   givenBack: number;
   /** Pulled tasks held now (waiting here or running). */
   held: number;
+  /** Tasks JetStream stopped delivering after `maxDeliver` deliveries, failed here with `MAX_DELIVERIES`. */
+  deadLettered: number;
 }
 
 interface Held {
@@ -127,7 +130,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
   #admitting: Held | undefined;
   readonly #lanes = new Map<string, LanePull>();
   readonly #publishing = new Set<Promise<void>>();
-  readonly #stats: Omit<JetStreamQueueStats, 'held'> = {
+  readonly #stats: Omit<JetStreamQueueStats, 'held' | 'deadLettered'> = {
     pulled: 0,
     redelivered: 0,
     duplicatesSuppressed: 0,
@@ -137,6 +140,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     givenBack: 0,
   };
   #link: NatsLink | undefined;
+  #deadLetters: DeadLetters | undefined;
   #working: NodeJS.Timeout | undefined;
   #scan: NodeJS.Timeout | undefined;
   #closed = false;
@@ -227,7 +231,11 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
 
   /** The books so far. */
   stats(): JetStreamQueueStats {
-    return { ...this.#stats, held: this.#held.size };
+    return {
+      ...this.#stats,
+      held: this.#held.size,
+      deadLettered: this.#deadLetters?.stats().deadLettered ?? 0,
+    };
   }
 
   /** Starts pulling the untagged lane (and lanes found on the stream) over a connected link. */
@@ -243,6 +251,14 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     this.#scan = setInterval(scan, kScanMs);
     this.#scan.unref();
     scan();
+    this.#deadLetters = new DeadLetters(
+      {
+        alreadyDone: (client, id) => this.#alreadyDone(client, id),
+        publishResult: (result) => this.#publishResult(result),
+      },
+      { names: this.#names, options: this.#options, masterId: this.#masterId, logger: this.#logger },
+    );
+    this.#deadLetters.start(link);
   }
 
   /** Stops asking for tasks (the master is closing); what it holds stays held until `close()`. */
@@ -264,6 +280,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     this.#closed = true;
     clearInterval(this.#working);
     clearInterval(this.#scan);
+    const deadLetters = this.#deadLetters?.close();
     this.#wakeIdlers();
     for (const [key, held] of this.#held) {
       this.#held.delete(key);
@@ -280,6 +297,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
       ]);
       clearTimeout(timer);
     }
+    await deadLetters;
   }
 
   #lane(token: string, key: string): LanePull {
@@ -398,7 +416,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
       // a master may have published this task's result and died before acknowledging it
       lane.waiting++;
       this.#track(
-        this.#alreadyDone(parsed).then(
+        this.#alreadyDone(parsed.client, parsed.id).then(
           (done) => {
             lane.waiting--;
             if (done) {
@@ -460,8 +478,8 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     this.#wakeIdlers();
   }
 
-  async #alreadyDone(task: ParsedTask): Promise<boolean> {
-    const subject = this.#names.resultSubject(task.client, task.id);
+  async #alreadyDone(client: string, id: string): Promise<boolean> {
+    const subject = this.#names.resultSubject(client, id);
     const stored = await this.#link!.jsm.streams.getMessage(this.#names.resultsStream, {
       last_by_subj: subject,
     });

@@ -22,6 +22,14 @@ export interface FleetNames {
   readonly resultsStream: string;
   /** Key-value bucket of the masters' records. */
   readonly mastersBucket: string;
+  /**
+   * Work-queue stream keeping JetStream's advisories of tasks delivered `maxDeliver` times without an
+   * acknowledgement (subjects `deadSubjects`), until a master fails each task with `MAX_DELIVERIES`.
+   */
+  readonly deadStream: string;
+  readonly deadSubjects: string;
+  /** The durable pull consumer every master shares on the dead stream. */
+  readonly deadConsumer: string;
   taskSubject(lane: string): string;
   /** The durable pull consumer every master shares for one lane. */
   consumerName(lane: string): string;
@@ -49,6 +57,9 @@ export function fleetNames(fleet: string): FleetNames {
     tasksStream: `${fleet}_tasks`,
     resultsStream: `${fleet}_results`,
     mastersBucket: `${fleet}_masters`,
+    deadStream: `${fleet}_dead`,
+    deadSubjects: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${fleet}_tasks.*`,
+    deadConsumer: `${fleet}_dead`,
     taskSubject: (lane: string) => `${fleet}.tasks.${lane}`,
     consumerName: (lane: string) => `${fleet}_lane_${lane}`,
     resultSubject: (client: string, id: string) => `${fleet}.results.${client}.${id}`,
@@ -214,6 +225,11 @@ export const ResultErrorCode = {
   RESULT_NOT_JSON: 'RESULT_NOT_JSON',
   /** The slave's result, as JSON, is larger than NATS carries (the server's max_payload). */
   RESULT_TOO_LARGE: 'RESULT_TOO_LARGE',
+  /**
+   * JetStream delivered the task `maxDeliver` times and no master ever reported an outcome (each one holding it
+   * died, or gave it back while closing): it is not delivered again.
+   */
+  MAX_DELIVERIES: 'MAX_DELIVERIES',
 } as const;
 
 export function encodeResult(result: ResultMessage): Uint8Array {

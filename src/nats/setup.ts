@@ -30,8 +30,9 @@ async function ensureStream(link: NatsLink, config: Parameters<NatsLink['jsm']['
 }
 
 /**
- * The tasks stream (work-queue retention: a task leaves it when a master acknowledges it) and the results
- * stream (kept `resultTtl` seconds, deduplicated by `Nats-Msg-Id` for two minutes). Both on file storage. A
+ * The tasks stream (work-queue retention: a task leaves it when a master acknowledges it), the results stream
+ * (kept `resultTtl` seconds, deduplicated by `Nats-Msg-Id` for two minutes) and the dead stream (advisories of
+ * tasks delivered `maxDeliver` times). All on file storage. A
  * stream that exists is used as it is: the first process to create it set its limits.
  */
 export async function ensureStreams(
@@ -57,6 +58,35 @@ export async function ensureStreams(
     max_age: Math.round(options.resultTtl * kNanos),
     duplicate_window: Math.round(Math.min(kDuplicateWindowSeconds, options.resultTtl) * kNanos),
   });
+  // JetStream's advisories are core NATS messages, gone if no master listens at that moment: a stream keeps them
+  await ensureStream(link, {
+    name: names.deadStream,
+    subjects: [names.deadSubjects],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    discard: DiscardPolicy.Old,
+    max_age: Math.round(options.resultTtl * kNanos),
+  });
+}
+
+/** The durable pull consumer of the dead stream, shared by every master. */
+export async function deadConsumer(link: NatsLink, names: FleetNames): Promise<Consumer> {
+  try {
+    await link.jsm.consumers.info(names.deadStream, names.deadConsumer);
+  } catch (err) {
+    if (!/not found/i.test((err as Error).message ?? '')) throw err;
+    try {
+      await link.jsm.consumers.add(names.deadStream, {
+        durable_name: names.deadConsumer,
+        ack_policy: link.jetstream.AckPolicy.Explicit,
+        deliver_policy: link.jetstream.DeliverPolicy.All,
+        ack_wait: 30 * kNanos,
+      });
+    } catch (err) {
+      if (!alreadyExists(err)) throw err;
+    }
+  }
+  return link.js.consumers.get(names.deadStream, names.deadConsumer);
 }
 
 /**
