@@ -214,7 +214,7 @@ export interface TlsOptions {
   keyFile: string;
   /** Path to the PEM certificate. */
   certFile: string;
-  /** Passphrase of the key, if any. */
+  /** Passphrase of the key, if any. Printed as `[redacted]`, like the other secrets. */
   passphrase?: string;
 }
 
@@ -224,7 +224,8 @@ export function checkTls(name: string, value: unknown): TlsOptions | undefined {
   if (typeof v !== 'object' || v === null) throw new TypeError(`options.${name} must be an object`);
   checkString(`${name}.keyFile`, v.keyFile);
   checkString(`${name}.certFile`, v.certFile);
-  return Object.freeze({ ...v });
+  if (v.passphrase !== undefined) checkString(`${name}.passphrase`, v.passphrase);
+  return freezeRedacted({ ...v }, ['passphrase']);
 }
 
 /**
@@ -277,10 +278,18 @@ const kRedacted = '[redacted]';
  * serialises them) shows `[redacted]` for the `secrets`, while code reads them as usual. The secrets stay ordinary
  * enumerable fields: a copy (`{ ...options }`) must not silently lose one.
  */
-export function freezeRedacted<T extends object>(options: T, secrets: readonly (keyof T & string)[]): T {
+export function freezeRedacted<T extends object>(
+  options: T,
+  secrets: readonly (keyof T & string)[],
+  /** Fields that hold a secret in part (a URL's password): how each prints. */
+  printAs: { readonly [K in keyof T]?: (value: T[K]) => unknown } = {},
+): T {
   const printable = (): Record<string, unknown> => {
     const copy: Record<string, unknown> = { ...(options as Record<string, unknown>) };
     for (const key of secrets) if (copy[key] !== undefined) copy[key] = kRedacted;
+    for (const [key, print] of Object.entries(printAs) as [keyof T & string, (value: unknown) => unknown][]) {
+      copy[key] = print(options[key]);
+    }
     return copy;
   };
   Object.defineProperty(options, 'toJSON', { value: printable });

@@ -7,6 +7,7 @@ import { format, inspect } from 'node:util';
 import { Master, type MasterOptions, Slave, type SlaveOptions } from '../src/index.ts';
 import { leastLoaded } from '../src/master/fleet/placement.ts';
 import { kMasterOptions } from '../src/master/options.ts';
+import { printableUrl, resolveJetStreamOptions } from '../src/nats/options.ts';
 import type { OptionTable } from '../src/options.ts';
 import { kSlaveOptions } from '../src/slave/options.ts';
 
@@ -236,6 +237,60 @@ describe('secrets in resolved options', () => {
     assert.ok(Object.keys(slave.options).includes('fleetSecret'), 'still an option of its own name');
     // options left unset print as they are
     assert.equal(JSON.parse(JSON.stringify(new Slave().options)).fleetSecret, undefined);
+  });
+});
+
+describe('secrets inside option objects', () => {
+  test('the TLS key passphrase prints as [redacted], on both ends; code still reads it', () => {
+    const passphrase = 'key-passphrase-9f2c';
+    const tls = { keyFile: '/k.pem', certFile: '/c.pem', passphrase };
+    const master = new Master({ tls });
+    const slave = new Slave({ tls });
+    for (const [what, options] of [
+      ['master', master.options],
+      ['slave', slave.options],
+    ] as const) {
+      for (const text of [inspect(options, { depth: 5 }), JSON.stringify(options), format('%j', options)]) {
+        assert.ok(!text.includes(passphrase), `${what}: passphrase printed in ${text}`);
+      }
+      assert.match(inspect(options.tls), /passphrase: '\[redacted\]'/, what);
+      assert.match(inspect(options.tls), /keyFile: '\/k.pem'/, `${what}: the rest still prints`);
+      assert.equal(options.tls?.passphrase, passphrase, what);
+    }
+    assert.throws(
+      () => new Master({ tls: { ...tls, passphrase: 42 as unknown as string } }),
+      /tls\.passphrase/,
+    );
+  });
+
+  test('a NATS URL prints without its user and password; the URL itself is kept for connecting', () => {
+    const queue = resolveJetStreamOptions({
+      servers: 'nats://alice:s3cret-pw@127.0.0.1:4222,nats://10.0.0.2:4222',
+    });
+    for (const text of [inspect(queue), JSON.stringify(queue)]) {
+      assert.ok(!text.includes('s3cret-pw') && !text.includes('alice'), text);
+      assert.match(text, /nats:\/\/\[redacted\]@127\.0\.0\.1:4222/);
+      assert.match(text, /nats:\/\/10\.0\.0\.2:4222/);
+    }
+    assert.equal(queue.servers[0], 'nats://alice:s3cret-pw@127.0.0.1:4222');
+    assert.equal(printableUrl('token@127.0.0.1:4222'), '[redacted]@127.0.0.1:4222');
+    assert.equal(printableUrl('tls://127.0.0.1:4222'), 'tls://127.0.0.1:4222');
+  });
+});
+
+describe('Master.newConnection checks where it will connect', () => {
+  test('a port outside 1–65535 or not an integer, or a host that is not a string, is refused at once', () => {
+    const master = new Master();
+    for (const port of [0, -1, 65536, 70000, 1.5, Number.NaN, '80' as unknown as number]) {
+      assert.throws(() => master.newConnection('s', '127.0.0.1', port), {
+        name: 'RangeError',
+        message: `port must be an integer between 1 and 65535 (got ${String(port)})`,
+      });
+    }
+    for (const host of ['', 42 as unknown as string, undefined as unknown as string]) {
+      assert.throws(() => master.newConnection('s', host, 7236), /host must be a non-empty string/);
+    }
+    assert.equal(master.newConnection('s', '127.0.0.1', 65535).name, 's');
   });
 });
 

@@ -316,6 +316,10 @@ export class Master implements ConnectionHost, FrontEndHost {
     options: NewConnectionOptions = {},
   ): SlaveConnection {
     if (typeof name !== 'string' || name.length === 0) throw new TypeError('name must be a non-empty string');
+    if (typeof host !== 'string' || host.length === 0) throw new TypeError('host must be a non-empty string');
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new RangeError(`port must be an integer between 1 and 65535 (got ${String(port)})`);
+    }
     if (this.registry.byName(name)?.state === 'connected') throw new ConnectionExistsError(name);
     const { capacity, tags } = this.#fleet.connectionOptions(options);
     return new SlaveConnection(

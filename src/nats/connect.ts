@@ -4,6 +4,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { QueueUnreachableError } from '../errors.ts';
 import type { Logger } from '../options.ts';
+import { printableUrl } from './options.ts';
 
 export interface NatsLink {
   readonly nc: NatsConnection;
@@ -36,7 +37,7 @@ const kReconnectMaxMs = 4000;
  */
 export async function connectNats(options: NatsConnectOptions): Promise<NatsLink> {
   const servers = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
-  const where = servers.join(', ');
+  const where = servers.map(printableUrl).join(', ');
   let transport: typeof import('@nats-io/transport-node');
   let jetstream: typeof import('@nats-io/jetstream');
   let kv: typeof import('@nats-io/kv');

@@ -7,7 +7,7 @@ import type { Logger } from '../options.ts';
 import { connectNats, type NatsLink } from './connect.ts';
 import { JetStreamQueue, type JetStreamQueueStats, type OutcomeOf } from './jetstream-queue.ts';
 import { MasterDirectory, type MasterListing } from './masters.ts';
-import type { ResolvedJetStreamOptions } from './options.ts';
+import { printableUrl, type ResolvedJetStreamOptions } from './options.ts';
 import { fleetNames, type ParsedTask, ResultErrorCode } from './schema.ts';
 import { ensureStreams } from './setup.ts';
 
@@ -140,7 +140,7 @@ export class MasterQueue<E extends QueueEntry> {
       throw err;
     }
     this.#host.logger.info(
-      { id: this.id, servers: o.servers, fleet: o.fleet, ackWait: o.ackWait },
+      { id: this.id, servers: o.servers.map(printableUrl), fleet: o.fleet, ackWait: o.ackWait },
       'pulling tasks from NATS JetStream',
     );
   }

@@ -1,6 +1,6 @@
 // The `queue` option of a master and the options of a FleetClient: resolved once, each message naming the
 // option. Pure (no NATS import), so a master without `queue` never loads the client.
-import { checkOption, kMaxSeconds, type OptionTable } from '../options.ts';
+import { checkOption, freezeRedacted, kMaxSeconds, type OptionTable } from '../options.ts';
 import { isFleetName } from './schema.ts';
 
 /** Where the fleet's tasks and results live on NATS, and how they are kept. */
@@ -129,9 +129,15 @@ export function resolveJetStreamOptions(
     const value = (options as unknown as Record<string, unknown>)[key] ?? spec.default;
     numbers[key] = checkOption(`${path}${key}`, spec, value);
   }
-  return Object.freeze({
-    servers: Object.freeze(servers as string[]),
-    fleet,
-    ...numbers,
-  }) as ResolvedJetStreamOptions;
+  // a server URL may carry a user and password: printed without them
+  return freezeRedacted(
+    { servers: Object.freeze(servers as string[]), fleet, ...numbers } as ResolvedJetStreamOptions,
+    [],
+    { servers: (list) => list.map(printableUrl) },
+  );
+}
+
+/** A NATS URL as logs and messages show it: a user and password (`nats://user:pass@host`) as `[redacted]`. */
+export function printableUrl(url: string): string {
+  return url.replace(/^((?:[a-z]+:\/\/)?)[^\s/@]*@/i, '$1[redacted]@');
 }
