@@ -383,7 +383,7 @@ describe('a task JetStream gives up on', { timeout: 60_000 }, () => {
       const subject = `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${fleet}_tasks.x`;
       await js.publish(subject, 'not an advisory');
       await js.publish(subject, JSON.stringify({ stream: `${fleet}_tasks`, stream_seq: 999, deliveries: 2 }));
-      master = await startLocalMaster({ queue });
+      master = await startLocalMaster({ queue, metrics: true });
       await handle.settled();
       const error = handle.error as FleetTaskFailedError;
       assert.ok(error instanceof FleetTaskFailedError);
@@ -398,6 +398,15 @@ describe('a task JetStream gives up on', { timeout: 60_000 }, () => {
       assert.deepEqual(await storedResults(fleet), { messages: 1, subjects: 1 });
       assert.equal(client.stats().settled, 1);
       assert.equal(master.status().queue?.stats.deadLettered, 1, 'the advisory of no task failed nothing');
+      const metrics = (await master.metrics())!;
+      assert.match(metrics, /^fleetmaster_nats_messages_total\{event="dead_lettered"\} 1$/m);
+      assert.match(
+        metrics,
+        /^fleetmaster_nats_messages_total\{event="pulled"\} 0$/m,
+        'this master never ran it',
+      );
+      assert.match(metrics, /^fleetmaster_nats_tasks_held 0$/m);
+      assert.match(metrics, /^fleetmaster_nats_masters\{live="true"\} 1$/m);
     } finally {
       await nc.close();
       await client.close();

@@ -124,6 +124,7 @@ describe('metrics and status', () => {
     assert.equal(value(m, 'fleetmaster_result_pool_threads'), 1);
     assert.equal(value(m, 'fleetmaster_result_pool_queue_depth'), 0);
     assert.equal(value(m, 'fleetmaster_result_pool_held'), 0);
+    assert.ok(![...m.keys()].some((k) => k.startsWith('fleetmaster_nats_')), 'no NATS series without queue');
     const utilization = value(m, 'fleetmaster_result_pool_utilization');
     assert.ok(utilization >= 0 && utilization <= 1);
     assert.ok(value(m, 'fleetmaster_result_pool_busy_seconds_total') > 0);

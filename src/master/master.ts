@@ -145,6 +145,14 @@ export class Master implements ConnectionHost, FrontEndHost {
         runningTasks: () => fleet.tasks.size,
         fleetLoad: () => fleet.scheduler.load(),
         stageLoad: () => this.#results?.load(),
+        ...(queue === undefined
+          ? {}
+          : {
+              natsQueue: () => {
+                const stats = queue.stats();
+                return stats && { stats, masters: queue.masters() };
+              },
+            }),
       });
       fleet.tasks.observeHandler = (ms) => metrics.handled(ms);
       fleet.observeTask = (outcome, seconds) => metrics.taskEnded(outcome, seconds);

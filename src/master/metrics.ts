@@ -1,4 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { JetStreamQueueStats } from '../nats/jetstream-queue.ts';
+import type { MasterListing } from '../nats/masters.ts';
 import { MasterErrorCode } from '../protocol/codes.ts';
 import type { FleetCounters } from './fleet/counters.ts';
 import type { SchedulerLoad } from './fleet/scheduler.ts';
@@ -13,7 +15,21 @@ export interface MetricsSource {
   runningTasks(): number;
   fleetLoad(): SchedulerLoad;
   stageLoad(): StageLoad | undefined;
+  /** With `queue` (NATS JetStream): this master's books of the shared queue, and the masters it knows. */
+  natsQueue?: () => { stats: JetStreamQueueStats; masters: readonly MasterListing[] } | undefined;
 }
+
+/** `fleetmaster_nats_messages_total{event}`: each event and the books' field it counts. */
+const kNatsEvents = [
+  ['pulled', 'pulled'],
+  ['redelivered', 'redelivered'],
+  ['duplicate_suppressed', 'duplicatesSuppressed'],
+  ['result_published', 'resultsPublished'],
+  ['result_duplicate', 'resultsDuplicate'],
+  ['terminated', 'terminated'],
+  ['given_back', 'givenBack'],
+  ['dead_lettered', 'deadLettered'],
+] as const satisfies readonly (readonly [string, keyof JetStreamQueueStats])[];
 
 /** The codes the master's front end answers with (the reference's unused ones left out). */
 const kErrorCodes = Object.values(MasterErrorCode).filter(
@@ -196,6 +212,43 @@ export class MasterMetrics {
       registers,
       (c) => c.inc((source.stageLoad()?.busyMs ?? 0) / 1000),
     );
+    const nats = source.natsQueue;
+    if (nats !== undefined) {
+      counter(
+        'fleetmaster_nats_messages_total',
+        "This master's side of the shared JetStream queue, by event (pulled: every delivery; redelivered: a " +
+          'delivery after the first; duplicate_suppressed: a redelivery already done, not run again; ' +
+          'result_published, result_duplicate; terminated: not a task; given_back: on closing; dead_lettered: ' +
+          'failed with MAX_DELIVERIES).',
+        ['event'],
+        registers,
+        (c) => {
+          const stats = nats()?.stats;
+          if (stats) for (const [event, field] of kNatsEvents) c.inc({ event }, stats[field]);
+        },
+      );
+      new Gauge({
+        name: 'fleetmaster_nats_tasks_held',
+        help: 'Tasks pulled from JetStream and not yet acknowledged (waiting here or running).',
+        registers,
+        collect() {
+          const stats = nats()?.stats;
+          if (stats) this.set(stats.held);
+        },
+      });
+      new Gauge({
+        name: 'fleetmaster_nats_masters',
+        help: "Masters in the fleet's bucket, this one included, by whether their record is fresh (live).",
+        labelNames: ['live'],
+        registers,
+        collect() {
+          const masters = nats()?.masters ?? [];
+          const live = masters.filter((m) => m.live).length;
+          this.set({ live: 'true' }, live);
+          this.set({ live: 'false' }, masters.length - live);
+        },
+      });
+    }
     this.registry = Registry.merge([processRegistry(), own]);
   }
 
