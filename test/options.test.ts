@@ -4,11 +4,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { format, inspect } from 'node:util';
-import { Master, type MasterOptions, Slave, type SlaveOptions } from '../src/index.ts';
+import { Master, type MasterOptions, QueueUnreachableError, Slave, type SlaveOptions } from '../src/index.ts';
 import { leastLoaded } from '../src/master/fleet/placement.ts';
 import { kMasterOptions } from '../src/master/options.ts';
+import { connectNats } from '../src/nats/connect.ts';
 import { printableUrl, resolveJetStreamOptions } from '../src/nats/options.ts';
-import type { OptionTable } from '../src/options.ts';
+import { type OptionTable, toLogger } from '../src/options.ts';
 import { kSlaveOptions } from '../src/slave/options.ts';
 
 /** Options as a user with no type checker might pass them. */
@@ -275,6 +276,55 @@ describe('secrets inside option objects', () => {
     assert.equal(queue.servers[0], 'nats://alice:s3cret-pw@127.0.0.1:4222');
     assert.equal(printableUrl('token@127.0.0.1:4222'), '[redacted]@127.0.0.1:4222');
     assert.equal(printableUrl('tls://127.0.0.1:4222'), 'tls://127.0.0.1:4222');
+    // a password may hold an '@': everything up to the last '@' before the path goes
+    assert.equal(printableUrl('nats://alice:p@ss@w0rd@h:4222'), 'nats://[redacted]@h:4222');
+    assert.equal(printableUrl('nats://h:4222/x@y'), 'nats://h:4222/x@y');
+  });
+
+  test('a NATS URL that is refused is named without its user and password; a port past 65535 is refused', async () => {
+    assert.throws(
+      () => resolveJetStreamOptions('nats://alice:s3cret@h:4222/x y'),
+      (err: Error) => {
+        assert.match(err.message, /servers must hold NATS URLs .*\[redacted\]@h:4222/);
+        assert.ok(!err.message.includes('s3cret'), err.message);
+        return true;
+      },
+    );
+    for (const url of ['nats://h:99999', 'nats://alice:s3cret@h:65536', 'nats://[::1]:70000', 'h:0']) {
+      assert.throws(
+        () => resolveJetStreamOptions(url),
+        (err: Error) => {
+          assert.equal(err.name, 'RangeError');
+          assert.match(err.message, /the port must be between 1 and 65535/);
+          assert.ok(!err.message.includes('s3cret'), err.message);
+          return true;
+        },
+      );
+    }
+    for (const url of ['nats://h:65535', 'tls://[::1]:4222', 'nats://u:p@ss@h:1', 'h']) {
+      assert.equal(resolveJetStreamOptions(url).servers[0], url);
+    }
+    // the NATS client's own error for a URL it cannot parse carries the URL (an 'input' field): not passed on
+    await assert.rejects(
+      connectNats({
+        servers: 'nats://alice:s3cret@[zz]:4222',
+        name: 't',
+        timeoutMs: 1000,
+        logger: toLogger(undefined),
+      }),
+      (err: Error) => {
+        assert.ok(err instanceof QueueUnreachableError);
+        const everything = [
+          err.message,
+          String(err.stack),
+          String((err.cause as Error).stack),
+          JSON.stringify(err.cause),
+        ];
+        for (const text of everything) assert.ok(!text.includes('s3cret'), text);
+        assert.match(err.message, /nats:\/\/\[redacted\]@\[zz\]:4222/);
+        return true;
+      },
+    );
   });
 });
 

@@ -68,18 +68,18 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       },
     });
   } catch (err) {
-    throw new QueueUnreachableError(`cannot reach NATS at ${where}: ${(err as Error).message}`, {
-      cause: err,
-    });
+    const cause = withoutSecrets(err, servers);
+    throw new QueueUnreachableError(`cannot reach NATS at ${where}: ${cause.message}`, { cause });
   }
   let jsm: JetStreamManager;
   try {
     jsm = await jetstream.jetstreamManager(nc, { timeout: options.timeoutMs });
   } catch (err) {
     await nc.close();
+    const cause = withoutSecrets(err, servers);
     throw new QueueUnreachableError(
-      `NATS at ${where} has no JetStream (start nats-server with -js): ${(err as Error).message}`,
-      { cause: err },
+      `NATS at ${where} has no JetStream (start nats-server with -js): ${cause.message}`,
+      { cause },
     );
   }
   let connected = true;
@@ -107,4 +107,21 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
     jetstream,
     connected: () => connected && !nc.isClosed(),
   };
+}
+
+/**
+ * The NATS client's error as this package passes it on. Its message (and an invalid URL's `input`) may hold a
+ * server's user and password: when a server URL has them, a copy (name, message, code) without them.
+ */
+function withoutSecrets(err: unknown, servers: readonly string[]): Error {
+  const error = err instanceof Error ? err : new Error(String(err));
+  const secrets = servers.flatMap((s) => /^(?:[a-z]+:\/\/)?([^/?#]*)@/i.exec(s)?.[1] ?? []).filter(Boolean);
+  if (secrets.length === 0) return error;
+  let message = error.message;
+  for (const secret of secrets) message = message.split(secret).join('[redacted]');
+  const copy = new Error(message);
+  copy.name = error.name;
+  const { code } = error as { code?: unknown };
+  if (typeof code === 'string' || typeof code === 'number') Object.assign(copy, { code });
+  return copy;
 }

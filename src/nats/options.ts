@@ -7,7 +7,10 @@ import { isFleetName } from './schema.ts';
 export interface JetStreamOptions {
   /** NATS server URLs (`nats://host:4222`); several for a cluster. */
   servers: string | string[];
-  /** Separates several fleets on one NATS: streams `<fleet>_tasks`, `<fleet>_results`. @defaultValue 'fleetmaster' */
+  /**
+   * Separates several fleets on one NATS: streams `<fleet>_tasks`, `<fleet>_results`, `<fleet>_dead`, bucket
+   * `<fleet>_masters`. @defaultValue 'fleetmaster'
+   */
   fleet?: string;
   /** Seconds a master may hold a task without a sign of life before JetStream gives it to another. @defaultValue 30 */
   ackWait?: number;
@@ -94,6 +97,8 @@ const kDefaultFleet = 'fleetmaster';
 
 /** `nats://`, `tls://`, `ws://`/`wss://` or a bare `host:port`. */
 const kUrl = /^((nats|tls|ws|wss):\/\/)?[^\s/]+(:\d+)?\/?$/;
+/** The port at the end of a URL's host (after a user and password, after an IPv6 literal's brackets). */
+const kPort = /^(?:[a-z]+:\/\/)?(?:[^/]*@)?(?:\[[^\]]*\]|[^:/@]*):(\d+)\/?$/i;
 
 export function resolveJetStreamOptions(
   given: string | JetStreamOptions,
@@ -111,8 +116,15 @@ export function resolveJetStreamOptions(
   const servers = list.map((s) => (typeof s === 'string' ? s.trim() : s));
   for (const server of servers) {
     if (typeof server !== 'string' || !kUrl.test(server)) {
+      const shown = typeof server === 'string' ? printableUrl(server) : server;
       throw new TypeError(
-        `${prefix}servers must hold NATS URLs like nats://127.0.0.1:4222 (got ${JSON.stringify(server)})`,
+        `${prefix}servers must hold NATS URLs like nats://127.0.0.1:4222 (got ${JSON.stringify(shown)})`,
+      );
+    }
+    const port = kPort.exec(server)?.[1];
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
+      throw new RangeError(
+        `${prefix}servers: the port must be between 1 and 65535 (got ${JSON.stringify(printableUrl(server))})`,
       );
     }
   }
@@ -137,7 +149,10 @@ export function resolveJetStreamOptions(
   );
 }
 
-/** A NATS URL as logs and messages show it: a user and password (`nats://user:pass@host`) as `[redacted]`. */
+/**
+ * A NATS URL as logs and messages show it: a user and password (`nats://user:pass@host`) as `[redacted]`, up to
+ * the last `@` before the path, since a password may hold an `@` of its own.
+ */
 export function printableUrl(url: string): string {
-  return url.replace(/^((?:[a-z]+:\/\/)?)[^\s/@]*@/i, '$1[redacted]@');
+  return url.replace(/^((?:[a-z]+:\/\/)?)[^/?#]*@/i, '$1[redacted]@');
 }
