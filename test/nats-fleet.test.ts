@@ -14,7 +14,7 @@ import { connectNats } from '../src/nats/connect.ts';
 import type { JetStreamQueueStats } from '../src/nats/jetstream-queue.ts';
 import type { MasterListing } from '../src/nats/masters.ts';
 import { resolveJetStreamOptions } from '../src/nats/options.ts';
-import { fleetNames } from '../src/nats/schema.ts';
+import { encodeResult, fleetNames, kSchemaVersion, type ResultMessage } from '../src/nats/schema.ts';
 import { laneConsumer } from '../src/nats/setup.ts';
 import { toLogger } from '../src/options.ts';
 import {
@@ -388,7 +388,7 @@ describe('a task JetStream gives up on', { timeout: 60_000 }, () => {
       const error = handle.error as FleetTaskFailedError;
       assert.ok(error instanceof FleetTaskFailedError);
       assert.equal(error.reason, 'MAX_DELIVERIES');
-      assert.match(error.message, /delivered 2 times \(maxDeliver 2\)/);
+      assert.match(error.message, /delivered 2 times \(the lane's maxDeliver\)/);
       assert.equal(error.outcome.delivery, 2);
       assert.equal(error.outcome.master, master.status().queue?.id);
       assert.equal(error.outcome.slave, null);
@@ -411,6 +411,133 @@ describe('a task JetStream gives up on', { timeout: 60_000 }, () => {
       await nc.close();
       await client.close();
       await master?.close();
+    }
+  });
+});
+
+describe('dead letters when the last holder was only stalled, or the dead stream cannot be made', {
+  timeout: 60_000,
+}, () => {
+  test('a master stalled past its ack wait on the last delivery that then reports: its result stands, nothing is failed', async () => {
+    const fleet = `f${++fleetSeq}`;
+    const queue = { servers: server.url, fleet, maxDeliver: 1, ackWait: 0.5 };
+    const names = fleetNames(fleet);
+    const client = await FleetClient.connect({ ...queue, client: 'stall' });
+    const nc = await connect({ servers: server.url });
+    const link = await connectNats({
+      servers: server.url,
+      name: 't',
+      timeoutMs: 5000,
+      logger: toLogger(undefined),
+    });
+    let master: Awaited<ReturnType<typeof startLocalMaster>> | undefined;
+    let slave: Awaited<ReturnType<typeof startSlave>> | undefined;
+    try {
+      const handle = client.submit({ a: 1 }, { id: 'stalled-1' });
+      // the stalled master: takes the only delivery, then says nothing for longer than the ack wait
+      const consumer = await laneConsumer(link, names, '_', resolveJetStreamOptions(queue));
+      const held = await consumer.next({ expires: 5000 });
+      assert.equal(held?.info.deliveryCount, 1);
+      // another master, with a slave, pulls the lane (on nats-server 2.9 that is when JetStream notices and
+      // advises) and takes the advisory; it must not fail the task at once
+      master = await startLocalMaster({ queue });
+      slave = await startSlave({ processTask: () => ({ ranHere: true }) });
+      await master.newConnection('s', '127.0.0.1', slave.port).connect();
+      const jsm = await jetstreamManager(nc);
+      await until('the advisory taken by the master', async () => {
+        const info = await jsm.consumers.info(names.deadStream, names.deadConsumer).catch(() => undefined);
+        return (info?.delivered.consumer_seq ?? 0) >= 1;
+      });
+      assert.equal(handle.status, 'pending', 'not failed on first sight');
+      // the stalled master wakes up and stores its result, as a master does (same Nats-Msg-Id)
+      const result: ResultMessage = {
+        v: kSchemaVersion,
+        id: 'stalled-1',
+        client: 'stall',
+        status: 'completed',
+        result: { sum: 1 },
+        error: null,
+        master: 'stalled-master',
+        slave: 's1',
+        attempts: 1,
+        delivery: 1,
+      };
+      await jetstream(nc).publish(names.resultSubject('stall', 'stalled-1'), encodeResult(result), {
+        msgID: 'stall.stalled-1',
+      });
+      assert.deepEqual(await handle.result(), { sum: 1 });
+      // after the grace period the master takes the advisory again, finds the result, and only cleans up
+      await until(
+        'the advisory acknowledged',
+        async () => (await jsm.streams.info(names.deadStream)).state.messages === 0,
+      );
+      assert.equal((await jsm.streams.info(names.tasksStream)).state.messages, 0, 'the task left the stream');
+      assert.equal(master.status().queue?.stats.deadLettered, 0);
+      assert.deepEqual(await storedResults(fleet), { messages: 1, subjects: 1 });
+      assert.equal(handle.status, 'completed');
+    } finally {
+      await slave?.close();
+      await link.nc.close();
+      await nc.close();
+      await client.close();
+      await master?.close();
+    }
+  });
+
+  test('another stream already takes the advisories: master and client start without dead letters, and a master makes the dead stream once it can', async () => {
+    // its own server: a stream on $JS.EVENT.ADVISORY.> would take every other test's advisories
+    const own = await startNatsServer();
+    const fleet = `f${++fleetSeq}`;
+    const queue = { servers: own.url, fleet };
+    const nc = await connect({ servers: own.url });
+    const warned: string[] = [];
+    const logger = { warn: (_fields: object, message: string) => void warned.push(message) };
+    let client: FleetClient | undefined;
+    let master: Awaited<ReturnType<typeof startLocalMaster>> | undefined;
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.add({ name: 'audit', subjects: ['$JS.EVENT.ADVISORY.>'] });
+      client = await FleetClient.connect({ ...queue, client: 'c', logger });
+      master = await startLocalMaster({ queue, logger });
+      const slave = await startSlave({ processTask: () => ({ ok: true }) });
+      try {
+        await master.newConnection('s', '127.0.0.1', slave.port).connect();
+        const handle = client.submit({ a: 1 }, { id: 'still-runs' });
+        await handle.settled();
+        assert.equal(handle.status, 'completed', 'tasks still run without dead letters');
+      } finally {
+        await slave.close();
+      }
+      assert.ok(
+        warned.some((m) => /dead stream could not be made/.test(m)),
+        warned.join('\n'),
+      );
+      assert.ok(
+        warned.some((m) => /dead letters: pulling advisories/.test(m)),
+        warned.join('\n'),
+      );
+      const deadExists = async () =>
+        jsm.streams.info(`${fleet}_dead`).then(
+          () => true,
+          () => false,
+        );
+      assert.equal(await deadExists(), false);
+      // the overlapping stream goes: the master's retry makes the dead stream
+      await jsm.streams.delete('audit');
+      await until('the dead stream made', deadExists);
+      // bounded: advisories are small, and a flood of them cannot grow the stream without limit
+      const { config } = await jsm.streams.info(`${fleet}_dead`);
+      assert.equal(config.max_msg_size, 4096);
+      assert.equal(config.max_msgs, 100_000);
+      assert.equal(config.max_bytes, 100_000 * 4096);
+      // deleted under a running master: made again
+      await jsm.streams.delete(`${fleet}_dead`);
+      await until('the dead stream made again', deadExists);
+    } finally {
+      await nc.close();
+      await client?.close();
+      await master?.close();
+      await own.destroy();
     }
   });
 });

@@ -1,8 +1,11 @@
 // Tasks JetStream gave up on: delivered `maxDeliver` times, never acknowledged (every master holding one died, or
 // gave it back while closing). JetStream stops delivering such a task and says so only in an advisory; without
 // this, its submitter would wait for ever. The fleet's dead stream keeps those advisories (setup.ts), and every
-// master pulls from its one shared consumer: the first to take an advisory publishes the task's failed result
-// (`MAX_DELIVERIES`), deletes the task from the tasks stream, then acknowledges the advisory.
+// master pulls from its one shared consumer. The first to take an advisory puts it back for a grace period (a
+// master that was only stalled past its ack wait may still report the task); the one that takes it again
+// publishes the task's failed result (`MAX_DELIVERIES`) unless a result is stored by then, deletes the task from
+// the tasks stream, then acknowledges the advisory. A master stalled longer than the grace period loses the
+// race: its result arrives second and is dropped as a duplicate.
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { errorFields, type Logger } from '../options.ts';
 import type { NatsLink } from './connect.ts';
@@ -14,14 +17,14 @@ import {
   ResultErrorCode,
   type ResultMessage,
 } from './schema.ts';
-import { deadConsumer } from './setup.ts';
+import { deadConsumer, ensureDeadStream, kMaxAdvisoryBytes } from './setup.ts';
 
 /** What a dead letter needs of the queue: its results path. */
 export interface DeadLetterHooks {
   /** True when a result for this task is on the results stream already. */
   alreadyDone(client: string, id: string): Promise<boolean>;
-  /** Publishes until JetStream stores it. */
-  publishResult(result: ResultMessage): Promise<void>;
+  /** Publishes until JetStream stores it; false when JetStream already had it (a duplicate). */
+  publishResult(result: ResultMessage): Promise<boolean>;
 }
 
 export interface DeadLetterStats {
@@ -36,11 +39,13 @@ interface MaxDeliverAdvisory {
   deliveries: number;
 }
 
-/** Largest advisory read; JetStream's are a few hundred bytes. */
-const kMaxAdvisoryBytes = 4096;
 const kBatch = 100;
 const kFetchExpiresMs = 2000;
+/** After a failure (NATS away, the dead stream deleted or refused), the pause doubles from this up to `kErrorMaxMs`. */
 const kErrorMs = 1000;
+const kErrorMaxMs = 30_000;
+/** The grace period beyond two ack waits before a dead task is failed. */
+const kGraceMarginMs = 1000;
 
 export function parseAdvisory(bytes: Uint8Array, tasksStream: string): MaxDeliverAdvisory | undefined {
   if (bytes.length > kMaxAdvisoryBytes) return undefined;
@@ -98,13 +103,18 @@ export class DeadLetters {
 
   async #pull(link: NatsLink): Promise<void> {
     let consumer: Consumer | undefined;
+    let errorMs = kErrorMs;
     while (!this.#closed && !link.nc.isClosed()) {
       try {
         if (!link.connected()) {
           await this.#pause(kErrorMs);
           continue;
         }
-        consumer ??= await deadConsumer(link, this.#names);
+        if (consumer === undefined) {
+          // again after every failure: the stream or its consumer may have been deleted meanwhile
+          await ensureDeadStream(link, this.#names, this.#options);
+          consumer = await deadConsumer(link, this.#names);
+        }
         const batch = await consumer.fetch({ max_messages: kBatch, expires: kFetchExpiresMs });
         this.#batch = batch;
         for await (const msg of batch) {
@@ -114,11 +124,16 @@ export class DeadLetters {
           }
           await this.#handle(link, msg);
         }
+        errorMs = kErrorMs;
       } catch (err) {
         if (this.#closed) break;
-        this.#logger.warn(errorFields(err), 'pulling dead-letter advisories from JetStream failed');
+        this.#logger.warn(
+          { retryInMs: errorMs, ...errorFields(err) },
+          'dead letters: pulling advisories from JetStream failed (a task JetStream gives up on waits until this works)',
+        );
         consumer = undefined;
-        await this.#pause(kErrorMs);
+        await this.#pause(errorMs);
+        errorMs = Math.min(errorMs * 2, kErrorMaxMs);
       }
     }
   }
@@ -146,6 +161,11 @@ export class DeadLetters {
       return;
     }
     const seq = advisory.stream_seq;
+    if (msg.info.deliveryCount === 1) {
+      // a master stalled past its ack wait on the last delivery may still report the task: give it two ack waits
+      msg.nak(this.#options.ackWait * 2000 + kGraceMarginMs);
+      return;
+    }
     try {
       const stored = await link.jsm.streams.getMessage(this.#names.tasksStream, { seq });
       // gone already: another master handled it, or the task was acknowledged after all
@@ -171,9 +191,9 @@ export class DeadLetters {
     const { id, client } = parsed as { id?: string; client?: string };
     if (id !== undefined && client !== undefined && !(await this.#hooks.alreadyDone(client, id))) {
       const message =
-        `delivered ${deliveries} times (maxDeliver ${this.#options.maxDeliver}) and never reported: each master ` +
-        'holding it died or gave it back';
-      await this.#hooks.publishResult({
+        `delivered ${deliveries} times (the lane's maxDeliver) and never reported: each master holding it died, ` +
+        'stalled past its ack wait, or gave it back';
+      const stored = await this.#hooks.publishResult({
         v: kSchemaVersion,
         id,
         client,
@@ -185,11 +205,13 @@ export class DeadLetters {
         attempts: 0,
         delivery: deliveries,
       });
-      this.#stats.deadLettered++;
-      this.#logger.warn(
-        { taskId: id, client, seq, deliveries },
-        'a task was never reported: failed (MAX_DELIVERIES)',
-      );
+      if (stored) {
+        this.#stats.deadLettered++;
+        this.#logger.warn(
+          { taskId: id, client, seq, deliveries },
+          'a task was never reported: failed (MAX_DELIVERIES)',
+        );
+      }
     }
     await link.jsm.streams.deleteMessage(this.#names.tasksStream, seq).catch((err: unknown) => {
       // deleted meanwhile by another master: nothing left to do

@@ -15,7 +15,7 @@ import {
   parseResultMessage,
   type ResultMessage,
 } from './schema.ts';
-import { ensureStreams } from './setup.ts';
+import { ensureDeadStream, ensureStreams } from './setup.ts';
 
 /** How long one pull for results stays open (the library's idle heartbeat is half of it). */
 const kPullExpiresMs = 4000;
@@ -182,6 +182,11 @@ export class FleetClient {
     });
     try {
       await ensureStreams(link, names, resolved);
+      // made here too so an advisory emitted before any master runs is kept; masters retry it, so a client that
+      // cannot make it (an overlapping stream, no permission) carries on
+      await ensureDeadStream(link, names, resolved).catch((err: unknown) =>
+        logger.warn(errorFields(err), 'dead letters: the dead stream could not be made; masters retry it'),
+      );
       self = new FleetClient(link, names, resolved, client, logger);
       self.#nextSeq = (await link.jsm.streams.info(names.resultsStream)).state.last_seq + 1;
       await self.#listen();

@@ -287,17 +287,17 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
       if (!held.taken && held.entry !== undefined) this.#local.remove(held.entry as E);
       this.#giveBack(held);
     }
-    if (this.#publishing.size > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        Promise.allSettled([...this.#publishing]),
-        new Promise((resolve) => {
-          timer = setTimeout(resolve, kCloseWaitMs);
-        }),
-      ]);
-      clearTimeout(timer);
-    }
-    await deadLetters;
+    // bounded: with NATS away a publish retries until the connection is closed, which the caller does next
+    const pending: Promise<unknown>[] = [...this.#publishing];
+    if (deadLetters !== undefined) pending.push(deadLetters);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.allSettled(pending),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, kCloseWaitMs);
+      }),
+    ]);
+    clearTimeout(timer);
   }
 
   #lane(token: string, key: string): LanePull {
@@ -528,8 +528,11 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
     msg.ack();
   }
 
-  /** Publishes until JetStream stores it (through disconnections); gives up only once the connection is closed. */
-  async #publishResult(result: ResultMessage): Promise<void> {
+  /**
+   * Publishes until JetStream stores it (through disconnections); gives up only once the connection is closed.
+   * False when JetStream had it already (a duplicate of a result another master stored first).
+   */
+  async #publishResult(result: ResultMessage): Promise<boolean> {
     const link = this.#link!;
     const subject = this.#names.resultSubject(result.client, result.id);
     const msgID = `${result.client}.${result.id}`;
@@ -539,7 +542,7 @@ export class JetStreamQueue<E extends QueueEntry, K = unknown> implements TaskQu
         const ack = await link.js.publish(subject, body, { msgID, timeout: 5000 });
         if (ack.duplicate) this.#stats.resultsDuplicate++;
         else this.#stats.resultsPublished++;
-        return;
+        return !ack.duplicate;
       } catch (err) {
         if (link.nc.isClosed()) throw err;
         this.#logger.warn({ taskId: result.id, ...errorFields(err) }, 'publishing a result failed; retrying');

@@ -31,9 +31,8 @@ async function ensureStream(link: NatsLink, config: Parameters<NatsLink['jsm']['
 
 /**
  * The tasks stream (work-queue retention: a task leaves it when a master acknowledges it), the results stream
- * (kept `resultTtl` seconds, deduplicated by `Nats-Msg-Id` for two minutes) and the dead stream (advisories of
- * tasks delivered `maxDeliver` times). All on file storage. A
- * stream that exists is used as it is: the first process to create it set its limits.
+ * (kept `resultTtl` seconds, deduplicated by `Nats-Msg-Id` for two minutes), both on file storage. A stream that
+ * exists is used as it is: the first process to create it set its limits.
  */
 export async function ensureStreams(
   link: NatsLink,
@@ -58,7 +57,25 @@ export async function ensureStreams(
     max_age: Math.round(options.resultTtl * kNanos),
     duplicate_window: Math.round(Math.min(kDuplicateWindowSeconds, options.resultTtl) * kNanos),
   });
-  // JetStream's advisories are core NATS messages, gone if no master listens at that moment: a stream keeps them
+}
+
+/** Largest advisory the dead stream stores; JetStream's are a few hundred bytes. */
+export const kMaxAdvisoryBytes = 4096;
+/** Advisories the dead stream keeps at most (the oldest dropped first): a bound, far above a real backlog. */
+const kDeadMaxMessages = 100_000;
+
+/**
+ * The dead stream: JetStream's max-deliveries advisories of the tasks stream. Advisories are core NATS messages,
+ * gone if no master listens at that moment: a stream keeps them. Made apart from the other two because it can
+ * fail where they cannot (another stream on `$JS.EVENT.ADVISORY.>` overlaps it; an account may not read
+ * advisories): its callers carry on without dead letters and say so.
+ */
+export async function ensureDeadStream(
+  link: NatsLink,
+  names: FleetNames,
+  options: ResolvedJetStreamOptions,
+): Promise<void> {
+  const { RetentionPolicy, StorageType, DiscardPolicy } = link.jetstream;
   await ensureStream(link, {
     name: names.deadStream,
     subjects: [names.deadSubjects],
@@ -66,10 +83,19 @@ export async function ensureStreams(
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     max_age: Math.round(options.resultTtl * kNanos),
+    max_msg_size: kMaxAdvisoryBytes,
+    max_msgs: kDeadMaxMessages,
+    max_bytes: kDeadMaxMessages * kMaxAdvisoryBytes,
   });
 }
 
-/** The durable pull consumer of the dead stream, shared by every master. */
+/** How long a master may take over one advisory before JetStream gives it to another. */
+const kDeadAckWaitSeconds = 30;
+
+/**
+ * The durable pull consumer of the dead stream, shared by every master. No delivery limit: an advisory is
+ * retried (each ack wait) until a master has failed its task, since giving up would leave a submitter waiting.
+ */
 export async function deadConsumer(link: NatsLink, names: FleetNames): Promise<Consumer> {
   try {
     await link.jsm.consumers.info(names.deadStream, names.deadConsumer);
@@ -80,7 +106,7 @@ export async function deadConsumer(link: NatsLink, names: FleetNames): Promise<C
         durable_name: names.deadConsumer,
         ack_policy: link.jetstream.AckPolicy.Explicit,
         deliver_policy: link.jetstream.DeliverPolicy.All,
-        ack_wait: 30 * kNanos,
+        ack_wait: kDeadAckWaitSeconds * kNanos,
       });
     } catch (err) {
       if (!alreadyExists(err)) throw err;
