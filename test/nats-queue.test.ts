@@ -306,6 +306,41 @@ describe('JetStreamQueue on nats-server', () => {
   });
 });
 
+describe('dead letters: closing while a failed result cannot be stored', { timeout: 60_000 }, () => {
+  test("close() returns (bounded) while a dead task's result publish retries, instead of waiting for it", async () => {
+    const { names, options, publisher } = await fleet(0.5);
+    await publish(publisher, names, 'dead-1');
+    const seq = (await publisher.jsm.streams.info(names.tasksStream)).state.last_seq;
+    // the results stream still answers reads (no result yet) but no longer takes this fleet's results: every
+    // publish of one fails while the connection stays up, so the publish retries for as long as it is let
+    await publisher.jsm.streams.delete(names.resultsStream);
+    await publisher.jsm.streams.add({ name: names.resultsStream, subjects: [`elsewhere.${names.fleet}.>`] });
+    const logged: string[] = [];
+    const q = await queueOf(names, options, 0, () => completed, logged);
+    // the queue makes the dead stream as it starts
+    while (
+      !(await publisher.jsm.streams.info(names.deadStream).then(
+        () => true,
+        () => false,
+      ))
+    )
+      await sleep(50);
+    // JetStream's advisory for the task, as nats-server writes it
+    await publisher.js.publish(
+      `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${names.tasksStream}.x`,
+      JSON.stringify({ stream: names.tasksStream, stream_seq: seq, deliveries: 5 }),
+    );
+    await waitFor(
+      'the failed result being retried',
+      () => logged.some((l) => l.includes('"taskId":"dead-1"')),
+      20_000,
+    );
+    await q.queue.close();
+    assert.equal(q.queue.stats().deadLettered, 0, 'nothing was stored');
+    assert.equal(await tasksLeft(publisher, names), 1, 'the task stays for a master that can fail it');
+  });
+});
+
 describe('dead letters: reading an advisory', () => {
   test('only a max-deliveries advisory of this fleet’s tasks stream, with a sequence, is read', () => {
     const read = (value: unknown) => parseAdvisory(Buffer.from(JSON.stringify(value)), 'f_tasks');
