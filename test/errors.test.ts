@@ -232,6 +232,7 @@ describe('src/ throws from the catalogue', () => {
     /new Error\(String\((err|reason)\)\)/, // a thrown non-Error, wrapped to be logged or passed on
     /new Error\(describeError\(err\)\)/, // a handler module's failure, made cloneable to cross from its thread
     /new Error\('the server did not present this server’s own certificate'\)/, // checkServerIdentity's return
+    /const copy = new Error\(message\);/, // the NATS client's error without a login in it, passed on as a cause
   ];
 
   function sources(dir: string): string[] {

@@ -5,17 +5,21 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { inspect } from 'node:util';
 import { DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
-import { FleetClient, FleetTaskFailedError } from '../src/index.ts';
+import { FleetClient, FleetTaskFailedError, QueueUnreachableError } from '../src/index.ts';
 import { connectNats } from '../src/nats/connect.ts';
 import type { JetStreamQueueStats } from '../src/nats/jetstream-queue.ts';
 import type { MasterListing } from '../src/nats/masters.ts';
 import { resolveJetStreamOptions } from '../src/nats/options.ts';
 import { encodeResult, fleetNames, kSchemaVersion, type ResultMessage } from '../src/nats/schema.ts';
-import { laneConsumer } from '../src/nats/setup.ts';
+import { deadConsumer, laneConsumer } from '../src/nats/setup.ts';
 import { toLogger } from '../src/options.ts';
 import {
   type ChildSlave,
@@ -418,9 +422,10 @@ describe('a task JetStream gives up on', { timeout: 60_000 }, () => {
 describe('dead letters when the last holder was only stalled, or the dead stream cannot be made', {
   timeout: 60_000,
 }, () => {
-  test('a master stalled past its ack wait on the last delivery that then reports: its result stands, nothing is failed', async () => {
+  test('a master stalled past its ack wait on the last delivery that then reports within the grace period: its result stands, nothing is failed, even when the advisory changed hands', async () => {
     const fleet = `f${++fleetSeq}`;
-    const queue = { servers: server.url, fleet, maxDeliver: 1, ackWait: 0.5 };
+    // grace: two ack waits and a second (4 s) from when the dead stream stored the advisory
+    const queue = { servers: server.url, fleet, maxDeliver: 1, ackWait: 1.5 };
     const names = fleetNames(fleet);
     const client = await FleetClient.connect({ ...queue, client: 'stall' });
     const nc = await connect({ servers: server.url });
@@ -434,21 +439,34 @@ describe('dead letters when the last holder was only stalled, or the dead stream
     let slave: Awaited<ReturnType<typeof startSlave>> | undefined;
     try {
       const handle = client.submit({ a: 1 }, { id: 'stalled-1' });
-      // the stalled master: takes the only delivery, then says nothing for longer than the ack wait
+      // the stalled master: takes the only delivery, then says nothing for longer than the ack wait; its next
+      // pull is when nats-server 2.9 notices and advises
       const consumer = await laneConsumer(link, names, '_', resolveJetStreamOptions(queue));
       const held = await consumer.next({ expires: 5000 });
       assert.equal(held?.info.deliveryCount, 1);
-      // another master, with a slave, pulls the lane (on nats-server 2.9 that is when JetStream notices and
-      // advises) and takes the advisory; it must not fail the task at once
+      await new Promise((r) => setTimeout(r, 1600));
+      assert.equal(await consumer.next({ expires: 1000 }), null);
+      const jsm = await jetstreamManager(nc);
+      await until(
+        'the advisory stored',
+        async () => (await jsm.streams.info(names.deadStream)).state.messages === 1,
+      );
+      // a master that takes the advisory and closes: gives it back at once, as a closing master does
+      const closing = await (await deadConsumer(link, names)).next({ expires: 5000 });
+      assert.equal(closing?.info.deliveryCount, 1);
+      closing!.nak();
+      // another master takes it (its second delivery) and must still wait out the grace period
       master = await startLocalMaster({ queue });
       slave = await startSlave({ processTask: () => ({ ranHere: true }) });
       await master.newConnection('s', '127.0.0.1', slave.port).connect();
-      const jsm = await jetstreamManager(nc);
       await until('the advisory taken by the master', async () => {
-        const info = await jsm.consumers.info(names.deadStream, names.deadConsumer).catch(() => undefined);
-        return (info?.delivered.consumer_seq ?? 0) >= 1;
+        const info = await jsm.consumers.info(names.deadStream, names.deadConsumer);
+        return info.delivered.consumer_seq >= 2;
       });
-      assert.equal(handle.status, 'pending', 'not failed on first sight');
+      // long enough for a master that did not wait to have stored its failure, well inside the grace
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await storedResults(fleet), { messages: 0, subjects: 0 }, 'nothing failed yet');
+      assert.equal(handle.status, 'pending');
       // the stalled master wakes up and stores its result, as a master does (same Nats-Msg-Id)
       const result: ResultMessage = {
         v: kSchemaVersion,
@@ -481,6 +499,30 @@ describe('dead letters when the last holder was only stalled, or the dead stream
       await nc.close();
       await client.close();
       await master?.close();
+    }
+  });
+
+  test('a server with little JetStream storage still makes the dead stream (it reserves no bytes)', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'fleetmaster-nats-conf-'));
+    const config = path.join(dir, 'small.conf');
+    writeFileSync(config, 'jetstream { max_file_store: 256MB }\n');
+    const own = await startNatsServer(['-c', config]);
+    const warned: string[] = [];
+    const logger = { warn: (_fields: object, message: string) => void warned.push(message) };
+    const fleet = `f${++fleetSeq}`;
+    const client = await FleetClient.connect({ servers: own.url, fleet, logger });
+    const nc = await connect({ servers: own.url });
+    try {
+      const jsm = await jetstreamManager(nc);
+      const { config: dead } = await jsm.streams.info(`${fleet}_dead`);
+      assert.equal(dead.max_msgs, 100_000);
+      assert.equal(dead.max_msg_size, 4096);
+      assert.deepEqual(warned, []);
+    } finally {
+      await nc.close();
+      await client.close();
+      await own.destroy();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
@@ -529,7 +571,6 @@ describe('dead letters when the last holder was only stalled, or the dead stream
       const { config } = await jsm.streams.info(`${fleet}_dead`);
       assert.equal(config.max_msg_size, 4096);
       assert.equal(config.max_msgs, 100_000);
-      assert.equal(config.max_bytes, 100_000 * 4096);
       // deleted under a running master: made again
       await jsm.streams.delete(`${fleet}_dead`);
       await until('the dead stream made again', deadExists);
@@ -538,6 +579,67 @@ describe('dead letters when the last holder was only stalled, or the dead stream
       await client?.close();
       await master?.close();
       await own.destroy();
+    }
+  });
+});
+
+describe('a NATS that asks for a login', { timeout: 60_000 }, () => {
+  test('the user and password (or token) of a server URL log in, raw or percent-encoded; a wrong one is refused without showing it', async () => {
+    const password = 'p@ss#w0rd/x';
+    const own = await startNatsServer(['--user', 'fleet', '--pass', password]);
+    const token = await startNatsServer(['--auth', 's3cr3t-token']);
+    const host = `127.0.0.1:${own.port}`;
+    const fleet = `f${++fleetSeq}`;
+    let master: Awaited<ReturnType<typeof startLocalMaster>> | undefined;
+    const closers: (() => Promise<unknown>)[] = [];
+    try {
+      const raw = await FleetClient.connect({
+        servers: `nats://fleet:${password}@${host}`,
+        fleet,
+        client: 'raw',
+      });
+      closers.push(() => raw.close());
+      const encoded = `nats://fleet:${encodeURIComponent(password)}@${host}`;
+      const client = await FleetClient.connect({ servers: encoded, fleet, client: 'enc' });
+      closers.push(() => client.close());
+      master = await startLocalMaster({ queue: { servers: encoded, fleet } });
+      const slave = await startSlave({ processTask: () => ({ ok: true }) });
+      closers.push(() => slave.close());
+      await master.newConnection('s', '127.0.0.1', slave.port).connect();
+      assert.deepEqual(await client.submit({ a: 1 }).result(), { ok: true });
+
+      const viaToken = await FleetClient.connect({
+        servers: `nats://s3cr3t-token@127.0.0.1:${token.port}`,
+        fleet,
+      });
+      closers.push(() => viaToken.close());
+
+      for (const wrong of [
+        `nats://fleet:wr0ng-pw@${host}`,
+        `nats://fleet:wr%23ng-pw@${host}`,
+        `nats://${host}`,
+      ]) {
+        await assert.rejects(
+          FleetClient.connect({ servers: wrong, fleet, connectTimeout: 2 }),
+          (err: Error) => {
+            assert.ok(err instanceof QueueUnreachableError, String(err));
+            assert.match(err.message, /Authorization Violation/i);
+            const everything = [
+              err.message,
+              String(err.stack),
+              String((err.cause as Error)?.stack),
+              inspect(err),
+            ];
+            for (const text of everything) assert.ok(!/wr0ng|wr%23ng|wr#ng/.test(text), text);
+            return true;
+          },
+        );
+      }
+    } finally {
+      for (const close of closers.reverse()) await close();
+      await master?.close();
+      await own.destroy();
+      await token.destroy();
     }
   });
 });

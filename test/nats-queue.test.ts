@@ -346,9 +346,11 @@ describe('dead letters: reading an advisory', () => {
     const read = (value: unknown) => parseAdvisory(Buffer.from(JSON.stringify(value)), 'f_tasks');
     assert.deepEqual(read({ stream: 'f_tasks', stream_seq: 7, deliveries: 5, consumer: 'c' }), {
       stream: 'f_tasks',
+      consumer: 'c',
       stream_seq: 7,
       deliveries: 5,
     });
+    assert.equal(read({ stream: 'f_tasks', stream_seq: 7, consumer: 'c'.repeat(257) })?.consumer, undefined);
     assert.equal(read({ stream: 'other_tasks', stream_seq: 7, deliveries: 5 }), undefined);
     for (const seq of [0, -1, 1.5, '7', null, 2 ** 60]) {
       assert.equal(read({ stream: 'f_tasks', stream_seq: seq, deliveries: 5 }), undefined, String(seq));

@@ -8,7 +8,7 @@ import { Master, type MasterOptions, QueueUnreachableError, Slave, type SlaveOpt
 import { leastLoaded } from '../src/master/fleet/placement.ts';
 import { kMasterOptions } from '../src/master/options.ts';
 import { connectNats } from '../src/nats/connect.ts';
-import { printableUrl, resolveJetStreamOptions } from '../src/nats/options.ts';
+import { printableUrl, resolveJetStreamOptions, splitLogin } from '../src/nats/options.ts';
 import { type OptionTable, toLogger } from '../src/options.ts';
 import { kSlaveOptions } from '../src/slave/options.ts';
 
@@ -276,9 +276,17 @@ describe('secrets inside option objects', () => {
     assert.equal(queue.servers[0], 'nats://alice:s3cret-pw@127.0.0.1:4222');
     assert.equal(printableUrl('token@127.0.0.1:4222'), '[redacted]@127.0.0.1:4222');
     assert.equal(printableUrl('tls://127.0.0.1:4222'), 'tls://127.0.0.1:4222');
-    // a password may hold an '@': everything up to the last '@' before the path goes
+    // a password may hold an '@', '#', '?' or '/': everything up to the last '@' goes
     assert.equal(printableUrl('nats://alice:p@ss@w0rd@h:4222'), 'nats://[redacted]@h:4222');
-    assert.equal(printableUrl('nats://h:4222/x@y'), 'nats://h:4222/x@y');
+    for (const url of [
+      'nats://alice:hunter#2@h:4222',
+      'nats://alice:a?b@h:4222',
+      'nats://alice:pa/ss@h:4222',
+    ]) {
+      assert.equal(printableUrl(url), 'nats://[redacted]@h:4222');
+      const text = inspect(resolveJetStreamOptions(url));
+      assert.ok(!text.includes('alice') && text.includes('nats://[redacted]@h:4222'), text);
+    }
   });
 
   test('a NATS URL that is refused is named without its user and password; a port past 65535 is refused', async () => {
@@ -301,9 +309,31 @@ describe('secrets inside option objects', () => {
         },
       );
     }
-    for (const url of ['nats://h:65535', 'tls://[::1]:4222', 'nats://u:p@ss@h:1', 'h']) {
+    for (const url of ['nats://h:99999x', 'nats://h:4222:1', '::1', 'nats://a b']) {
+      assert.throws(() => resolveJetStreamOptions(url), /servers must hold NATS URLs/, url);
+    }
+    assert.throws(
+      () => resolveJetStreamOptions({ servers: ['nats://a:b@h1:1', 'nats://a:c@h2:1'] }),
+      /must carry the same one/,
+    );
+    for (const url of [
+      'nats://h:65535',
+      'tls://[::1]:4222',
+      'nats://[fe80::1%eth0]:4222',
+      'nats://u:p@ss@h:1',
+      'nats://token@h',
+      'NATS://h:4222',
+      'h:4222/',
+      'h',
+    ]) {
       assert.equal(resolveJetStreamOptions(url).servers[0], url);
     }
+    // the NATS client reads no login from a URL: it is taken out and given as user/pass or token, decoded
+    assert.deepEqual(splitLogin(['nats://al%40ce:p@ss#1@h:1', 'tls://h2:2']), {
+      servers: ['nats://h:1', 'tls://h2:2'],
+      login: { user: 'al@ce', pass: 'p@ss#1' },
+    });
+    assert.deepEqual(splitLogin(['t%zzok@h']), { servers: ['h'], login: { token: 't%zzok' } });
     // the NATS client's own error for a URL it cannot parse carries the URL (an 'input' field): not passed on
     await assert.rejects(
       connectNats({

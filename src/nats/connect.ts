@@ -4,7 +4,7 @@ import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { QueueUnreachableError } from '../errors.ts';
 import type { Logger } from '../options.ts';
-import { printableUrl } from './options.ts';
+import { type NatsLogin, printableUrl, splitLogin } from './options.ts';
 
 export interface NatsLink {
   readonly nc: NatsConnection;
@@ -36,8 +36,9 @@ const kReconnectMaxMs = 4000;
  * URL; once connected, the client reconnects for ever with a growing delay, and `onState` says when it is away.
  */
 export async function connectNats(options: NatsConnectOptions): Promise<NatsLink> {
-  const servers = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
-  const where = servers.map(printableUrl).join(', ');
+  const given = typeof options.servers === 'string' ? [options.servers] : [...options.servers];
+  const where = given.map(printableUrl).join(', ');
+  const { servers, login } = splitLogin(given);
   let transport: typeof import('@nats-io/transport-node');
   let jetstream: typeof import('@nats-io/jetstream');
   let kv: typeof import('@nats-io/kv');
@@ -58,6 +59,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
   try {
     nc = await transport.connect({
       servers,
+      ...login,
       name: options.name,
       timeout: options.timeoutMs,
       maxReconnectAttempts: -1,
@@ -68,7 +70,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
       },
     });
   } catch (err) {
-    const cause = withoutSecrets(err, servers);
+    const cause = withoutSecrets(err, given, login);
     throw new QueueUnreachableError(`cannot reach NATS at ${where}: ${cause.message}`, { cause });
   }
   let jsm: JetStreamManager;
@@ -76,7 +78,7 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
     jsm = await jetstream.jetstreamManager(nc, { timeout: options.timeoutMs });
   } catch (err) {
     await nc.close();
-    const cause = withoutSecrets(err, servers);
+    const cause = withoutSecrets(err, given, login);
     throw new QueueUnreachableError(
       `NATS at ${where} has no JetStream (start nats-server with -js): ${cause.message}`,
       { cause },
@@ -110,15 +112,22 @@ export async function connectNats(options: NatsConnectOptions): Promise<NatsLink
 }
 
 /**
- * The NATS client's error as this package passes it on. Its message (and an invalid URL's `input`) may hold a
- * server's user and password: when a server URL has them, a copy (name, message, code) without them.
+ * The NATS client's error as this package passes it on. When a server URL carries a login, a copy (name,
+ * message, code) with the login taken out of its message, since the client's errors may quote a URL (an invalid
+ * URL's `input`) or what it sent.
  */
-function withoutSecrets(err: unknown, servers: readonly string[]): Error {
+function withoutSecrets(err: unknown, servers: readonly string[], login: NatsLogin): Error {
   const error = err instanceof Error ? err : new Error(String(err));
-  const secrets = servers.flatMap((s) => /^(?:[a-z]+:\/\/)?([^/?#]*)@/i.exec(s)?.[1] ?? []).filter(Boolean);
-  if (secrets.length === 0) return error;
+  const urls = servers.filter((s) => printableUrl(s) !== s);
+  if (urls.length === 0) return error;
   let message = error.message;
-  for (const secret of secrets) message = message.split(secret).join('[redacted]');
+  for (const url of urls) message = message.split(url).join(printableUrl(url));
+  // a password or token short enough to occur by chance in a message is left: the client never echoes them
+  for (const secret of [login.pass, login.token]) {
+    if (secret === undefined || secret.length < 4) continue;
+    for (const form of new Set([secret, encodeURIComponent(secret)]))
+      message = message.split(form).join('[redacted]');
+  }
   const copy = new Error(message);
   copy.name = error.name;
   const { code } = error as { code?: unknown };

@@ -1,11 +1,12 @@
 // Tasks JetStream gave up on: delivered `maxDeliver` times, never acknowledged (every master holding one died, or
 // gave it back while closing). JetStream stops delivering such a task and says so only in an advisory; without
 // this, its submitter would wait for ever. The fleet's dead stream keeps those advisories (setup.ts), and every
-// master pulls from its one shared consumer. The first to take an advisory puts it back for a grace period (a
-// master that was only stalled past its ack wait may still report the task); the one that takes it again
-// publishes the task's failed result (`MAX_DELIVERIES`) unless a result is stored by then, deletes the task from
-// the tasks stream, then acknowledges the advisory. A master stalled longer than the grace period loses the
-// race: its result arrives second and is dropped as a duplicate.
+// master pulls from its one shared consumer. An advisory younger than the grace period (two of the lane's ack
+// waits and a second, counted from when the dead stream stored it) is put back until then: a master that was
+// only stalled past its ack wait may still report the task. The master that takes it after that publishes the
+// task's failed result (`MAX_DELIVERIES`) unless a result is stored by then, deletes the task from the tasks
+// stream, then acknowledges the advisory. A master stalled longer than that loses the race: its result arrives
+// second and is dropped as a duplicate (within the results stream's duplicate window).
 import type { Consumer, JsMsg } from '@nats-io/jetstream';
 import { errorFields, type Logger } from '../options.ts';
 import type { NatsLink } from './connect.ts';
@@ -35,6 +36,8 @@ export interface DeadLetterStats {
 /** The advisory's fields this reads (`io.nats.jetstream.advisory.v1.max_deliver`). */
 interface MaxDeliverAdvisory {
   stream: string;
+  /** The lane's consumer, when the advisory names one. */
+  consumer: string | undefined;
   stream_seq: number;
   deliveries: number;
 }
@@ -44,7 +47,7 @@ const kFetchExpiresMs = 2000;
 /** After a failure (NATS away, the dead stream deleted or refused), the pause doubles from this up to `kErrorMaxMs`. */
 const kErrorMs = 1000;
 const kErrorMaxMs = 30_000;
-/** The grace period beyond two ack waits before a dead task is failed. */
+/** The margin beyond two ack waits before a dead task is failed. */
 const kGraceMarginMs = 1000;
 
 export function parseAdvisory(bytes: Uint8Array, tasksStream: string): MaxDeliverAdvisory | undefined {
@@ -59,7 +62,8 @@ export function parseAdvisory(bytes: Uint8Array, tasksStream: string): MaxDelive
   if (typeof a !== 'object' || a === null || a.stream !== tasksStream) return undefined;
   if (!Number.isSafeInteger(a.stream_seq) || (a.stream_seq as number) < 1) return undefined;
   const deliveries = Number.isSafeInteger(a.deliveries) ? (a.deliveries as number) : 0;
-  return { stream: a.stream, stream_seq: a.stream_seq as number, deliveries };
+  const consumer = typeof a.consumer === 'string' && a.consumer.length <= 256 ? a.consumer : undefined;
+  return { stream: a.stream, consumer, stream_seq: a.stream_seq as number, deliveries };
 }
 
 export class DeadLetters {
@@ -161,12 +165,16 @@ export class DeadLetters {
       return;
     }
     const seq = advisory.stream_seq;
-    if (msg.info.deliveryCount === 1) {
-      // a master stalled past its ack wait on the last delivery may still report the task: give it two ack waits
-      msg.nak(this.#options.ackWait * 2000 + kGraceMarginMs);
-      return;
-    }
     try {
+      // a master stalled past its ack wait on the last delivery may still report the task: whoever takes the
+      // advisory before the grace period is over (first, or again after a master closed or died holding it)
+      // puts it back until then
+      const ageMs = Date.now() - msg.info.timestampNanos / 1e6;
+      const graceMs = await this.#graceMs(link, advisory);
+      if (ageMs < graceMs) {
+        msg.nak(Math.ceil(graceMs - ageMs));
+        return;
+      }
       const stored = await link.jsm.streams.getMessage(this.#names.tasksStream, { seq });
       // gone already: another master handled it, or the task was acknowledged after all
       if (stored !== null) await this.#fail(link, seq, stored.subject, stored.data, advisory.deliveries);
@@ -175,6 +183,20 @@ export class DeadLetters {
       // left unacknowledged: JetStream gives the advisory to a master again after its ack wait
       this.#logger.warn({ seq, ...errorFields(err) }, 'a dead task could not be failed yet');
     }
+  }
+
+  /** Two of the lane's ack waits (this master's when the lane's consumer cannot be read) and a margin. */
+  async #graceMs(link: NatsLink, advisory: MaxDeliverAdvisory): Promise<number> {
+    let ackWaitMs = this.#options.ackWait * 1000;
+    if (advisory.consumer !== undefined) {
+      try {
+        const info = await link.jsm.consumers.info(this.#names.tasksStream, advisory.consumer);
+        ackWaitMs = Math.max(ackWaitMs, (info.config.ack_wait ?? 0) / 1e6);
+      } catch {
+        // gone, or not a consumer name: this master's ack wait
+      }
+    }
+    return 2 * ackWaitMs + kGraceMarginMs;
   }
 
   async #fail(

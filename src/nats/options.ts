@@ -95,10 +95,12 @@ export const kJetStreamOptions = Object.freeze({
 
 const kDefaultFleet = 'fleetmaster';
 
-/** `nats://`, `tls://`, `ws://`/`wss://` or a bare `host:port`. */
-const kUrl = /^((nats|tls|ws|wss):\/\/)?[^\s/]+(:\d+)?\/?$/;
-/** The port at the end of a URL's host (after a user and password, after an IPv6 literal's brackets). */
-const kPort = /^(?:[a-z]+:\/\/)?(?:[^/]*@)?(?:\[[^\]]*\]|[^:/@]*):(\d+)\/?$/i;
+/**
+ * `nats://`, `tls://`, `ws://`/`wss://` or none; a user and password (`user:pass@`) or a token (`token@`), up to
+ * the last `@`, so either may hold an `@`; a host name or address (an IPv6 address in brackets); a port.
+ */
+const kUrl =
+  /^((?:nats|tls|ws|wss):\/\/)?(?:([^\s]*)@)?(\[[0-9a-f:.%a-z]+\]|[^\s:/@[\]]+)(?::(\d{1,5}))?\/?$/i;
 
 export function resolveJetStreamOptions(
   given: string | JetStreamOptions,
@@ -114,18 +116,29 @@ export function resolveJetStreamOptions(
     throw new TypeError(`${prefix}servers must be a NATS URL or a non-empty array of them`);
   }
   const servers = list.map((s) => (typeof s === 'string' ? s.trim() : s));
+  let login: string | undefined;
   for (const server of servers) {
-    if (typeof server !== 'string' || !kUrl.test(server)) {
+    const parts = typeof server === 'string' ? kUrl.exec(server) : null;
+    if (parts === null) {
       const shown = typeof server === 'string' ? printableUrl(server) : server;
       throw new TypeError(
         `${prefix}servers must hold NATS URLs like nats://127.0.0.1:4222 (got ${JSON.stringify(shown)})`,
       );
     }
-    const port = kPort.exec(server)?.[1];
+    const port = parts[4];
     if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) {
       throw new RangeError(
-        `${prefix}servers: the port must be between 1 and 65535 (got ${JSON.stringify(printableUrl(server))})`,
+        `${prefix}servers: the port must be between 1 and 65535 (got ${JSON.stringify(printableUrl(server as string))})`,
       );
+    }
+    // the client logs in once, to whichever server it reaches: one user and password (or token) for all
+    if (parts[2] !== undefined) {
+      if (login !== undefined && login !== parts[2]) {
+        throw new TypeError(
+          `${prefix}servers: every URL that carries a user and password (or a token) must carry the same one`,
+        );
+      }
+      login = parts[2];
     }
   }
   const fleet = options.fleet ?? kDefaultFleet;
@@ -150,9 +163,44 @@ export function resolveJetStreamOptions(
 }
 
 /**
- * A NATS URL as logs and messages show it: a user and password (`nats://user:pass@host`) as `[redacted]`, up to
- * the last `@` before the path, since a password may hold an `@` of its own.
+ * A NATS URL as logs and messages show it: a user and password (`nats://user:pass@host`) or a token as
+ * `[redacted]`, up to the last `@`, since a password may hold an `@`, `#`, `?` or `/` of its own.
  */
 export function printableUrl(url: string): string {
-  return url.replace(/^((?:[a-z]+:\/\/)?)[^/?#]*@/i, '$1[redacted]@');
+  return url.replace(/^((?:[a-z]+:\/\/)?)[\s\S]*@/i, '$1[redacted]@');
+}
+
+export interface NatsLogin {
+  user?: string;
+  pass?: string;
+  token?: string;
+}
+
+/**
+ * The URLs without their user and password, and the login they carried: the NATS client reads neither from a
+ * URL, so they are given to it as `user`/`pass` (`user:pass@`) or `token` (`token@`), percent-decoded.
+ */
+export function splitLogin(servers: readonly string[]): { servers: string[]; login: NatsLogin } {
+  let login: NatsLogin = {};
+  const bare = servers.map((server) => {
+    const at = server.lastIndexOf('@');
+    if (at < 0) return server;
+    const scheme = /^[a-z]+:\/\//i.exec(server)?.[0] ?? '';
+    const userinfo = server.slice(scheme.length, at);
+    const colon = userinfo.indexOf(':');
+    login =
+      colon < 0
+        ? { token: decode(userinfo) }
+        : { user: decode(userinfo.slice(0, colon)), pass: decode(userinfo.slice(colon + 1)) };
+    return scheme + server.slice(at + 1);
+  });
+  return { servers: bare, login };
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // a '%' that starts no escape is meant as itself
+  }
 }

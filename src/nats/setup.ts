@@ -83,9 +83,10 @@ export async function ensureDeadStream(
     storage: StorageType.File,
     discard: DiscardPolicy.Old,
     max_age: Math.round(options.resultTtl * kNanos),
+    // bounded by count and size; no max_bytes, which nats-server reserves at creation (and refuses on a server
+    // or account with less JetStream storage than that)
     max_msg_size: kMaxAdvisoryBytes,
     max_msgs: kDeadMaxMessages,
-    max_bytes: kDeadMaxMessages * kMaxAdvisoryBytes,
   });
 }
 

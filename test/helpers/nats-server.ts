@@ -23,16 +23,17 @@ export interface NatsServer {
 const kBinary = process.env.NATS_SERVER ?? 'nats-server';
 
 /**
- * Starts `nats-server -js` for one test file. The binary is Debian's `nats-server` package (2.9; `.ci/run`
+ * Starts `nats-server -js` for one test file, with `extraArgs` after its own (`--user`, `-c <config>`, …). The binary is Debian's `nats-server` package (2.9; `.ci/run`
  * installs it); NATS_SERVER names another. Resolves once the server accepts connections.
  */
-export async function startNatsServer(): Promise<NatsServer> {
+export async function startNatsServer(extraArgs: readonly string[] = []): Promise<NatsServer> {
   const port = await freePort();
   const storeDir = mkdtempSync(path.join(tmpdir(), 'fleetmaster-nats-'));
   let child: ChildProcess | undefined;
 
   const start = async () => {
-    const proc = spawn(kBinary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
+    const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...extraArgs];
+    const proc = spawn(kBinary, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let log = '';
