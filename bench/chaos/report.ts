@@ -165,26 +165,19 @@ export function formatMarkdown(result: ChaosResult): string {
     '',
     ...table(
       [
-        ...[
-          'created',
-          'completed',
-          'failed',
-          'cancelled',
-          'books',
-          'lost (never settled)',
-          'delivered twice',
-        ],
-        ...['retries', 'completed after a retry', 'evictions', 'late results ignored'],
+        ['created', 'r', () => thousands(b.created)],
+        ['completed', 'r', () => thousands(b.completed)],
+        ['failed', 'r', () => thousands(b.failed)],
+        ['cancelled', 'r', () => thousands(b.cancelled)],
+        ['books', 'l', () => (b.imbalance === 0 ? 'balanced' : `**off by ${b.imbalance}**`)],
+        ['lost (never settled)', 'r', () => thousands(l.lost)],
+        ['delivered twice', 'r', () => thousands(l.deliveredTwice)],
+        ['retries', 'r', () => thousands(m.retries)],
+        ['completed after a retry', 'r', () => thousands(l.completedAfterRetry)],
+        ['evictions', 'r', () => thousands(m.evictions)],
+        ['late results ignored', 'r', () => thousands(m.lateResultsIgnored)],
       ],
-      'rrrrlrrrrrr',
-      [
-        [
-          ...[thousands(b.created), thousands(b.completed), thousands(b.failed), thousands(b.cancelled)],
-          b.imbalance === 0 ? 'balanced' : `**off by ${b.imbalance}**`,
-          ...[thousands(l.lost), thousands(l.deliveredTwice), thousands(m.retries)],
-          ...[thousands(l.completedAfterRetry), thousands(m.evictions), thousands(m.lateResultsIgnored)],
-        ],
-      ],
+      [result],
     ),
     '',
     `- books: created ${thousands(b.created)} = completed ${thousands(b.completed)} + failed ${thousands(b.failed)} + ` +

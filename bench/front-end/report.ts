@@ -164,23 +164,8 @@ export function formatMarkdown(result: FrontEndResult): string {
     const summary = result.routes[route]!;
     return kServerKinds.flatMap((kind) => {
       const s = summary.servers[kind];
-      if (!s) return [];
       const engine = (['uws', 'node'] as const).find((e) => kEnginePairs[e].baseline === kind);
-      const r = engine === undefined ? undefined : summary.ratios[engine];
-      return [
-        [
-          ...[route, kServerLabels[kind], thousands(s.reqPerSec), fixed(s.p50Ms, 3), fixed(s.p99Ms, 3)],
-          ...[
-            fixed(s.serverCpuUsPerReq, 2),
-            percent(s.serverCpu),
-            percent(s.clientCpu),
-            s.errors + s.timeouts,
-            s.non2xx,
-          ],
-          r ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})` : '–',
-          r ? fixed(r.cpuPerReq, 2) : '–',
-        ],
-      ];
+      return s ? [{ route, kind, s, r: engine === undefined ? undefined : summary.ratios[engine] }] : [];
     });
   });
   const lines = [
@@ -192,12 +177,25 @@ export function formatMarkdown(result: FrontEndResult): string {
       `${o.resultThreads === undefined ? ' (its default)' : ''}; ${environmentLine(result)}` +
       (o.profile ? ' **Master profiled: its figures are depressed by the profiler.**' : ''),
     '',
-    ...table(
+    ...table<(typeof rows)[number]>(
       [
-        ...['route', 'server', 'req/s', 'p50 ms', 'p99 ms', 'server µs CPU/req', 'server CPU', 'client CPU'],
-        ...['errors', 'non-2xx', 'master ÷ this: req/s (min–max)', 'CPU/req'],
+        ['route', 'l', ({ route }) => route],
+        ['server', 'l', ({ kind }) => kServerLabels[kind]],
+        ['req/s', 'r', ({ s }) => thousands(s.reqPerSec)],
+        ['p50 ms', 'r', ({ s }) => fixed(s.p50Ms, 3)],
+        ['p99 ms', 'r', ({ s }) => fixed(s.p99Ms, 3)],
+        ['server µs CPU/req', 'r', ({ s }) => fixed(s.serverCpuUsPerReq, 2)],
+        ['server CPU', 'r', ({ s }) => percent(s.serverCpu)],
+        ['client CPU', 'r', ({ s }) => percent(s.clientCpu)],
+        ['errors', 'r', ({ s }) => s.errors + s.timeouts],
+        ['non-2xx', 'r', ({ s }) => s.non2xx],
+        [
+          'master ÷ this: req/s (min–max)',
+          'r',
+          ({ r }) => (r ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})` : '–'),
+        ],
+        ['CPU/req', 'r', ({ r }) => (r ? fixed(r.cpuPerReq, 2) : '–')],
       ],
-      'llrrrrrrrrrr',
       rows,
     ),
     '',
