@@ -127,6 +127,9 @@ export class BenchSkipped extends Error {
   override name = 'BenchSkipped';
 }
 
+/** Beyond a run's planned time, for its bound: start-ups, connects, drains, shutdowns. */
+export const kRunSlackMs = 120_000;
+
 /** `work`, failed with a clear error if it takes longer than `ms` (the benchmark's planned time plus slack). */
 export async function within<T>(ms: number, label: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

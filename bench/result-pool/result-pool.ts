@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { type Context, defineBench, runIfMain, within } from '../harness/bench.ts';
+import { type Context, defineBench, kRunSlackMs, runIfMain, within } from '../harness/bench.ts';
 import { IpcChild } from '../harness/ipc-child.ts';
 import {
   type ChildStats,
@@ -66,8 +66,6 @@ const kProfileIntervalUs = 250;
 const kProfileLines = 15;
 /** The tick of every `monitorEventLoopDelay` here, subtracted from what it records. */
 const kLoop = { resolutionMs: 5, offsetMs: 5 };
-/** Beyond the planned load time: start-ups, connects, probes, drains, shutdowns. */
-const kRunSlackMs = 120_000;
 const kTaskId = randomUUID();
 
 const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
@@ -326,9 +324,6 @@ async function run(o: ResultPoolOptions, ctx: Context): Promise<ResultPoolFigure
     heartbeatSpan: o.heartbeatSpan,
     heartbeatJitter: 0,
     resultBytes: 0,
-    workUs: 0,
-    sleepMs: 0,
-    msgpack: false,
     sockets: o.slaves,
     beatPipelining: 1,
     timeoutMs: o.tolerance * 1000,
