@@ -146,6 +146,19 @@ export async function within<T>(ms: number, label: string, work: Promise<T>): Pr
   }
 }
 
+/** True once `work` has settled, false after `ms` if it has not (the timer does not outlive it). */
+export async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The command line: parse, run, print the table, write the files; 0, 1 when the run saw a problem, 2 on failure. */
 export async function main<O, F extends object>(
   bench: Bench<O, F>,
