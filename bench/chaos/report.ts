@@ -2,7 +2,7 @@
  * The chaos benchmark's result: its flags, its figures (the master's books, the load's own count of lost and
  * twice-delivered tasks, retries, evictions, late results), its problems, table and headlines. Pure.
  */
-import { int, num, type OptionsOf, value } from '../harness/args.ts';
+import { checkTolerance, int, num, type OptionsOf, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
 import { environmentLine, fixed, higher, lower, table, thousands } from '../harness/report.ts';
 import type { SimCounters } from '../harness/virtual-fleet.ts';
@@ -47,11 +47,7 @@ export const kMasterRequests = Object.freeze({
 });
 
 export function checkOptions(o: ChaosOptions): void {
-  if (o.heartbeatTolerance <= o.heartbeatSpan) {
-    throw new RangeError(
-      `--heartbeat-tolerance (${o.heartbeatTolerance} s) must exceed --heartbeat-span (${o.heartbeatSpan} s), or every slave is evicted`,
-    );
-  }
+  checkTolerance(o);
   if (o.killEvery > o.duration) {
     throw new RangeError(
       `--kill-every (${o.killEvery} s) must not exceed --duration (${o.duration} s), or nothing is killed`,

@@ -14,6 +14,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { EngineName } from '../../src/http/engine.ts';
+import { checkTolerance } from '../harness/args.ts';
 import { type Context, defineBench, kRunSlackMs, runIfMain, within } from '../harness/bench.ts';
 import type { IpcChild } from '../harness/ipc-child.ts';
 import { connectLimitMs, connectSlaves, progressLog, startMaster } from '../harness/master-child.ts';
@@ -25,7 +26,6 @@ import { DashboardPages, type PageWindow } from './dashboard-pages.ts';
 import {
   assemble,
   beatPhase,
-  checkOptions,
   countersSince,
   type FleetOptions,
   type FleetResult,
@@ -349,7 +349,7 @@ async function run(o: FleetOptions, ctx: Context) {
 export const fleet = defineBench({
   name: 'fleet',
   flags: kFlags,
-  check: checkOptions,
+  check: checkTolerance,
   run,
   format: formatMarkdown,
   headlines,

@@ -86,14 +86,6 @@ export const kFlags = {
 };
 export type FleetOptions = OptionsOf<typeof kFlags>;
 
-export function checkOptions(o: FleetOptions): void {
-  if (o.heartbeatTolerance <= o.heartbeatSpan) {
-    throw new RangeError(
-      `--heartbeat-tolerance (${o.heartbeatTolerance} s) must exceed --heartbeat-span (${o.heartbeatSpan} s), or every slave is evicted`,
-    );
-  }
-}
-
 export type HeartbeatPhaseKind = 'null' | 'idle' | 'loaded';
 
 export const kPhaseLabels: Readonly<Record<HeartbeatPhaseKind, string>> = {
