@@ -13,10 +13,10 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Bench } from 'tinybench';
-import { SlaveRegistry } from '../../src/master/fleet/registry.ts';
+import { type SlaveRecord, SlaveRegistry } from '../../src/master/fleet/registry.ts';
 import { type Context, defineBench, runIfMain } from '../harness/bench.ts';
 import { thousands } from '../harness/report.ts';
-import { type DashboardTick, dashboardTick } from './dashboard-tick.ts';
+import { dashboardTick } from './dashboard-tick.ts';
 import { indexPlacer, type Placer, scanPlacer, stepsPerIteration } from './placement.ts';
 import {
   type DashboardRow,
@@ -68,7 +68,7 @@ function tokensFor(size: number): string[] {
 function registryFleet(size: number): Fleet {
   const registry = new SlaveRegistry<object>();
   const tokens = tokensFor(size);
-  let expired: ReturnType<SlaveRegistry<object>['expire']> = [];
+  let expired: SlaveRecord<object>[] = [];
   const fleet: Fleet = {
     size,
     clock: 0,
@@ -90,11 +90,8 @@ function registryFleet(size: number): Fleet {
   return fleet;
 }
 
-interface NaiveRecord {
-  name: string;
-  token: string;
-  lastHeartbeat: number;
-}
+/** The registry's record without its list links. */
+type NaiveRecord = Pick<SlaveRecord<object>, 'name' | 'token' | 'lastHeartbeat'>;
 
 /** The baseline: a Map of records, and a sweep that looks at every one of them. */
 function naiveFleet(size: number): Fleet {
@@ -173,29 +170,44 @@ function collector(mode: RegistryOptions['gc']): () => void {
 
 const kImplementations: readonly Implementation[] = ['registry', 'naive'];
 
+/**
+ * A tinybench task whose fixture is built before its iterations and dropped after them (never timed); `each`
+ * readies it before every iteration (also untimed).
+ */
+function addCase<T>(
+  bench: Bench,
+  name: string,
+  make: () => T,
+  iteration: (fixture: T) => unknown,
+  each?: (fixture: T) => void,
+): void {
+  let fixture: T | undefined;
+  bench.add(name, () => iteration(fixture!), {
+    beforeAll() {
+      fixture = make();
+    },
+    ...(each && { beforeEach: () => each(fixture!) }),
+    afterAll() {
+      fixture = undefined;
+    },
+  });
+}
+
 /** Heartbeats: byToken + touch, kBeatsPerIteration of them per iteration, all over the fleet. */
 function addHeartbeats(bench: Bench, size: number): Case[] {
   return kImplementations.map((implementation) => {
-    let fleet: Fleet | undefined;
     const order = shuffledTokens(size);
     let cursor = 0;
     const name = `heartbeat ${implementation} ${size}`;
-    bench.add(
+    addCase(
+      bench,
       name,
-      () => {
-        const f = fleet!;
+      () => kFactories[implementation](size),
+      (fleet) => {
         for (let i = 0; i < kBeatsPerIteration; i++) {
-          f.beat(order[cursor]!);
+          fleet.beat(order[cursor]!);
           cursor = cursor + 1 === size ? 0 : cursor + 1;
         }
-      },
-      {
-        beforeAll() {
-          fleet = kFactories[implementation](size);
-        },
-        afterAll() {
-          fleet = undefined;
-        },
       },
     );
     return {
@@ -215,42 +227,35 @@ function addSweeps(bench: Bench, size: number, gc: () => void): Case[] {
   for (const expiry of kExpiries) {
     const k = expiredCount(expiry, size);
     for (const implementation of kImplementations) {
-      let fleet: Fleet | undefined;
       let cutoff = 0;
       let setupMs = 0;
       // one empty registry sweep is a few nanoseconds: repeat it (nothing changes, nothing to restore)
       const ops = k === 0 && implementation === 'registry' ? kEmptySweepsPerIteration : 1;
       const name = `sweep ${expiry} ${implementation} ${size}`;
-      bench.add(
+      addCase(
+        bench,
         name,
         () => {
+          const fleet = kFactories[implementation](size);
+          // correctness before speed: the sweep must expire exactly k, then restore must refill
+          const got = fleet.sweep(fleet.clock - fleet.size + k);
+          if (got !== k) throw new Error(`${name}: expired ${got}, expected ${k}`);
+          fleet.restore();
+          return fleet;
+        },
+        (fleet) => {
           const started = performance.now();
-          const f = fleet!;
-          for (let i = 0; i < ops; i++) f.sweep(cutoff);
+          for (let i = 0; i < ops; i++) fleet.sweep(cutoff);
           // the time budget counts setup too, or a cheap sweep behind a costly setup runs for minutes
           return { overriddenIterationCost: performance.now() - started + setupMs };
         },
-        {
-          beforeAll() {
-            fleet = kFactories[implementation](size);
-            // correctness before speed: the sweep must expire exactly k, then restore must refill
-            const f = fleet;
-            const got = f.sweep(f.clock - f.size + k);
-            if (got !== k) throw new Error(`${name}: expired ${got}, expected ${k}`);
-            f.restore();
-          },
-          // setup, outside the timed call: put back what the last sweep removed, aim at the k oldest
-          beforeEach() {
-            const started = performance.now();
-            const f = fleet!;
-            f.restore();
-            cutoff = f.clock - f.size + k;
-            if (k > 0) gc();
-            setupMs = performance.now() - started;
-          },
-          afterAll() {
-            fleet = undefined;
-          },
+        // setup, outside the timed call: put back what the last sweep removed, aim at the k oldest
+        (fleet) => {
+          const started = performance.now();
+          fleet.restore();
+          cutoff = fleet.clock - fleet.size + k;
+          if (k > 0) gc();
+          setupMs = performance.now() - started;
         },
       );
       const of = { operation: 'sweep' as const, implementation, size, expired: k, expiry };
@@ -268,22 +273,14 @@ const kPlacers: Readonly<Record<PlacementImplementation, (size: number) => Place
 /** Placement steps on the free-slot index and on a full scan; the fleet is built outside the timing. */
 function addPlacement(bench: Bench, size: number): Case[] {
   return (['index', 'scan'] as const).map((implementation) => {
-    let placer: Placer | undefined;
     const ops = stepsPerIteration(implementation, size);
     const name = `placement ${implementation} ${size}`;
-    bench.add(
+    addCase(
+      bench,
       name,
-      () => {
-        const p = placer!;
-        for (let i = 0; i < ops; i++) p.step();
-      },
-      {
-        beforeAll() {
-          placer = kPlacers[implementation](size);
-        },
-        afterAll() {
-          placer = undefined;
-        },
+      () => kPlacers[implementation](size),
+      (placer) => {
+        for (let i = 0; i < ops; i++) placer.step();
       },
     );
     return { name, ops, row: { kind: 'placement', of: { implementation, size } } };
@@ -293,26 +290,17 @@ function addPlacement(bench: Bench, size: number): Case[] {
 /** The dashboard's tick (after a second of churn, untimed) and a page's snapshot; the fleet is built once per case. */
 function addDashboard(bench: Bench, size: number): Case[] {
   return (['tick', 'snapshot'] as const).map((part) => {
-    let dashboard: DashboardTick | undefined;
     let bytes = 0;
     const name = `dashboard ${part} ${size}`;
-    bench.add(
+    addCase(
+      bench,
       name,
-      () => {
-        bytes = part === 'tick' ? dashboard!.tick() : dashboard!.snapshot();
+      () => dashboardTick(size),
+      (dashboard) => {
+        bytes = part === 'tick' ? dashboard.tick() : dashboard.snapshot();
       },
-      {
-        beforeAll() {
-          dashboard = dashboardTick(size);
-        },
-        // every tick sees a new second: all ages moved, a third of the in-flight counts changed
-        beforeEach() {
-          if (part === 'tick') dashboard!.churn();
-        },
-        afterAll() {
-          dashboard = undefined;
-        },
-      },
+      // every tick sees a new second: all ages moved, a third of the in-flight counts changed
+      part === 'tick' ? (dashboard) => dashboard.churn() : undefined,
     );
     return { name, ops: 1, row: { kind: 'dashboard', of: { part, size }, bytes: () => bytes } };
   });
