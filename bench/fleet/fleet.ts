@@ -18,8 +18,8 @@ import { checkTolerance } from '../harness/args.ts';
 import { type Context, defineBench, kRunSlackMs, runIfMain, within } from '../harness/bench.ts';
 import type { IpcChild } from '../harness/ipc-child.ts';
 import { connectLimitMs, connectSlaves, progressLog, startMaster } from '../harness/master-child.ts';
-import { summariseProfileDir } from '../harness/profile.ts';
-import { type HistogramSummary, thousands } from '../harness/report.ts';
+import { cpuProfArgs, summariseProfileDir } from '../harness/profile.ts';
+import { cpuMs, type HistogramSummary, thousands } from '../harness/report.ts';
 import { startServer } from '../harness/servers.ts';
 import { type SimCounters, VirtualFleet } from '../harness/virtual-fleet.ts';
 import { DashboardPages, type PageWindow } from './dashboard-pages.ts';
@@ -40,8 +40,6 @@ import {
 import { loadRow, pagesLabel, pageTargets, type RowKey, rowKeys, rowLabel, submitTargets } from './rows.ts';
 import type { LoadOutcome, LoadRequest } from './task-load.ts';
 
-/** Profiler sampling interval (µs). */
-const kProfileIntervalUs = 250;
 /**
  * Unmeasured seconds before each heartbeats-only window: at least one span, so every slave has beaten on its new
  * sockets, and 2 s for the simulator's JIT (the null master's phase is its first work).
@@ -52,8 +50,6 @@ const kDrainMs = 10_000;
 /** Most time for every dashboard page of a row to get its snapshot. */
 const kPagesOpenMs = 30_000;
 const kTaskLoad = fileURLToPath(new URL('./task-load.ts', import.meta.url));
-
-const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 /** Logs `line()` and heartbeats/s every second until stopped. */
 function ticker(fleet: VirtualFleet, log: (line: string) => void, line: () => string): () => void {
@@ -210,10 +206,7 @@ async function run(o: FleetOptions, ctx: Context) {
       },
       {
         label: `fleet master (${engine} engine)`,
-        execArgv:
-          o.profile && baselines
-            ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', String(kProfileIntervalUs)]
-            : [],
+        execArgv: o.profile && baselines ? cpuProfArgs(profileDir) : [],
         onProgress: (p) => onProgress(p),
         defer: ctx.defer,
       },

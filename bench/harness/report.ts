@@ -61,6 +61,9 @@ export function summariseHistogram(h: Histogram, perMs: number, offsetMs = 0): H
   };
 }
 
+/** CPU milliseconds (user + system) of a `process.cpuUsage()`. */
+export const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
 export const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 export const thousands = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 export const percent = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '–');

@@ -30,8 +30,13 @@ import {
   startMaster,
 } from '../harness/master-child.ts';
 import { pinProcess } from '../harness/pin.ts';
-import { summariseCpuProfile, summariseProfileDir } from '../harness/profile.ts';
-import type { HistogramSummary } from '../harness/report.ts';
+import {
+  cpuProfArgs,
+  kProfileIntervalUs,
+  summariseCpuProfile,
+  summariseProfileDir,
+} from '../harness/profile.ts';
+import { cpuMs, type HistogramSummary } from '../harness/report.ts';
 import type { FleetSimOptions, WindowSummary } from '../harness/virtual-fleet.ts';
 import { calibrate, kRoundsEnv } from './handlers/burn.ts';
 import { kThreadNiceEnv } from './handlers/place-thread.ts';
@@ -60,15 +65,11 @@ import { ResultSenders } from './senders.ts';
 const kHeavyHandler = fileURLToPath(new URL('./handlers/heavy.ts', import.meta.url));
 const kTrivialHandler = fileURLToPath(new URL('./handlers/trivial.ts', import.meta.url));
 const kVirtualFleet = fileURLToPath(new URL('../harness/virtual-fleet.ts', import.meta.url));
-/** Profiler sampling interval on the master's main thread. */
-const kProfileIntervalUs = 250;
 /** Functions and places kept per profile summary. */
 const kProfileLines = 15;
 /** The tick of every `monitorEventLoopDelay` here, subtracted from what it records. */
 const kLoop = { resolutionMs: 5, offsetMs: 5 };
 const kTaskId = randomUUID();
-
-const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 interface Rig {
   o: ResultPoolOptions;
@@ -120,7 +121,7 @@ async function withMaster<T>(
     },
     {
       label: `master (resultThreads ${mode.threads})`,
-      execArgv: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, '--cpu-prof-interval=250'] : [],
+      execArgv: cpuProfDir ? cpuProfArgs(cpuProfDir) : [],
     },
   );
   ctx.defer(() => child.stop());
