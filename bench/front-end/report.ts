@@ -230,25 +230,21 @@ function masterNote(result: FrontEndResult, key: string): string | number {
   return '?';
 }
 
+/** How the headlines name each engine's master and its raw server. */
+const kHeadlineNames = { uws: ['master', 'raw uWS'], node: ['node engine master', 'raw node:http'] } as const;
+
 export function headlines(r: FrontEndResult) {
-  return kRouteNames.flatMap((route) => {
-    const s = r.routes[route];
-    if (!s) return [];
-    const rows = [];
-    if (s.servers.master && s.ratios.uws) {
-      rows.push(
-        higher(`${route}: master req/s`, s.servers.master.reqPerSec, 'req/s'),
-        higher(`${route}: master ÷ raw uWS req/s`, s.ratios.uws.median, '×'),
-        lower(`${route}: master ÷ raw uWS CPU/req`, s.ratios.uws.cpuPerReq, '×'),
-      );
-    }
-    if (s.servers['master-node'] && s.ratios.node) {
-      rows.push(
-        higher(`${route}: node engine master req/s`, s.servers['master-node'].reqPerSec, 'req/s'),
-        higher(`${route}: node engine master ÷ raw node:http req/s`, s.ratios.node.median, '×'),
-        lower(`${route}: node engine master ÷ raw node:http CPU/req`, s.ratios.node.cpuPerReq, '×'),
-      );
-    }
-    return rows;
-  });
+  return kRouteNames.flatMap((route) =>
+    (['uws', 'node'] as const).flatMap((engine) => {
+      const server = r.routes[route]?.servers[kEnginePairs[engine].master];
+      const ratio = r.routes[route]?.ratios[engine];
+      if (!server || !ratio) return [];
+      const [master, raw] = kHeadlineNames[engine];
+      return [
+        higher(`${route}: ${master} req/s`, server.reqPerSec, 'req/s'),
+        higher(`${route}: ${master} ÷ ${raw} req/s`, ratio.median, '×'),
+        lower(`${route}: ${master} ÷ ${raw} CPU/req`, ratio.cpuPerReq, '×'),
+      ];
+    }),
+  );
 }
