@@ -4,6 +4,7 @@
  */
 import { checkTolerance, int, num, type OptionsOf, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
+import type { ConnectOutcome } from '../harness/master-child.ts';
 import { environmentLine, fixed, higher, lower, table, thousands } from '../harness/report.ts';
 import type { SimCounters } from '../harness/virtual-fleet.ts';
 import type { ChaosBooks } from './chaos-load.ts';
@@ -81,7 +82,7 @@ export interface KillRound {
 
 export interface Parts {
   options: ChaosOptions;
-  connect: { connected: number; failed: number; seconds: number; firstError: string | undefined };
+  connect: Omit<ConnectOutcome, 'tokens'>;
   rounds: KillRound[];
   /** The load's seconds, from its start to its stop (the drain excluded). */
   loadSeconds: number;

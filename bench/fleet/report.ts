@@ -6,7 +6,7 @@ import type { EngineName } from '../../src/http/engine.ts';
 import { kDashboardLimits } from '../../src/master/dashboard/dashboard.ts';
 import { int, listOf, num, type OptionsOf, oneOf, subsetOf, toggle, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
-import type { MasterReady } from '../harness/master-child.ts';
+import type { ConnectOutcome, MasterReady } from '../harness/master-child.ts';
 import { type ProfileSummary, profileTables } from '../harness/profile.ts';
 import { environmentLine, fixed, higher, lower, percent, table, thousands } from '../harness/report.ts';
 import { availableEngines } from '../harness/servers.ts';
@@ -198,7 +198,7 @@ export interface SimLoad {
 export interface Parts {
   options: FleetOptions;
   master: MasterReady;
-  connect: { connected: number; failed: number; seconds: number; firstError: string | undefined };
+  connect: Omit<ConnectOutcome, 'tokens'>;
   memoryBefore: NodeJS.MemoryUsage;
   memoryAfter: NodeJS.MemoryUsage;
   heartbeats: HeartbeatPhase[];
