@@ -207,17 +207,12 @@ async function run(o: NatsOptions, ctx: Context) {
       const stats = await masterStats();
       return { completed: stats.reduce((sum, s) => sum + s.tasksCompleted, 0), failed: 0 };
     };
-    const pids = {
-      masters: masters.map((m) => m.pid!),
-      submitter: submitter?.pid,
-      natsServer: nats?.pid,
-      bench: process.pid,
-    };
+    // CPU seconds of every process of the phase: masters, submitter and nats-server (when it has them), this one
     const cpuNow = () => ({
-      masters: pids.masters.map(cpuSecondsOf),
-      submitter: pids.submitter === undefined ? undefined : cpuSecondsOf(pids.submitter),
-      natsServer: pids.natsServer === undefined ? undefined : cpuSecondsOf(pids.natsServer),
-      bench: cpuSecondsOf(pids.bench),
+      masters: masters.map((m) => cpuSecondsOf(m.pid!)),
+      ...(submitter ? { submitter: cpuSecondsOf(submitter.pid!) } : {}),
+      ...(nats ? { natsServer: cpuSecondsOf(nats.pid) } : {}),
+      bench: cpuSecondsOf(process.pid),
     });
 
     await sleep(o.warmup * 1000);
@@ -228,8 +223,6 @@ async function run(o: NatsOptions, ctx: Context) {
     const cpu1 = cpuNow();
     const seconds = (performance.now() - t0) / 1000;
     const [n1, m1, v1] = await Promise.all([counted(), masterStats(), nats?.counters()]);
-    const since = (a: number | undefined, b: number | undefined) =>
-      a === undefined || b === undefined ? undefined : b - a;
     const measure: PhaseMeasure = {
       phase: key,
       connected,
@@ -243,8 +236,8 @@ async function run(o: NatsOptions, ctx: Context) {
       lastWarning: m1.find((s, i) => s.warnings > m0[i]!.warnings)?.lastWarning,
       cpu: {
         masters: cpu1.masters.map((s, i) => s - cpu0.masters[i]!),
-        ...(submitter ? { submitter: since(cpu0.submitter, cpu1.submitter)! } : {}),
-        ...(nats ? { natsServer: since(cpu0.natsServer, cpu1.natsServer)! } : {}),
+        ...(submitter ? { submitter: cpu1.submitter! - cpu0.submitter! } : {}),
+        ...(nats ? { natsServer: cpu1.natsServer! - cpu0.natsServer! } : {}),
         bench: cpu1.bench - cpu0.bench,
       },
       ...(v0 && v1 ? { nats: countersSince(v0, v1) } : {}),
