@@ -146,13 +146,23 @@ function shuffledTokens(size: number): string[] {
 /** A tinybench task, the operations each of its iterations runs, and the row its timing becomes. */
 interface Case {
   name: string;
-  /** Operations per tinybench iteration. */
-  ops: number;
-  row:
-    | { kind: 'registry'; of: Omit<RegistryRow, 'meanUs' | 'p50Us' | 'p99Us' | 'rme' | 'iterations'> }
-    | { kind: 'placement'; of: Pick<PlacementRow, 'implementation' | 'size'> }
-    | { kind: 'dashboard'; of: Pick<DashboardRow, 'part' | 'size'>; bytes: () => number };
+  /** Makes the timing of one iteration (ms) a row of the result. */
+  record: (latency: Latency) => void;
 }
+
+/** What tinybench measured of a case's iterations, in milliseconds. */
+type Latency = Record<'mean' | 'p50' | 'p99' | 'rme' | 'samplesCount', number>;
+
+/** The rows the cases make. */
+interface Rows {
+  rows: RegistryRow[];
+  placement: PlacementRow[];
+  dashboard: DashboardRow[];
+}
+
+/** A time per operation, from one of an iteration of `ops` in ms, in `unit`s of a ms (1000: µs, 1e6: ns). */
+const perOp = (ms: number, ops: number, unit: number) => (ms * unit) / ops;
+const precision = (l: Latency) => ({ rme: l.rme, iterations: l.samplesCount });
 
 type GcFunction = (options?: { type: 'major' | 'minor' }) => void;
 
@@ -193,8 +203,16 @@ function addCase<T>(
   });
 }
 
+/** The registry's figures per operation, from an iteration of `ops` of them. */
+const registryTimes = (l: Latency, ops: number) => ({
+  meanUs: perOp(l.mean, ops, 1000),
+  p50Us: perOp(l.p50, ops, 1000),
+  p99Us: perOp(l.p99, ops, 1000),
+  ...precision(l),
+});
+
 /** Heartbeats: byToken + touch, kBeatsPerIteration of them per iteration, all over the fleet. */
-function addHeartbeats(bench: Bench, size: number): Case[] {
+function addHeartbeats(bench: Bench, size: number, out: Rows): Case[] {
   return kImplementations.map((implementation) => {
     const order = shuffledTokens(size);
     let cursor = 0;
@@ -210,19 +228,13 @@ function addHeartbeats(bench: Bench, size: number): Case[] {
         }
       },
     );
-    return {
-      name,
-      ops: kBeatsPerIteration,
-      row: {
-        kind: 'registry',
-        of: { operation: 'heartbeat', implementation, size, expired: 0, expiry: undefined },
-      },
-    };
+    const of = { operation: 'heartbeat' as const, implementation, size, expired: 0, expiry: undefined };
+    return { name, record: (l) => out.rows.push({ ...of, ...registryTimes(l, kBeatsPerIteration) }) };
   });
 }
 
 /** One sweep tick that expires none, 1% or all of the fleet; the re-population between sweeps is not timed. */
-function addSweeps(bench: Bench, size: number, gc: () => void): Case[] {
+function addSweeps(bench: Bench, size: number, gc: () => void, out: Rows): Case[] {
   const cases: Case[] = [];
   for (const expiry of kExpiries) {
     const k = expiredCount(expiry, size);
@@ -259,7 +271,7 @@ function addSweeps(bench: Bench, size: number, gc: () => void): Case[] {
         },
       );
       const of = { operation: 'sweep' as const, implementation, size, expired: k, expiry };
-      cases.push({ name, ops, row: { kind: 'registry', of } });
+      cases.push({ name, record: (l) => out.rows.push({ ...of, ...registryTimes(l, ops) }) });
     }
   }
   return cases;
@@ -271,7 +283,7 @@ const kPlacers: Readonly<Record<PlacementImplementation, (size: number) => Place
 };
 
 /** Placement steps on the free-slot index and on a full scan; the fleet is built outside the timing. */
-function addPlacement(bench: Bench, size: number): Case[] {
+function addPlacement(bench: Bench, size: number, out: Rows): Case[] {
   return (['index', 'scan'] as const).map((implementation) => {
     const ops = stepsPerIteration(implementation, size);
     const name = `placement ${implementation} ${size}`;
@@ -283,12 +295,20 @@ function addPlacement(bench: Bench, size: number): Case[] {
         for (let i = 0; i < ops; i++) placer.step();
       },
     );
-    return { name, ops, row: { kind: 'placement', of: { implementation, size } } };
+    const record = (l: Latency) =>
+      out.placement.push({
+        implementation,
+        size,
+        meanNs: perOp(l.mean, ops, 1e6),
+        p99Ns: perOp(l.p99, ops, 1e6),
+        ...precision(l),
+      });
+    return { name, record };
   });
 }
 
 /** The dashboard's tick (after a second of churn, untimed) and a page's snapshot; the fleet is built once per case. */
-function addDashboard(bench: Bench, size: number): Case[] {
+function addDashboard(bench: Bench, size: number, out: Rows): Case[] {
   return (['tick', 'snapshot'] as const).map((part) => {
     let bytes = 0;
     const name = `dashboard ${part} ${size}`;
@@ -302,7 +322,9 @@ function addDashboard(bench: Bench, size: number): Case[] {
       // every tick sees a new second: all ages moved, a third of the in-flight counts changed
       part === 'tick' ? (dashboard) => dashboard.churn() : undefined,
     );
-    return { name, ops: 1, row: { kind: 'dashboard', of: { part, size }, bytes: () => bytes } };
+    const record = (l: Latency) =>
+      out.dashboard.push({ part, size, meanUs: l.mean * 1000, p99Us: l.p99 * 1000, ...precision(l), bytes });
+    return { name, record };
   });
 }
 
@@ -310,12 +332,13 @@ async function run(options: RegistryOptions, ctx: Context) {
   const gc = collector(options.gc);
   const bench = new Bench({ name: 'registry', time: options.time, iterations: options.iterations });
   const parts = new Set(options.parts);
+  const out: Rows = { rows: [], placement: [], dashboard: [] };
   const cases: Case[] = [];
   for (const size of options.sizes) {
-    if (parts.has('heartbeat')) cases.push(...addHeartbeats(bench, size));
-    if (parts.has('sweep')) cases.push(...addSweeps(bench, size, gc));
-    if (parts.has('placement')) cases.push(...addPlacement(bench, size));
-    if (parts.has('dashboard')) cases.push(...addDashboard(bench, size));
+    if (parts.has('heartbeat')) cases.push(...addHeartbeats(bench, size, out));
+    if (parts.has('sweep')) cases.push(...addSweeps(bench, size, gc, out));
+    if (parts.has('placement')) cases.push(...addPlacement(bench, size, out));
+    if (parts.has('dashboard')) cases.push(...addDashboard(bench, size, out));
   }
 
   bench.addEventListener('cycle', (event) => {
@@ -327,43 +350,15 @@ async function run(options: RegistryOptions, ctx: Context) {
   );
   await bench.run();
 
-  const rows: RegistryRow[] = [];
-  const placement: PlacementRow[] = [];
-  const dashboard: DashboardRow[] = [];
   for (const c of cases) {
-    const task = bench.getTask(c.name);
-    const result = task?.result;
+    const result = bench.getTask(c.name)?.result;
     if (result?.state !== 'completed') {
       const error = result && 'error' in result ? String(result.error) : (result?.state ?? 'missing');
       throw new Error(`registry case ${c.name} did not complete: ${error}`);
     }
-    const { latency } = result;
-    const figures = { rme: latency.rme, iterations: latency.samplesCount };
-    if (c.row.kind === 'placement') {
-      const perStep = (msPerIteration: number) => (msPerIteration * 1e6) / c.ops;
-      placement.push({ ...c.row.of, meanNs: perStep(latency.mean), p99Ns: perStep(latency.p99), ...figures });
-      continue;
-    }
-    if (c.row.kind === 'dashboard') {
-      const { of, bytes } = c.row;
-      dashboard.push({
-        ...of,
-        meanUs: latency.mean * 1000,
-        p99Us: latency.p99 * 1000,
-        ...figures,
-        bytes: bytes(),
-      });
-      continue;
-    }
-    const perOp = (msPerIteration: number) => (msPerIteration * 1000) / c.ops;
-    rows.push({
-      ...c.row.of,
-      meanUs: perOp(latency.mean),
-      p50Us: perOp(latency.p50),
-      p99Us: perOp(latency.p99),
-      ...figures,
-    });
+    c.record(result.latency);
   }
+  const { rows, placement, dashboard } = out;
   return {
     rows,
     scaling: scalingOf(rows),
