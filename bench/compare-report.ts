@@ -79,24 +79,16 @@ export function formatComparison(
       `on the same machine; a ratio within ±${kSameWithin * 100}% reads "same" (a shared machine is noisier than that: ` +
       'look at the runs).',
     '',
-    ...table(
+    ...table<ComparedFigure>(
       [
-        'figure',
-        labels.current,
-        labels.baseline,
-        'current ÷ baseline',
-        'verdict',
-        'runs (current / baseline)',
+        ['figure', 'l', (f) => f.name],
+        [labels.current, 'r', (f) => formatValue({ value: f.current, unit: f.unit })],
+        [labels.baseline, 'r', (f) => formatValue({ value: f.baseline, unit: f.unit })],
+        ['current ÷ baseline', 'r', (f) => ratio(f.ratio)],
+        ['verdict', 'l', (f) => f.verdict],
+        ['runs (current / baseline)', 'l', (f) => `${runsText(f.currentRuns)} / ${runsText(f.baselineRuns)}`],
       ],
-      'lrrrll',
-      figures.map((f) => [
-        ...[
-          f.name,
-          formatValue({ value: f.current, unit: f.unit }),
-          formatValue({ value: f.baseline, unit: f.unit }),
-        ],
-        ...[ratio(f.ratio), f.verdict, `${runsText(f.currentRuns)} / ${runsText(f.baselineRuns)}`],
-      ]),
+      figures,
     ),
   ];
   return lines.join('\n') + '\n';

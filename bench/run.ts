@@ -118,18 +118,26 @@ export const suite = defineBench({
 });
 
 export function formatSummary(result: SuiteResult): string {
-  const rows = result.entries.flatMap((e) => {
-    const first = [e.bench, e.note ? `${e.status}: ${e.note}` : e.status, e.seconds.toFixed(0)];
-    if (e.headlines.length === 0) return [[...first, '–', '–']];
-    return e.headlines.map((h, i) => [...(i === 0 ? first : ['', '', '']), h.name, formatValue(h)]);
-  });
+  // one row per headline, the benchmark's own cells on its first
+  const rows = result.entries.flatMap((e) =>
+    (e.headlines.length === 0 ? [undefined] : e.headlines).map((h, i) => ({ e: i === 0 ? e : undefined, h })),
+  );
   return (
     [
       '### Benchmark suite',
       '',
       `${environmentLine(result)} Ratios are against baselines measured in the same run.`,
       '',
-      ...table(['benchmark', 'status', 's', 'figure', 'value'], 'llrlr', rows),
+      ...table<(typeof rows)[number]>(
+        [
+          ['benchmark', 'l', ({ e }) => e?.bench ?? ''],
+          ['status', 'l', ({ e }) => (e === undefined ? '' : e.note ? `${e.status}: ${e.note}` : e.status)],
+          ['s', 'r', ({ e }) => e?.seconds.toFixed(0) ?? ''],
+          ['figure', 'l', ({ h }) => h?.name ?? '–'],
+          ['value', 'r', ({ h }) => (h ? formatValue(h) : '–')],
+        ],
+        rows,
+      ),
     ].join('\n') + '\n'
   );
 }

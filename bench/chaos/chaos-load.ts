@@ -7,6 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Task, TaskEndedError, TaskStatus } from '../../src/index.ts';
+import { settleWithin } from '../harness/bench.ts';
 import type { PluginHost } from '../harness/master-child.ts';
 
 export interface ChaosStart {
@@ -88,14 +89,9 @@ export function handlers({ master, connections, progress }: PluginHost) {
     'chaos-stop': async (r: ChaosStop): Promise<ChaosBooks> => {
       stopping = true;
       const started = performance.now();
-      const bound = new AbortController();
       try {
-        await Promise.race([
-          Promise.all(loops),
-          sleep(r.drainMs, undefined, { signal: bound.signal }).catch(() => undefined),
-        ]);
+        await settleWithin(Promise.all(loops), r.drainMs);
       } finally {
-        bound.abort();
         clearInterval(timer);
         progress(completed);
       }

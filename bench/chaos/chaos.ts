@@ -11,8 +11,8 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { type Context, defineBench, runIfMain, within } from '../harness/bench.ts';
-import { type ConnectOutcome, type Progress, startMaster } from '../harness/master-child.ts';
+import { type Context, defineBench, kRunSlackMs, runIfMain, within } from '../harness/bench.ts';
+import { connectLimitMs, connectSlaves, progressLog, startMaster } from '../harness/master-child.ts';
 import { thousands } from '../harness/report.ts';
 import { VirtualFleet } from '../harness/virtual-fleet.ts';
 import type { ChaosBooks, ChaosStart, ChaosStop } from './chaos-load.ts';
@@ -31,13 +31,11 @@ import {
 } from './report.ts';
 
 const kChaosLoad = fileURLToPath(new URL('./chaos-load.ts', import.meta.url));
-/** Beyond the planned time: start-up, connects, shutdown. */
-const kRunSlackMs = 120_000;
 
 async function run(o: ChaosOptions, ctx: Context) {
   const { log } = ctx;
-  const connectLimitMs = 30_000 + o.slaves * 5;
-  const plannedMs = (o.duration + o.drain) * 1000 + connectLimitMs;
+  const limitMs = connectLimitMs(o.slaves);
+  const plannedMs = (o.duration + o.drain) * 1000 + limitMs;
   const each = killCount(o.slaves, o.killPercent);
   const times = killTimes(o.duration, o.killEvery);
   log(
@@ -49,30 +47,19 @@ async function run(o: ChaosOptions, ctx: Context) {
     heartbeatSpan: o.heartbeatSpan,
     heartbeatJitter: o.heartbeatJitter,
     resultBytes: 16,
-    workUs: 0,
     sleepMs: o.sleepMs,
-    msgpack: false,
     sockets: Math.min(o.simConnections, o.slaves),
     beatPipelining: Math.ceil(o.slaves / o.simConnections),
   });
   ctx.defer(() => fleet.close());
 
   let phase = 'connecting';
-  let last: { at: number; completed: number } | undefined;
-  const onProgress = (p: Progress) => {
-    // a connect's own progress says 0 completed: not the load's
-    if (last && p.completed < last.completed) return;
-    const now = performance.now();
-    if (last && p.completed > last.completed) {
-      const rate = ((p.completed - last.completed) * 1000) / (now - last.at);
-      const s = p.stats;
-      log(
-        `${phase}: completed ${thousands(p.completed)} (${thousands(rate)}/s), retries ${s.taskRetries}, ` +
-          `evictions ${s.evictions}, queued ${s.tasksQueued}, killed ${fleet.killed}, slaves ${s.slaves}`,
-      );
-    }
-    last = { at: now, completed: p.completed };
-  };
+  const onProgress = progressLog(log, ({ completed, stats: s }, perSec) =>
+    perSec > 0
+      ? `${phase}: completed ${thousands(completed)} (${thousands(perSec)}/s), retries ${s.taskRetries}, ` +
+        `evictions ${s.evictions}, queued ${s.tasksQueued}, killed ${fleet.killed}, slaves ${s.slaves}`
+      : undefined,
+  );
   const master = await startMaster(
     {
       options: {
@@ -83,26 +70,20 @@ async function run(o: ChaosOptions, ctx: Context) {
       plugins: [kChaosLoad],
       warnings: 5,
     },
-    { label: 'chaos master', onProgress },
+    { label: 'chaos master', onProgress, defer: ctx.defer },
   );
-  ctx.defer(() => master.stop(15_000));
   const origin = `http://127.0.0.1:${master.ready.port}`;
   let named = 0;
-  const connectSlaves = async (slaves: number) => {
-    const request = { ports: fleet.ports, slaves, first: named, concurrency: o.connectConcurrency };
+  const connect = (slaves: number) => {
+    const first = named;
     named += slaves;
-    const { tokens: _, ...outcome } = await master.request<ConnectOutcome>(
-      'connect',
-      { ...request, msgpack: false, limitMs: connectLimitMs },
-      connectLimitMs + 15_000,
-    );
-    return outcome;
+    const request = { ports: fleet.ports, slaves, first, concurrency: o.connectConcurrency };
+    return connectSlaves(master, { ...request, msgpack: false, limitMs });
   };
-
   const measure = async () => {
-    const connect = await connectSlaves(o.slaves);
+    const connected = await connect(o.slaves);
     log(
-      `connected ${thousands(connect.connected)}/${thousands(o.slaves)} in ${connect.seconds.toFixed(1)} s`,
+      `connected ${thousands(connected.connected)}/${thousands(o.slaves)} in ${connected.seconds.toFixed(1)} s`,
     );
     await master.request('chaos-start', { retries: o.retries } satisfies ChaosStart);
     const started = performance.now();
@@ -113,7 +94,7 @@ async function run(o: ChaosOptions, ctx: Context) {
       await sleep(Math.max(0, at - elapsed()) * 1000);
       const atSeconds = elapsed();
       const killed = fleet.killRandom(each, origin).length;
-      const replaced = await connectSlaves(killed);
+      const replaced = await connect(killed);
       rounds.push({ atSeconds, killed, replaced: replaced.connected, failed: replaced.failed });
       log(`t=${atSeconds.toFixed(1)} s: killed ${killed}, connected ${replaced.connected} in their place`);
     }
@@ -129,7 +110,7 @@ async function run(o: ChaosOptions, ctx: Context) {
     const counters = structuredClone(fleet.counters);
     fleet.drop(origin);
     await master.stop(15_000);
-    return assemble({ options: o, connect, rounds, loadSeconds, load, stats, counters });
+    return assemble({ options: o, connect: connected, rounds, loadSeconds, load, stats, counters });
   };
   return within(plannedMs + kRunSlackMs, 'chaos benchmark', measure());
 }

@@ -2,8 +2,9 @@
  * The chaos benchmark's result: its flags, its figures (the master's books, the load's own count of lost and
  * twice-delivered tasks, retries, evictions, late results), its problems, table and headlines. Pure.
  */
-import { int, num, type OptionsOf, value } from '../harness/args.ts';
+import { checkTolerance, int, num, type OptionsOf, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
+import type { ConnectOutcome } from '../harness/master-child.ts';
 import { environmentLine, fixed, higher, lower, table, thousands } from '../harness/report.ts';
 import type { SimCounters } from '../harness/virtual-fleet.ts';
 import type { ChaosBooks } from './chaos-load.ts';
@@ -47,11 +48,7 @@ export const kMasterRequests = Object.freeze({
 });
 
 export function checkOptions(o: ChaosOptions): void {
-  if (o.heartbeatTolerance <= o.heartbeatSpan) {
-    throw new RangeError(
-      `--heartbeat-tolerance (${o.heartbeatTolerance} s) must exceed --heartbeat-span (${o.heartbeatSpan} s), or every slave is evicted`,
-    );
-  }
+  checkTolerance(o);
   if (o.killEvery > o.duration) {
     throw new RangeError(
       `--kill-every (${o.killEvery} s) must not exceed --duration (${o.duration} s), or nothing is killed`,
@@ -85,7 +82,7 @@ export interface KillRound {
 
 export interface Parts {
   options: ChaosOptions;
-  connect: { connected: number; failed: number; seconds: number; firstError: string | undefined };
+  connect: Omit<ConnectOutcome, 'tokens'>;
   rounds: KillRound[];
   /** The load's seconds, from its start to its stop (the drain excluded). */
   loadSeconds: number;
@@ -165,26 +162,19 @@ export function formatMarkdown(result: ChaosResult): string {
     '',
     ...table(
       [
-        ...[
-          'created',
-          'completed',
-          'failed',
-          'cancelled',
-          'books',
-          'lost (never settled)',
-          'delivered twice',
-        ],
-        ...['retries', 'completed after a retry', 'evictions', 'late results ignored'],
+        ['created', 'r', () => thousands(b.created)],
+        ['completed', 'r', () => thousands(b.completed)],
+        ['failed', 'r', () => thousands(b.failed)],
+        ['cancelled', 'r', () => thousands(b.cancelled)],
+        ['books', 'l', () => (b.imbalance === 0 ? 'balanced' : `**off by ${b.imbalance}**`)],
+        ['lost (never settled)', 'r', () => thousands(l.lost)],
+        ['delivered twice', 'r', () => thousands(l.deliveredTwice)],
+        ['retries', 'r', () => thousands(m.retries)],
+        ['completed after a retry', 'r', () => thousands(l.completedAfterRetry)],
+        ['evictions', 'r', () => thousands(m.evictions)],
+        ['late results ignored', 'r', () => thousands(m.lateResultsIgnored)],
       ],
-      'rrrrlrrrrrr',
-      [
-        [
-          ...[thousands(b.created), thousands(b.completed), thousands(b.failed), thousands(b.cancelled)],
-          b.imbalance === 0 ? 'balanced' : `**off by ${b.imbalance}**`,
-          ...[thousands(l.lost), thousands(l.deliveredTwice), thousands(m.retries)],
-          ...[thousands(l.completedAfterRetry), thousands(m.evictions), thousands(m.lateResultsIgnored)],
-        ],
-      ],
+      [result],
     ),
     '',
     `- books: created ${thousands(b.created)} = completed ${thousands(b.completed)} + failed ${thousands(b.failed)} + ` +

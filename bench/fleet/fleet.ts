@@ -14,18 +14,18 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { EngineName } from '../../src/http/engine.ts';
-import { type Context, defineBench, runIfMain, within } from '../harness/bench.ts';
+import { checkTolerance } from '../harness/args.ts';
+import { type Context, defineBench, kRunSlackMs, runIfMain, within } from '../harness/bench.ts';
 import type { IpcChild } from '../harness/ipc-child.ts';
-import { type ConnectOutcome, type Progress, startMaster } from '../harness/master-child.ts';
-import { summariseProfileDir } from '../harness/profile.ts';
-import { type HistogramSummary, thousands } from '../harness/report.ts';
+import { connectLimitMs, connectSlaves, progressLog, startMaster } from '../harness/master-child.ts';
+import { cpuProfArgs, summariseProfileDir } from '../harness/profile.ts';
+import { cpuMs, type HistogramSummary, thousands } from '../harness/report.ts';
 import { startServer } from '../harness/servers.ts';
 import { type SimCounters, VirtualFleet } from '../harness/virtual-fleet.ts';
 import { DashboardPages, type PageWindow } from './dashboard-pages.ts';
 import {
   assemble,
   beatPhase,
-  checkOptions,
   countersSince,
   type FleetOptions,
   type FleetResult,
@@ -40,22 +40,16 @@ import {
 import { loadRow, pagesLabel, pageTargets, type RowKey, rowKeys, rowLabel, submitTargets } from './rows.ts';
 import type { LoadOutcome, LoadRequest } from './task-load.ts';
 
-/** Profiler sampling interval (µs). */
-const kProfileIntervalUs = 250;
 /**
  * Unmeasured seconds before each heartbeats-only window: at least one span, so every slave has beaten on its new
  * sockets, and 2 s for the simulator's JIT (the null master's phase is its first work).
  */
 const settleSeconds = (span: number) => Math.max(2, span);
-/** Beyond the planned time: start-up, connects, drains, shutdown. */
-const kRunSlackMs = 120_000;
 /** Most time to wait for tasks in flight once the measured window closes. */
 const kDrainMs = 10_000;
 /** Most time for every dashboard page of a row to get its snapshot. */
 const kPagesOpenMs = 30_000;
 const kTaskLoad = fileURLToPath(new URL('./task-load.ts', import.meta.url));
-
-const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 /** Logs `line()` and heartbeats/s every second until stopped. */
 function ticker(fleet: VirtualFleet, log: (line: string) => void, line: () => string): () => void {
@@ -152,29 +146,25 @@ async function simulatorLoad(
 
 /** Progress of the master child, one line per second: connected, tasks/s, heartbeats/s, evictions. */
 function progressLogger(fleet: VirtualFleet, log: (line: string) => void, phase: () => string) {
-  let last: { at: number; completed: number; beats: number } | undefined;
-  return (p: Progress) => {
-    const now = performance.now();
-    const beats = fleet.counters.beats;
-    if (last && p.completed >= last.completed) {
-      const seconds = (now - last.at) / 1000;
-      log(
-        `${phase()}: connected ${thousands(p.connected)}, tasks/s ${thousands((p.completed - last.completed) / seconds)}, ` +
-          `heartbeats/s ${thousands((beats - last.beats) / seconds)}, evictions ${p.stats.evictions}, ` +
-          `refused ${fleet.counters.beatsRefused}, running ${thousands(p.stats.runningTasks)}`,
-      );
-    }
-    last = { at: now, completed: p.completed, beats };
-  };
+  let beats = fleet.counters.beats;
+  return progressLog(log, (p, tasksPerSec, seconds) => {
+    const beatsPerSec = (fleet.counters.beats - beats) / seconds;
+    beats = fleet.counters.beats;
+    return (
+      `${phase()}: connected ${thousands(p.connected)}, tasks/s ${thousands(tasksPerSec)}, ` +
+      `heartbeats/s ${thousands(beatsPerSec)}, evictions ${p.stats.evictions}, ` +
+      `refused ${fleet.counters.beatsRefused}, running ${thousands(p.stats.runningTasks)}`
+    );
+  });
 }
 
 async function run(o: FleetOptions, ctx: Context) {
   const { log } = ctx;
-  const connectLimitMs = 30_000 + o.slaves * 5;
+  const limitMs = connectLimitMs(o.slaves);
   const baselines = o.baselineDuration > 0 ? 2 * (settleSeconds(o.heartbeatSpan) + o.baselineDuration) : 0;
   const loads = o.via.length * Math.max(1, o.dashboardClients.length) * o.rounds;
   const plannedMs =
-    (baselines + loads * (o.warmup + o.duration)) * 1000 + connectLimitMs + loads * (kDrainMs + kPagesOpenMs);
+    (baselines + loads * (o.warmup + o.duration)) * 1000 + limitMs + loads * (kDrainMs + kPagesOpenMs);
   const dashboard = o.dashboardClients.length > 0;
   log(
     `fleet: ${thousands(o.slaves)} slaves, ${o.warmup} + ${o.duration} s of load via ${o.via.join(', ')}` +
@@ -216,27 +206,15 @@ async function run(o: FleetOptions, ctx: Context) {
       },
       {
         label: `fleet master (${engine} engine)`,
-        execArgv:
-          o.profile && baselines
-            ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-interval', String(kProfileIntervalUs)]
-            : [],
+        execArgv: o.profile && baselines ? cpuProfArgs(profileDir) : [],
         onProgress: (p) => onProgress(p),
+        defer: ctx.defer,
       },
     );
-    ctx.defer(() => master.stop(15_000));
     const origin = `http://127.0.0.1:${master.ready.port}`;
     const memoryBefore = await master.request<NodeJS.MemoryUsage>('memory');
-    const request = {
-      ports: fleet.ports,
-      slaves: o.slaves,
-      concurrency: o.connectConcurrency,
-      msgpack: o.msgpack,
-    };
-    const { tokens: _, ...connect } = await master.request<ConnectOutcome>(
-      'connect',
-      { ...request, limitMs: connectLimitMs },
-      connectLimitMs + 15_000,
-    );
+    const request = { ports: fleet.ports, slaves: o.slaves, concurrency: o.connectConcurrency };
+    const connect = await connectSlaves(master, { ...request, msgpack: o.msgpack, limitMs });
     const memoryAfter = await master.request<NodeJS.MemoryUsage>('memory');
     log(
       `connected ${thousands(connect.connected)}/${thousands(o.slaves)} in ${connect.seconds.toFixed(1)} s` +
@@ -364,7 +342,7 @@ async function run(o: FleetOptions, ctx: Context) {
 export const fleet = defineBench({
   name: 'fleet',
   flags: kFlags,
-  check: checkOptions,
+  check: checkTolerance,
   run,
   format: formatMarkdown,
   headlines,

@@ -6,7 +6,7 @@ import type { EngineName } from '../../src/http/engine.ts';
 import { kDashboardLimits } from '../../src/master/dashboard/dashboard.ts';
 import { int, listOf, num, type OptionsOf, oneOf, subsetOf, toggle, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
-import type { MasterReady } from '../harness/master-child.ts';
+import type { ConnectOutcome, MasterReady } from '../harness/master-child.ts';
 import { type ProfileSummary, profileTables } from '../harness/profile.ts';
 import { environmentLine, fixed, higher, lower, percent, table, thousands } from '../harness/report.ts';
 import { availableEngines } from '../harness/servers.ts';
@@ -85,14 +85,6 @@ export const kFlags = {
   profile: toggle('CPU-profile the master child (node --cpu-prof) and summarise its load window'),
 };
 export type FleetOptions = OptionsOf<typeof kFlags>;
-
-export function checkOptions(o: FleetOptions): void {
-  if (o.heartbeatTolerance <= o.heartbeatSpan) {
-    throw new RangeError(
-      `--heartbeat-tolerance (${o.heartbeatTolerance} s) must exceed --heartbeat-span (${o.heartbeatSpan} s), or every slave is evicted`,
-    );
-  }
-}
 
 export type HeartbeatPhaseKind = 'null' | 'idle' | 'loaded';
 
@@ -206,7 +198,7 @@ export interface SimLoad {
 export interface Parts {
   options: FleetOptions;
   master: MasterReady;
-  connect: { connected: number; failed: number; seconds: number; firstError: string | undefined };
+  connect: Omit<ConnectOutcome, 'tokens'>;
   memoryBefore: NodeJS.MemoryUsage;
   memoryAfter: NodeJS.MemoryUsage;
   heartbeats: HeartbeatPhase[];
@@ -299,6 +291,8 @@ export function assemble({ options, outcome: out, sim, connect, counters, ...par
 }
 
 const kMiB = 1024 * 1024;
+/** An event-loop delay's p99 and max, as one cell. */
+const delays = (p99: number, max: number) => `${fixed(p99, 1)} / ${fixed(max, 0)}`;
 
 export interface FleetProfile {
   file: string;
@@ -331,78 +325,71 @@ export function formatMarkdown(result: FleetResult): string {
     '',
     ...table(
       [
-        ...[
-          'tasks/s',
-          'task p50 ms',
-          'task p99 ms',
-          'task max ms',
-          'failed',
-          'master CPU',
-          'master loop busy',
-        ],
-        ...[
-          'master loop delay p99 / max ms',
-          'simulator CPU',
-          'simulator loop busy',
-          'report p99 ms',
-          'pushed back',
-        ],
+        ['tasks/s', 'r', () => thousands(l.tasksPerSec)],
+        ['task p50 ms', 'r', () => fixed(l.p50Ms, 2)],
+        ['task p99 ms', 'r', () => fixed(l.p99Ms, 2)],
+        ['task max ms', 'r', () => fixed(l.maxMs, 1)],
+        ['failed', 'r', () => l.failed + l.startFailed],
+        ['master CPU', 'r', () => percent(l.masterCpu)],
+        ['master loop busy', 'r', () => percent(l.masterElu)],
+        ['master loop delay p99 / max ms', 'r', () => delays(l.masterLoopDelayP99Ms, l.masterLoopDelayMaxMs)],
+        ['simulator CPU', 'r', () => percent(l.simCpu)],
+        ['simulator loop busy', 'r', () => percent(l.simElu)],
+        ['report p99 ms', 'r', () => fixed(l.reportP99Ms, 2)],
+        ['pushed back', 'r', () => thousands(l.resultsPushedBack)],
       ],
-      'rrrrrrrrrrrr',
-      [
-        [
-          ...[thousands(l.tasksPerSec), fixed(l.p50Ms, 2), fixed(l.p99Ms, 2), fixed(l.maxMs, 1)],
-          ...[l.failed + l.startFailed, percent(l.masterCpu), percent(l.masterElu)],
-          `${fixed(l.masterLoopDelayP99Ms, 1)} / ${fixed(l.masterLoopDelayMaxMs, 0)}`,
-          ...[percent(l.simCpu), percent(l.simElu), fixed(l.reportP99Ms, 2), thousands(l.resultsPushedBack)],
-        ],
-      ],
+      [result],
     ),
     '',
   ];
   // results written before --via have no load rows
   lines.push(...rowsTable(result.loads ?? []));
   const nullPhase = result.heartbeats.find((h) => h.kind === 'null');
-  const ratio = (h: HeartbeatPhase, pick: (p: HeartbeatPhase) => number) =>
+  const ratio = (pick: (p: HeartbeatPhase) => number) => (h: HeartbeatPhase) =>
     nullPhase && h.kind !== 'null' ? fixed(pick(h) / pick(nullPhase), 2) : '–';
   lines.push(
-    ...table(
+    ...table<HeartbeatPhase>(
       [
-        ...['heartbeats', 'beats/s', 'p50 ms', 'p99 ms', 'max ms', 'refused', 'errors', 'server CPU'],
-        ...['server µs CPU/beat', 'server loop delay p99 / max ms', 'simulator CPU'],
-        ...['p50 ÷ null', 'p99 ÷ null', 'CPU/beat ÷ null'],
+        ['heartbeats', 'l', (h) => kPhaseLabels[h.kind]],
+        ['beats/s', 'r', (h) => thousands(h.beatsPerSec)],
+        ['p50 ms', 'r', (h) => fixed(h.p50Ms, 2)],
+        ['p99 ms', 'r', (h) => fixed(h.p99Ms, 2)],
+        ['max ms', 'r', (h) => fixed(h.maxMs, 1)],
+        ['refused', 'r', (h) => h.refused],
+        ['errors', 'r', (h) => h.errors],
+        ['server CPU', 'r', (h) => percent(h.serverCpu)],
+        ['server µs CPU/beat', 'r', (h) => fixed(h.serverCpuUsPerBeat, 1)],
+        [
+          'server loop delay p99 / max ms',
+          'r',
+          (h) => delays(h.serverLoopDelayP99Ms, h.serverLoopDelayMaxMs),
+        ],
+        ['simulator CPU', 'r', (h) => percent(h.simCpu)],
+        ['p50 ÷ null', 'r', ratio((p) => p.p50Ms)],
+        ['p99 ÷ null', 'r', ratio((p) => p.p99Ms)],
+        ['CPU/beat ÷ null', 'r', (h) => (h.kind === 'loaded' ? '–' : ratio((p) => p.serverCpuUsPerBeat)(h))],
       ],
-      'lrrrrrrrrrrrrr',
-      result.heartbeats.map((h) => [
-        ...[kPhaseLabels[h.kind], thousands(h.beatsPerSec), fixed(h.p50Ms, 2), fixed(h.p99Ms, 2)],
-        ...[fixed(h.maxMs, 1), h.refused, h.errors, percent(h.serverCpu), fixed(h.serverCpuUsPerBeat, 1)],
-        `${fixed(h.serverLoopDelayP99Ms, 1)} / ${fixed(h.serverLoopDelayMaxMs, 0)}`,
-        ...[percent(h.simCpu), ratio(h, (p) => p.p50Ms), ratio(h, (p) => p.p99Ms)],
-        h.kind === 'loaded' ? '–' : ratio(h, (p) => p.serverCpuUsPerBeat),
-      ]),
+      result.heartbeats,
     ),
     '',
     ...table(
       [
-        ...[
-          'connected',
-          'failed',
-          'connect s',
-          'connects/s',
-          'master RSS before → after MiB',
-          'RSS per slave KiB',
-        ],
-        ...['heap per slave KiB', 'master RSS under load MiB', 'evictions', 'heartbeats refused'],
-      ],
-      'rrrrrrrrrr',
-      [
+        ['connected', 'r', () => thousands(c.connected)],
+        ['failed', 'r', () => c.failed],
+        ['connect s', 'r', () => fixed(c.seconds, 1)],
+        ['connects/s', 'r', () => thousands(c.perSec)],
         [
-          ...[thousands(c.connected), c.failed, fixed(c.seconds, 1), thousands(c.perSec)],
-          `${fixed(c.rssBeforeMiB, 0)} → ${fixed(c.rssAfterMiB, 0)}`,
-          ...[fixed(c.rssPerSlaveKiB, 1), fixed(c.heapPerSlaveKiB, 1), fixed(l.masterRssMiB, 0)],
-          ...[result.evictions.master, result.evictions.heartbeatsRefused],
+          'master RSS before → after MiB',
+          'r',
+          () => `${fixed(c.rssBeforeMiB, 0)} → ${fixed(c.rssAfterMiB, 0)}`,
         ],
+        ['RSS per slave KiB', 'r', () => fixed(c.rssPerSlaveKiB, 1)],
+        ['heap per slave KiB', 'r', () => fixed(c.heapPerSlaveKiB, 1)],
+        ['master RSS under load MiB', 'r', () => fixed(l.masterRssMiB, 0)],
+        ['evictions', 'r', () => result.evictions.master],
+        ['heartbeats refused', 'r', () => result.evictions.heartbeatsRefused],
       ],
+      [result],
     ),
     '',
   );

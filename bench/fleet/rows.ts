@@ -301,48 +301,44 @@ export function rowsTable(rows: readonly LoadRow[]): string[] {
     const found = ratios.find((p) => p.row === r);
     return found ? fixed(pick(found), 3) : '–';
   };
-  /** A column: its head, its alignment, its cell; only when `when`. */
-  const columns: [string, 'l' | 'r', (r: LoadRow) => unknown, boolean][] = [
-    ['engine', 'l', (r) => r.engine, engines],
-    ['path', 'l', (r) => kViaLabels[r.via], vias],
-    ['dashboard pages', 'r', (r) => r.pages, withPages],
-    ['tasks/s', 'r', (r) => thousands(r.tasksPerSec), true],
-    ['task p50 ms', 'r', (r) => fixed(r.p50Ms, 2), true],
-    ['task p99 ms', 'r', (r) => fixed(r.p99Ms, 2), true],
-    ['heartbeat p99 under load ms', 'r', (r) => fixed(r.loadedBeatP99Ms, 2), true],
-    ['master CPU', 'r', (r) => percent(r.masterCpu), true],
-    // results written before --dashboard-clients have no loop delay per row
-    ['master loop delay p99 ms', 'r', (r) => fixed(r.masterLoopDelayP99Ms ?? Number.NaN, 1), true],
-    ['failed', 'r', (r) => r.failed, true],
-    ['false evictions', 'r', (r) => r.falseEvictions, true],
-    [`tasks/s ÷ ${first.engine}`, 'r', (r) => ratio(r, find(first.engine, r.via, r.pages)), engines],
-    ['tasks/s ÷ per connection', 'r', (r) => ratio(r, find(r.engine, 'connection', r.pages)), vias],
-    ['tasks/s ÷ 0 pages', 'r', (r) => pageRatio(r, (p) => p.tasks), withPages],
-    ['heartbeat p99: 0 pages ÷ this', 'r', (r) => pageRatio(r, (p) => p.beat), withPages],
-    ['per page kB/s', 'r', (r) => (r.page ? kB(r.page.bytesPerSec) : '–'), withPages],
-    [
-      'per page: update kB × updates/s',
-      'r',
-      (r) => (r.page ? `${kB(r.page.updateBytes)} × ${fixed(r.page.updatesPerSec, 2)}` : '–'),
-      withPages,
-    ],
-    ['snapshot kB', 'r', (r) => (r.page ? kB(r.page.snapshotBytes) : '–'), withPages],
-  ];
   // rounds of the page counts: which one a row is
   const repeats = rows.some((r, i) => rows.findIndex((o) => sameKey(o, r)) !== i);
   const round = (r: LoadRow) =>
     r.round ?? rows.slice(0, rows.indexOf(r) + 1).filter((o) => sameKey(o, r)).length;
-  columns.splice(3, 0, ['round', 'r', round, repeats]);
-  const shown = columns.filter(([, , , when]) => when);
   const what = [engines && 'engine', vias && 'path', withPages && 'dashboard pages'].filter(Boolean);
   const by = what.length > 1 ? `${what.slice(0, -1).join(', ')} and ${what.at(-1)}` : what[0];
   return [
     `By ${by} (one load after the other; the tables below are the first row's):`,
     '',
-    ...table(
-      shown.map(([head]) => head),
-      shown.map(([, align]) => align).join(''),
-      rows.map((r) => shown.map(([, , cell]) => cell(r))),
+    ...table<LoadRow>(
+      [
+        ['engine', 'l', (r) => r.engine, engines],
+        ['path', 'l', (r) => kViaLabels[r.via], vias],
+        ['dashboard pages', 'r', (r) => r.pages, withPages],
+        ['round', 'r', round, repeats],
+        ['tasks/s', 'r', (r) => thousands(r.tasksPerSec)],
+        ['task p50 ms', 'r', (r) => fixed(r.p50Ms, 2)],
+        ['task p99 ms', 'r', (r) => fixed(r.p99Ms, 2)],
+        ['heartbeat p99 under load ms', 'r', (r) => fixed(r.loadedBeatP99Ms, 2)],
+        ['master CPU', 'r', (r) => percent(r.masterCpu)],
+        // results written before --dashboard-clients have no loop delay per row
+        ['master loop delay p99 ms', 'r', (r) => fixed(r.masterLoopDelayP99Ms ?? Number.NaN, 1)],
+        ['failed', 'r', (r) => r.failed],
+        ['false evictions', 'r', (r) => r.falseEvictions],
+        [`tasks/s ÷ ${first.engine}`, 'r', (r) => ratio(r, find(first.engine, r.via, r.pages)), engines],
+        ['tasks/s ÷ per connection', 'r', (r) => ratio(r, find(r.engine, 'connection', r.pages)), vias],
+        ['tasks/s ÷ 0 pages', 'r', (r) => pageRatio(r, (p) => p.tasks), withPages],
+        ['heartbeat p99: 0 pages ÷ this', 'r', (r) => pageRatio(r, (p) => p.beat), withPages],
+        ['per page kB/s', 'r', (r) => (r.page ? kB(r.page.bytesPerSec) : '–'), withPages],
+        [
+          'per page: update kB × updates/s',
+          'r',
+          (r) => (r.page ? `${kB(r.page.updateBytes)} × ${fixed(r.page.updatesPerSec, 2)}` : '–'),
+          withPages,
+        ],
+        ['snapshot kB', 'r', (r) => (r.page ? kB(r.page.snapshotBytes) : '–'), withPages],
+      ],
+      rows,
     ),
     '',
   ];

@@ -8,6 +8,7 @@
 import { createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type SlaveConnection, type Task, TaskStatus } from '../../src/index.ts';
+import { settleWithin } from '../harness/bench.ts';
 import type { PluginHost } from '../harness/master-child.ts';
 import { summariseHistogram } from '../harness/report.ts';
 import type { Via } from './rows.ts';
@@ -85,7 +86,7 @@ export function handlers({ master, connections, progress }: PluginHost) {
       delay.disable();
       const memory = process.memoryUsage();
       window.stopping = true;
-      const drained = await Promise.race([Promise.all(loops).then(() => true), sleep(r.drainMs, false)]);
+      const drained = await settleWithin(Promise.all(loops), r.drainMs);
       const seconds = Number(t1 - t0) / 1e9;
       const latencyMs = summariseHistogram(latency, 1000);
       // named as the result's `load` names them

@@ -17,8 +17,8 @@ import { createHistogram } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { type Context, defineBench, runIfMain, within } from '../harness/bench.ts';
 import { pinProcess } from '../harness/pin.ts';
-import { readProfile, summariseCpuProfile } from '../harness/profile.ts';
-import { thousands } from '../harness/report.ts';
+import { kProfileIntervalUs, readProfile, summariseCpuProfile } from '../harness/profile.ts';
+import { cpuMs, thousands } from '../harness/report.ts';
 import {
   kHeartbeatBody,
   kResultBody,
@@ -41,8 +41,6 @@ import {
   summariseRoute,
 } from './report.ts';
 
-/** Profiler sampling interval: fine enough to see a 10 µs request's parts over a few seconds. */
-const kProfileIntervalUs = 250;
 /** Beyond the planned load time: start-up, probes, IPC and shutdown. */
 const kRunSlackMs = 60_000;
 
@@ -107,8 +105,6 @@ async function checkServer(
     );
   }
 }
-
-const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 async function measure(
   server: ServerChild,

@@ -164,23 +164,8 @@ export function formatMarkdown(result: FrontEndResult): string {
     const summary = result.routes[route]!;
     return kServerKinds.flatMap((kind) => {
       const s = summary.servers[kind];
-      if (!s) return [];
       const engine = (['uws', 'node'] as const).find((e) => kEnginePairs[e].baseline === kind);
-      const r = engine === undefined ? undefined : summary.ratios[engine];
-      return [
-        [
-          ...[route, kServerLabels[kind], thousands(s.reqPerSec), fixed(s.p50Ms, 3), fixed(s.p99Ms, 3)],
-          ...[
-            fixed(s.serverCpuUsPerReq, 2),
-            percent(s.serverCpu),
-            percent(s.clientCpu),
-            s.errors + s.timeouts,
-            s.non2xx,
-          ],
-          r ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})` : '–',
-          r ? fixed(r.cpuPerReq, 2) : '–',
-        ],
-      ];
+      return s ? [{ route, kind, s, r: engine === undefined ? undefined : summary.ratios[engine] }] : [];
     });
   });
   const lines = [
@@ -192,12 +177,25 @@ export function formatMarkdown(result: FrontEndResult): string {
       `${o.resultThreads === undefined ? ' (its default)' : ''}; ${environmentLine(result)}` +
       (o.profile ? ' **Master profiled: its figures are depressed by the profiler.**' : ''),
     '',
-    ...table(
+    ...table<(typeof rows)[number]>(
       [
-        ...['route', 'server', 'req/s', 'p50 ms', 'p99 ms', 'server µs CPU/req', 'server CPU', 'client CPU'],
-        ...['errors', 'non-2xx', 'master ÷ this: req/s (min–max)', 'CPU/req'],
+        ['route', 'l', ({ route }) => route],
+        ['server', 'l', ({ kind }) => kServerLabels[kind]],
+        ['req/s', 'r', ({ s }) => thousands(s.reqPerSec)],
+        ['p50 ms', 'r', ({ s }) => fixed(s.p50Ms, 3)],
+        ['p99 ms', 'r', ({ s }) => fixed(s.p99Ms, 3)],
+        ['server µs CPU/req', 'r', ({ s }) => fixed(s.serverCpuUsPerReq, 2)],
+        ['server CPU', 'r', ({ s }) => percent(s.serverCpu)],
+        ['client CPU', 'r', ({ s }) => percent(s.clientCpu)],
+        ['errors', 'r', ({ s }) => s.errors + s.timeouts],
+        ['non-2xx', 'r', ({ s }) => s.non2xx],
+        [
+          'master ÷ this: req/s (min–max)',
+          'r',
+          ({ r }) => (r ? `${fixed(r.median, 2)} (${fixed(r.min, 2)}–${fixed(r.max, 2)})` : '–'),
+        ],
+        ['CPU/req', 'r', ({ r }) => (r ? fixed(r.cpuPerReq, 2) : '–')],
       ],
-      'llrrrrrrrrrr',
       rows,
     ),
     '',
@@ -232,25 +230,21 @@ function masterNote(result: FrontEndResult, key: string): string | number {
   return '?';
 }
 
+/** How the headlines name each engine's master and its raw server. */
+const kHeadlineNames = { uws: ['master', 'raw uWS'], node: ['node engine master', 'raw node:http'] } as const;
+
 export function headlines(r: FrontEndResult) {
-  return kRouteNames.flatMap((route) => {
-    const s = r.routes[route];
-    if (!s) return [];
-    const rows = [];
-    if (s.servers.master && s.ratios.uws) {
-      rows.push(
-        higher(`${route}: master req/s`, s.servers.master.reqPerSec, 'req/s'),
-        higher(`${route}: master ÷ raw uWS req/s`, s.ratios.uws.median, '×'),
-        lower(`${route}: master ÷ raw uWS CPU/req`, s.ratios.uws.cpuPerReq, '×'),
-      );
-    }
-    if (s.servers['master-node'] && s.ratios.node) {
-      rows.push(
-        higher(`${route}: node engine master req/s`, s.servers['master-node'].reqPerSec, 'req/s'),
-        higher(`${route}: node engine master ÷ raw node:http req/s`, s.ratios.node.median, '×'),
-        lower(`${route}: node engine master ÷ raw node:http CPU/req`, s.ratios.node.cpuPerReq, '×'),
-      );
-    }
-    return rows;
-  });
+  return kRouteNames.flatMap((route) =>
+    (['uws', 'node'] as const).flatMap((engine) => {
+      const server = r.routes[route]?.servers[kEnginePairs[engine].master];
+      const ratio = r.routes[route]?.ratios[engine];
+      if (!server || !ratio) return [];
+      const [master, raw] = kHeadlineNames[engine];
+      return [
+        higher(`${route}: ${master} req/s`, server.reqPerSec, 'req/s'),
+        higher(`${route}: ${master} ÷ ${raw} req/s`, ratio.median, '×'),
+        lower(`${route}: ${master} ÷ ${raw} CPU/req`, ratio.cpuPerReq, '×'),
+      ];
+    }),
+  );
 }

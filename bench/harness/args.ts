@@ -89,6 +89,15 @@ export const subsetOf =
     return values.filter((v) => parts.includes(v));
   };
 
+/** Refuses a `--heartbeat-tolerance` no longer than `--heartbeat-span`: every slave would be evicted. */
+export function checkTolerance(o: { heartbeatTolerance: number; heartbeatSpan: number }): void {
+  if (o.heartbeatTolerance <= o.heartbeatSpan) {
+    throw new RangeError(
+      `--heartbeat-tolerance (${o.heartbeatTolerance} s) must exceed --heartbeat-span (${o.heartbeatSpan} s), or every slave is evicted`,
+    );
+  }
+}
+
 export const flagOf = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 export function defaultsOf<O>(flags: Flags<O>): Readonly<O> {

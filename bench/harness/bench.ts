@@ -127,6 +127,9 @@ export class BenchSkipped extends Error {
   override name = 'BenchSkipped';
 }
 
+/** Beyond a run's planned time, for its bound: start-ups, connects, drains, shutdowns. */
+export const kRunSlackMs = 120_000;
+
 /** `work`, failed with a clear error if it takes longer than `ms` (the benchmark's planned time plus slack). */
 export async function within<T>(ms: number, label: string, work: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -138,6 +141,19 @@ export async function within<T>(ms: number, label: string, work: Promise<T>): Pr
   });
   try {
     return await Promise.race([work, overrun]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** True once `work` has settled, false after `ms` if it has not (the timer does not outlive it). */
+export async function settleWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, ms, false);
+  });
+  try {
+    return await Promise.race([work.then(() => true), late]);
   } finally {
     clearTimeout(timer);
   }

@@ -189,12 +189,17 @@ export async function setup(config: MasterChildConfig) {
   };
 }
 
-/** Starts a master child; `onProgress` hears its progress. */
-export function startMaster(
+/** Starts a master child, stopped by `defer` when the run ends; `onProgress` hears its progress. */
+export async function startMaster(
   config: MasterChildConfig,
-  options: { label: string; execArgv?: string[]; onProgress?: (p: Progress) => void },
+  options: {
+    label: string;
+    execArgv?: string[];
+    onProgress?: (p: Progress) => void;
+    defer?: (stop: () => unknown) => void;
+  },
 ): Promise<IpcChild<MasterReady>> {
-  return IpcChild.start<MasterReady>(fileURLToPath(import.meta.url), config, {
+  const child = await IpcChild.start<MasterReady>(fileURLToPath(import.meta.url), config, {
     label: options.label,
     readyTimeoutMs: 60_000,
     execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
@@ -202,4 +207,39 @@ export function startMaster(
       if (message.type === 'progress') options.onProgress?.(message as Progress);
     },
   });
+  options.defer?.(() => child.stop(15_000));
+  return child;
+}
+
+/** Most milliseconds to connect a fleet of `slaves`. */
+export const connectLimitMs = (slaves: number) => 30_000 + slaves * 5;
+
+/** Connects virtual slaves to a master child (its `connect` request, bounded by `limitMs`), tokens left out. */
+export async function connectSlaves(master: IpcChild<MasterReady>, request: ConnectRequest) {
+  const { tokens: _, ...outcome } = await master.request<ConnectOutcome>(
+    'connect',
+    request,
+    request.limitMs + 15_000,
+  );
+  return outcome;
+}
+
+/**
+ * One progress line per report of a master child after the first: `line` gets the report, the tasks completed per
+ * second since the report before, and the seconds since it; it returns no line to skip one.
+ */
+export function progressLog(
+  log: (line: string) => void,
+  line: (p: Progress, tasksPerSec: number, seconds: number) => string | undefined,
+): (p: Progress) => void {
+  let last: { at: number; completed: number } | undefined;
+  return (p) => {
+    // a connect's own report (mid-load: replacements) counts no task: not the load's
+    if (last && p.completed < last.completed) return;
+    const now = performance.now();
+    const seconds = last && (now - last.at) / 1000;
+    const text = last && seconds && line(p, (p.completed - last.completed) / seconds, seconds);
+    last = { at: now, completed: p.completed };
+    if (text) log(text);
+  };
 }

@@ -61,6 +61,9 @@ export function summariseHistogram(h: Histogram, perMs: number, offsetMs = 0): H
   };
 }
 
+/** CPU milliseconds (user + system) of a `process.cpuUsage()`. */
+export const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
+
 export const fixed = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 export const thousands = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : '–');
 export const percent = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '–');
@@ -68,15 +71,22 @@ export const percent = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 10
 export const ms = (n: number) =>
   !Number.isFinite(n) ? '–' : n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2);
 
-/** A markdown table; `align` has one letter per column, `l` or `r`. */
-export function table(
-  columns: readonly string[],
-  align: string,
-  rows: readonly (readonly unknown[])[],
-): string[] {
+/**
+ * A table column: its header, its alignment (`l` or `r`), its cell; `shown` false leaves it out (a dimension the
+ * run did not vary).
+ */
+export type Column<R> = readonly [head: string, align: 'l' | 'r', cell: (row: R) => unknown, shown?: boolean];
+
+/** A markdown table: one column spec per column, one line per row. */
+export function table<R>(columns: readonly Column<R>[], rows: readonly R[]): string[] {
+  const shown = columns.filter(([, , , when]) => when !== false);
   const line = (cells: readonly unknown[]) => `| ${cells.join(' | ')} |`;
-  const rule = `|${[...align].map((a) => (a === 'r' ? '--:' : '---')).join('|')}|`;
-  return [line(columns), rule, ...rows.map(line)];
+  const rule = `|${shown.map(([, align]) => (align === 'r' ? '--:' : '---')).join('|')}|`;
+  return [
+    line(shown.map(([head]) => head)),
+    rule,
+    ...rows.map((r) => line(shown.map(([, , cell]) => cell(r)))),
+  ];
 }
 
 export interface Environment {

@@ -33,12 +33,12 @@ export interface FleetSimOptions {
   heartbeatJitter: number;
   /** Size of the result payload's padding string, in bytes. */
   resultBytes: number;
-  /** Busy-loop this many microseconds per task (on this process's one thread: the fleet's tasks queue). */
-  workUs: number;
-  /** Sleep this many milliseconds per task (timers: tasks overlap). */
-  sleepMs: number;
-  /** Send results as MessagePack (the master announces it on `/connect`). */
-  msgpack: boolean;
+  /** Busy-loop this many microseconds per task (on this process's one thread: the fleet's tasks queue). @defaultValue 0 */
+  workUs?: number;
+  /** Sleep this many milliseconds per task (timers: tasks overlap). @defaultValue 0 */
+  sleepMs?: number;
+  /** Send results as MessagePack (the master announces it on `/connect`). @defaultValue false */
+  msgpack?: boolean;
   /**
    * Keep-alive sockets to each master, per kind (heartbeats, results). Slave i always uses socket i mod this, as
    * a real slave keeps its own connection; when it is at least the fleet size, every slave has its own sockets.
@@ -189,7 +189,7 @@ export class VirtualFleet {
   readonly #resultSuffix: string;
 
   private constructor(options: FleetSimOptions) {
-    this.options = { timeoutMs: 10_000, lateMs: 100, ...options };
+    this.options = { workUs: 0, sleepMs: 0, msgpack: false, timeoutMs: 10_000, lateMs: 100, ...options };
     this.#spanMs = options.heartbeatSpan * 1000;
     // the longest a beat can be scheduled ahead: one stretched span, plus slack
     const horizonMs = this.#spanMs * (1 + options.heartbeatJitter) + 100;

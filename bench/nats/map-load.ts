@@ -5,7 +5,7 @@
  * with the child's `stats` request (`tasksCompleted`). A master with `queue` needs no load of its own: its tasks
  * come from JetStream.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
+import { settleWithin } from '../harness/bench.ts';
 import type { PluginHost } from '../harness/master-child.ts';
 
 export interface MapStart {
@@ -35,17 +35,9 @@ export function handlers({ master }: PluginHost) {
       return { inFlight };
     },
     /** Stops submitting; resolves once every task out has settled (true), or after `drainMs` (false). */
-    'map-stop': async ({ drainMs }: MapStop) => {
+    'map-stop': ({ drainMs }: MapStop) => {
       running = false;
-      const bound = new AbortController();
-      try {
-        return await Promise.race([
-          (loop ?? Promise.resolve()).then(() => true),
-          sleep(drainMs, false, { signal: bound.signal }).catch(() => false),
-        ]);
-      } finally {
-        bound.abort();
-      }
+      return settleWithin(loop ?? Promise.resolve(), drainMs);
     },
   };
 }

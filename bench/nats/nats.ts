@@ -22,11 +22,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BenchSkipped, type Context, defineBench, runIfMain, within } from '../harness/bench.ts';
+import { BenchSkipped, type Context, defineBench, kRunSlackMs, runIfMain, within } from '../harness/bench.ts';
 import type { IpcChild } from '../harness/ipc-child.ts';
 import {
   type ChildStats,
-  type ConnectOutcome,
+  connectLimitMs,
+  connectSlaves,
   type MasterReady,
   startMaster,
 } from '../harness/master-child.ts';
@@ -54,8 +55,6 @@ import {
 import { type SubmitterCount, startSubmitter } from './submitter.ts';
 
 const kMapLoad = fileURLToPath(new URL('./map-load.ts', import.meta.url));
-/** Beyond the planned time: start-up, connects, shutdown. */
-const kRunSlackMs = 120_000;
 
 const cpuSecondsOf = (pid: number) => procCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'utf8'));
 
@@ -148,8 +147,8 @@ async function run(o: NatsOptions, ctx: Context) {
   const { log } = ctx;
   // before anything starts: a machine without nats-server skips the benchmark with one clear line
   const natsVersion = o.phases.some(usesNats) ? natsServerVersion(o.natsServer) : undefined;
-  const connectLimitMs = 30_000 + o.slaves * 5;
-  const plannedMs = o.phases.length * ((o.warmup + o.duration) * 1000 + connectLimitMs);
+  const limitMs = connectLimitMs(o.slaves);
+  const plannedMs = o.phases.length * ((o.warmup + o.duration) * 1000 + limitMs);
   log(
     `nats: ${thousands(o.slaves)} virtual slaves, in-flight ${thousands(o.inFlight)}, phases ${o.phases.join(', ')}: ` +
       `${o.warmup} + ${o.duration} s each; at most ${Math.ceil((plannedMs + kRunSlackMs) / 1000)} s`,
@@ -173,9 +172,6 @@ async function run(o: NatsOptions, ctx: Context) {
       heartbeatSpan: 1,
       heartbeatJitter: 0.1,
       resultBytes: o.resultBytes,
-      workUs: 0,
-      sleepMs: 0,
-      msgpack: false,
       sockets: o.slaves,
       beatPipelining: 1,
     });
@@ -190,20 +186,11 @@ async function run(o: NatsOptions, ctx: Context) {
     const masters: IpcChild<MasterReady>[] = [];
     const connects = await Promise.all(
       Array.from({ length: count }, async (_unused, i) => {
-        const master = await startMaster(
-          // none printed: a master closing with tasks out warns for each (the window's are counted)
-          { options, plugins: nats ? [] : [kMapLoad], warnings: 0 },
-          { label: `${key} master ${i + 1}` },
-        );
-        ctx.defer(() => master.stop(15_000));
-        masters[i] = master;
+        // none printed: a master closing with tasks out warns for each (the window's are counted)
+        const config = { options, plugins: nats ? [] : [kMapLoad], warnings: 0 };
+        masters[i] = await startMaster(config, { label: `${key} master ${i + 1}`, defer: ctx.defer });
         const request = { ports: fleet.ports, slaves: per, concurrency: o.connectConcurrency };
-        const { tokens: _, ...outcome } = await master.request<ConnectOutcome>(
-          'connect',
-          { ...request, msgpack: false, limitMs: connectLimitMs },
-          connectLimitMs + 15_000,
-        );
-        return outcome;
+        return connectSlaves(masters[i]!, { ...request, msgpack: false, limitMs });
       }),
     );
     const connected = connects.reduce((sum, c) => sum + c.connected, 0);
@@ -220,17 +207,12 @@ async function run(o: NatsOptions, ctx: Context) {
       const stats = await masterStats();
       return { completed: stats.reduce((sum, s) => sum + s.tasksCompleted, 0), failed: 0 };
     };
-    const pids = {
-      masters: masters.map((m) => m.pid!),
-      submitter: submitter?.pid,
-      natsServer: nats?.pid,
-      bench: process.pid,
-    };
+    // CPU seconds of every process of the phase: masters, submitter and nats-server (when it has them), this one
     const cpuNow = () => ({
-      masters: pids.masters.map(cpuSecondsOf),
-      submitter: pids.submitter === undefined ? undefined : cpuSecondsOf(pids.submitter),
-      natsServer: pids.natsServer === undefined ? undefined : cpuSecondsOf(pids.natsServer),
-      bench: cpuSecondsOf(pids.bench),
+      masters: masters.map((m) => cpuSecondsOf(m.pid!)),
+      ...(submitter ? { submitter: cpuSecondsOf(submitter.pid!) } : {}),
+      ...(nats ? { natsServer: cpuSecondsOf(nats.pid) } : {}),
+      bench: cpuSecondsOf(process.pid),
     });
 
     await sleep(o.warmup * 1000);
@@ -241,8 +223,6 @@ async function run(o: NatsOptions, ctx: Context) {
     const cpu1 = cpuNow();
     const seconds = (performance.now() - t0) / 1000;
     const [n1, m1, v1] = await Promise.all([counted(), masterStats(), nats?.counters()]);
-    const since = (a: number | undefined, b: number | undefined) =>
-      a === undefined || b === undefined ? undefined : b - a;
     const measure: PhaseMeasure = {
       phase: key,
       connected,
@@ -256,8 +236,8 @@ async function run(o: NatsOptions, ctx: Context) {
       lastWarning: m1.find((s, i) => s.warnings > m0[i]!.warnings)?.lastWarning,
       cpu: {
         masters: cpu1.masters.map((s, i) => s - cpu0.masters[i]!),
-        ...(submitter ? { submitter: since(cpu0.submitter, cpu1.submitter)! } : {}),
-        ...(nats ? { natsServer: since(cpu0.natsServer, cpu1.natsServer)! } : {}),
+        ...(submitter ? { submitter: cpu1.submitter! - cpu0.submitter! } : {}),
+        ...(nats ? { natsServer: cpu1.natsServer! - cpu0.natsServer! } : {}),
         bench: cpu1.bench - cpu0.bench,
       },
       ...(v0 && v1 ? { nats: countersSince(v0, v1) } : {}),

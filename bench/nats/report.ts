@@ -5,7 +5,16 @@
  */
 import { int, num, type OptionsOf, subsetOf, value } from '../harness/args.ts';
 import type { Result } from '../harness/bench.ts';
-import { environmentLine, fixed, type Headline, higher, lower, table, thousands } from '../harness/report.ts';
+import {
+  environmentLine,
+  fixed,
+  type Headline,
+  higher,
+  lower,
+  percent,
+  table,
+  thousands,
+} from '../harness/report.ts';
 
 /** The phases, in run order: the in-memory baseline first. */
 export const kPhases = ['memory', 'nats', 'nats2'] as const;
@@ -184,7 +193,6 @@ export function assemble(options: NatsOptions, measures: PhaseMeasure[], natsVer
 export type NatsResult = Result<NatsOptions, ReturnType<typeof assemble>>;
 
 const us = (n: number) => fixed(n, 0);
-const share = (n: number) => (Number.isFinite(n) ? `${Math.round(n * 100)}%` : '–');
 /** One figure per master; two are shown as their sum and each. */
 const masters = (values: number[], f: (n: number) => string) =>
   values.length === 1
@@ -200,51 +208,37 @@ export function formatMarkdown(result: NatsResult): string {
       `tasks that take no time; ${result.natsVersion ? `nats-server ${result.natsVersion} (R1, file storage)` : 'no nats-server'}; ` +
       environmentLine(result),
     '',
-    ...table(
+    ...table<PhaseFigures>(
       [
-        ...['phase', 'tasks/s', '÷ memory', 'master µs CPU/task', 'submitter µs/task', 'nats-server µs/task'],
-        ...['virtual slaves µs/task', 'all µs/task', 'NATS msgs/task', 'NATS bytes/task'],
+        ['phase', 'l', (p) => kPhaseLabels[p.phase]],
+        ['tasks/s', 'r', (p) => thousands(p.tasksPerSec)],
+        ['÷ memory', 'r', (p) => fixed(p.ratio, 3)],
+        ['master µs CPU/task', 'r', (p) => masters(p.usPerTask.masters, us)],
+        ['submitter µs/task', 'r', (p) => us(p.usPerTask.submitter)],
+        ['nats-server µs/task', 'r', (p) => us(p.usPerTask.natsServer)],
+        ['virtual slaves µs/task', 'r', (p) => us(p.usPerTask.bench)],
+        ['all µs/task', 'r', (p) => us(p.usPerTask.all)],
+        ['NATS msgs/task', 'r', (p) => fixed(p.natsMsgsPerTask, 1)],
+        ['NATS bytes/task', 'r', (p) => thousands(p.natsBytesPerTask)],
       ],
-      'lrrrrrrrrr',
-      phases.map((p) => [
-        kPhaseLabels[p.phase],
-        thousands(p.tasksPerSec),
-        fixed(p.ratio, 3),
-        masters(p.usPerTask.masters, us),
-        us(p.usPerTask.submitter),
-        us(p.usPerTask.natsServer),
-        us(p.usPerTask.bench),
-        us(p.usPerTask.all),
-        fixed(p.natsMsgsPerTask, 1),
-        thousands(p.natsBytesPerTask),
-      ]),
+      phases,
     ),
     '',
     'CPU time ÷ wall time of each process over the window (100% = one core; the machine has ' +
       `${result.environment.cpus}):`,
     '',
-    ...table(
+    ...table<PhaseFigures>(
       [
-        'phase',
-        'master',
-        'submitter',
-        'nats-server',
-        'virtual slaves',
-        'all',
-        'tasks per master',
-        'warnings',
+        ['phase', 'l', (p) => kPhaseLabels[p.phase]],
+        ['master', 'r', (p) => masters(p.busy.masters, percent)],
+        ['submitter', 'r', (p) => percent(p.busy.submitter)],
+        ['nats-server', 'r', (p) => percent(p.busy.natsServer)],
+        ['virtual slaves', 'r', (p) => percent(p.busy.bench)],
+        ['all', 'r', (p) => percent(p.busy.all)],
+        ['tasks per master', 'l', (p) => p.masterTasks.map(thousands).join(' / ')],
+        ['warnings', 'r', (p) => thousands(p.masterWarnings)],
       ],
-      'lrrrrrlr',
-      phases.map((p) => [
-        kPhaseLabels[p.phase],
-        masters(p.busy.masters, share),
-        share(p.busy.submitter),
-        share(p.busy.natsServer),
-        share(p.busy.bench),
-        share(p.busy.all),
-        p.masterTasks.map(thousands).join(' / '),
-        thousands(p.masterWarnings),
-      ]),
+      phases,
     ),
     ...(result.notes.length + result.problems.length > 0 ? [''] : []),
     ...result.notes.map((n) => `- note: ${n}`),

@@ -16,10 +16,11 @@ import { kDashboardLimits } from '../../src/master/dashboard/dashboard.ts';
 import { FleetEventLog } from '../../src/master/dashboard/event-log.ts';
 import type { HistoryPoint, SnapshotFrame, Summary, UpdateFrame } from '../../src/master/dashboard/frames.ts';
 import { SlaveSlots } from '../../src/master/dashboard/slave-slots.ts';
-import { SlaveRegistry } from '../../src/master/fleet/registry.ts';
+import { type SlaveRecord, SlaveRegistry } from '../../src/master/fleet/registry.ts';
+import { kMasterOptions } from '../../src/master/options.ts';
 
 /** The master's default `heartbeatTolerance`, in seconds. */
-export const kToleranceSeconds = 17;
+export const kToleranceSeconds = kMasterOptions.heartbeatTolerance.default;
 const kTickMs = kDashboardLimits.tickMs;
 
 interface Connection {
@@ -44,12 +45,12 @@ export function dashboardTick(size: number): DashboardTick {
   const limits = kDashboardLimits;
   const toleranceMs = kToleranceSeconds * 1000;
   const registry = new SlaveRegistry<Connection>();
-  const slots = new SlaveSlots<ReturnType<typeof registry.add>>();
+  const slots = new SlaveSlots<SlaveRecord<Connection>>();
   const events = new FleetEventLog(limits.events);
   let now = 1_000_000;
   const connections: Connection[] = [];
   /** In heartbeat order: touched in this order, they stay in it. */
-  const records: ReturnType<typeof registry.add>[] = [];
+  const records: SlaveRecord<Connection>[] = [];
   for (let i = 0; i < size; i++) {
     const origin = `http://10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}:7236`;
     const connection = { origin, runningTasks: 1 };

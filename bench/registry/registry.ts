@@ -13,10 +13,10 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Bench } from 'tinybench';
-import { SlaveRegistry } from '../../src/master/fleet/registry.ts';
+import { type SlaveRecord, SlaveRegistry } from '../../src/master/fleet/registry.ts';
 import { type Context, defineBench, runIfMain } from '../harness/bench.ts';
 import { thousands } from '../harness/report.ts';
-import { type DashboardTick, dashboardTick } from './dashboard-tick.ts';
+import { dashboardTick } from './dashboard-tick.ts';
 import { indexPlacer, type Placer, scanPlacer, stepsPerIteration } from './placement.ts';
 import {
   type DashboardRow,
@@ -68,7 +68,7 @@ function tokensFor(size: number): string[] {
 function registryFleet(size: number): Fleet {
   const registry = new SlaveRegistry<object>();
   const tokens = tokensFor(size);
-  let expired: ReturnType<SlaveRegistry<object>['expire']> = [];
+  let expired: SlaveRecord<object>[] = [];
   const fleet: Fleet = {
     size,
     clock: 0,
@@ -90,11 +90,8 @@ function registryFleet(size: number): Fleet {
   return fleet;
 }
 
-interface NaiveRecord {
-  name: string;
-  token: string;
-  lastHeartbeat: number;
-}
+/** The registry's record without its list links. */
+type NaiveRecord = Pick<SlaveRecord<object>, 'name' | 'token' | 'lastHeartbeat'>;
 
 /** The baseline: a Map of records, and a sweep that looks at every one of them. */
 function naiveFleet(size: number): Fleet {
@@ -149,13 +146,23 @@ function shuffledTokens(size: number): string[] {
 /** A tinybench task, the operations each of its iterations runs, and the row its timing becomes. */
 interface Case {
   name: string;
-  /** Operations per tinybench iteration. */
-  ops: number;
-  row:
-    | { kind: 'registry'; of: Omit<RegistryRow, 'meanUs' | 'p50Us' | 'p99Us' | 'rme' | 'iterations'> }
-    | { kind: 'placement'; of: Pick<PlacementRow, 'implementation' | 'size'> }
-    | { kind: 'dashboard'; of: Pick<DashboardRow, 'part' | 'size'>; bytes: () => number };
+  /** Makes the timing of one iteration (ms) a row of the result. */
+  record: (latency: Latency) => void;
 }
+
+/** What tinybench measured of a case's iterations, in milliseconds. */
+type Latency = Record<'mean' | 'p50' | 'p99' | 'rme' | 'samplesCount', number>;
+
+/** The rows the cases make. */
+interface Rows {
+  rows: RegistryRow[];
+  placement: PlacementRow[];
+  dashboard: DashboardRow[];
+}
+
+/** A time per operation, from one of an iteration of `ops` in ms, in `unit`s of a ms (1000: µs, 1e6: ns). */
+const perOp = (ms: number, ops: number, unit: number) => (ms * unit) / ops;
+const precision = (l: Latency) => ({ rme: l.rme, iterations: l.samplesCount });
 
 type GcFunction = (options?: { type: 'major' | 'minor' }) => void;
 
@@ -173,88 +180,98 @@ function collector(mode: RegistryOptions['gc']): () => void {
 
 const kImplementations: readonly Implementation[] = ['registry', 'naive'];
 
+/**
+ * A tinybench task whose fixture is built before its iterations and dropped after them (never timed); `each`
+ * readies it before every iteration (also untimed).
+ */
+function addCase<T>(
+  bench: Bench,
+  name: string,
+  make: () => T,
+  iteration: (fixture: T) => unknown,
+  each?: (fixture: T) => void,
+): void {
+  let fixture: T | undefined;
+  bench.add(name, () => iteration(fixture!), {
+    beforeAll() {
+      fixture = make();
+    },
+    ...(each && { beforeEach: () => each(fixture!) }),
+    afterAll() {
+      fixture = undefined;
+    },
+  });
+}
+
+/** The registry's figures per operation, from an iteration of `ops` of them. */
+const registryTimes = (l: Latency, ops: number) => ({
+  meanUs: perOp(l.mean, ops, 1000),
+  p50Us: perOp(l.p50, ops, 1000),
+  p99Us: perOp(l.p99, ops, 1000),
+  ...precision(l),
+});
+
 /** Heartbeats: byToken + touch, kBeatsPerIteration of them per iteration, all over the fleet. */
-function addHeartbeats(bench: Bench, size: number): Case[] {
+function addHeartbeats(bench: Bench, size: number, out: Rows): Case[] {
   return kImplementations.map((implementation) => {
-    let fleet: Fleet | undefined;
     const order = shuffledTokens(size);
     let cursor = 0;
     const name = `heartbeat ${implementation} ${size}`;
-    bench.add(
+    addCase(
+      bench,
       name,
-      () => {
-        const f = fleet!;
+      () => kFactories[implementation](size),
+      (fleet) => {
         for (let i = 0; i < kBeatsPerIteration; i++) {
-          f.beat(order[cursor]!);
+          fleet.beat(order[cursor]!);
           cursor = cursor + 1 === size ? 0 : cursor + 1;
         }
       },
-      {
-        beforeAll() {
-          fleet = kFactories[implementation](size);
-        },
-        afterAll() {
-          fleet = undefined;
-        },
-      },
     );
-    return {
-      name,
-      ops: kBeatsPerIteration,
-      row: {
-        kind: 'registry',
-        of: { operation: 'heartbeat', implementation, size, expired: 0, expiry: undefined },
-      },
-    };
+    const of = { operation: 'heartbeat' as const, implementation, size, expired: 0, expiry: undefined };
+    return { name, record: (l) => out.rows.push({ ...of, ...registryTimes(l, kBeatsPerIteration) }) };
   });
 }
 
 /** One sweep tick that expires none, 1% or all of the fleet; the re-population between sweeps is not timed. */
-function addSweeps(bench: Bench, size: number, gc: () => void): Case[] {
+function addSweeps(bench: Bench, size: number, gc: () => void, out: Rows): Case[] {
   const cases: Case[] = [];
   for (const expiry of kExpiries) {
     const k = expiredCount(expiry, size);
     for (const implementation of kImplementations) {
-      let fleet: Fleet | undefined;
       let cutoff = 0;
       let setupMs = 0;
       // one empty registry sweep is a few nanoseconds: repeat it (nothing changes, nothing to restore)
       const ops = k === 0 && implementation === 'registry' ? kEmptySweepsPerIteration : 1;
       const name = `sweep ${expiry} ${implementation} ${size}`;
-      bench.add(
+      addCase(
+        bench,
         name,
         () => {
+          const fleet = kFactories[implementation](size);
+          // correctness before speed: the sweep must expire exactly k, then restore must refill
+          const got = fleet.sweep(fleet.clock - fleet.size + k);
+          if (got !== k) throw new Error(`${name}: expired ${got}, expected ${k}`);
+          fleet.restore();
+          return fleet;
+        },
+        (fleet) => {
           const started = performance.now();
-          const f = fleet!;
-          for (let i = 0; i < ops; i++) f.sweep(cutoff);
+          for (let i = 0; i < ops; i++) fleet.sweep(cutoff);
           // the time budget counts setup too, or a cheap sweep behind a costly setup runs for minutes
           return { overriddenIterationCost: performance.now() - started + setupMs };
         },
-        {
-          beforeAll() {
-            fleet = kFactories[implementation](size);
-            // correctness before speed: the sweep must expire exactly k, then restore must refill
-            const f = fleet;
-            const got = f.sweep(f.clock - f.size + k);
-            if (got !== k) throw new Error(`${name}: expired ${got}, expected ${k}`);
-            f.restore();
-          },
-          // setup, outside the timed call: put back what the last sweep removed, aim at the k oldest
-          beforeEach() {
-            const started = performance.now();
-            const f = fleet!;
-            f.restore();
-            cutoff = f.clock - f.size + k;
-            if (k > 0) gc();
-            setupMs = performance.now() - started;
-          },
-          afterAll() {
-            fleet = undefined;
-          },
+        // setup, outside the timed call: put back what the last sweep removed, aim at the k oldest
+        (fleet) => {
+          const started = performance.now();
+          fleet.restore();
+          cutoff = fleet.clock - fleet.size + k;
+          if (k > 0) gc();
+          setupMs = performance.now() - started;
         },
       );
       const of = { operation: 'sweep' as const, implementation, size, expired: k, expiry };
-      cases.push({ name, ops, row: { kind: 'registry', of } });
+      cases.push({ name, record: (l) => out.rows.push({ ...of, ...registryTimes(l, ops) }) });
     }
   }
   return cases;
@@ -266,55 +283,48 @@ const kPlacers: Readonly<Record<PlacementImplementation, (size: number) => Place
 };
 
 /** Placement steps on the free-slot index and on a full scan; the fleet is built outside the timing. */
-function addPlacement(bench: Bench, size: number): Case[] {
+function addPlacement(bench: Bench, size: number, out: Rows): Case[] {
   return (['index', 'scan'] as const).map((implementation) => {
-    let placer: Placer | undefined;
     const ops = stepsPerIteration(implementation, size);
     const name = `placement ${implementation} ${size}`;
-    bench.add(
+    addCase(
+      bench,
       name,
-      () => {
-        const p = placer!;
-        for (let i = 0; i < ops; i++) p.step();
-      },
-      {
-        beforeAll() {
-          placer = kPlacers[implementation](size);
-        },
-        afterAll() {
-          placer = undefined;
-        },
+      () => kPlacers[implementation](size),
+      (placer) => {
+        for (let i = 0; i < ops; i++) placer.step();
       },
     );
-    return { name, ops, row: { kind: 'placement', of: { implementation, size } } };
+    const record = (l: Latency) =>
+      out.placement.push({
+        implementation,
+        size,
+        meanNs: perOp(l.mean, ops, 1e6),
+        p99Ns: perOp(l.p99, ops, 1e6),
+        ...precision(l),
+      });
+    return { name, record };
   });
 }
 
 /** The dashboard's tick (after a second of churn, untimed) and a page's snapshot; the fleet is built once per case. */
-function addDashboard(bench: Bench, size: number): Case[] {
+function addDashboard(bench: Bench, size: number, out: Rows): Case[] {
   return (['tick', 'snapshot'] as const).map((part) => {
-    let dashboard: DashboardTick | undefined;
     let bytes = 0;
     const name = `dashboard ${part} ${size}`;
-    bench.add(
+    addCase(
+      bench,
       name,
-      () => {
-        bytes = part === 'tick' ? dashboard!.tick() : dashboard!.snapshot();
+      () => dashboardTick(size),
+      (dashboard) => {
+        bytes = part === 'tick' ? dashboard.tick() : dashboard.snapshot();
       },
-      {
-        beforeAll() {
-          dashboard = dashboardTick(size);
-        },
-        // every tick sees a new second: all ages moved, a third of the in-flight counts changed
-        beforeEach() {
-          if (part === 'tick') dashboard!.churn();
-        },
-        afterAll() {
-          dashboard = undefined;
-        },
-      },
+      // every tick sees a new second: all ages moved, a third of the in-flight counts changed
+      part === 'tick' ? (dashboard) => dashboard.churn() : undefined,
     );
-    return { name, ops: 1, row: { kind: 'dashboard', of: { part, size }, bytes: () => bytes } };
+    const record = (l: Latency) =>
+      out.dashboard.push({ part, size, meanUs: l.mean * 1000, p99Us: l.p99 * 1000, ...precision(l), bytes });
+    return { name, record };
   });
 }
 
@@ -322,12 +332,13 @@ async function run(options: RegistryOptions, ctx: Context) {
   const gc = collector(options.gc);
   const bench = new Bench({ name: 'registry', time: options.time, iterations: options.iterations });
   const parts = new Set(options.parts);
+  const out: Rows = { rows: [], placement: [], dashboard: [] };
   const cases: Case[] = [];
   for (const size of options.sizes) {
-    if (parts.has('heartbeat')) cases.push(...addHeartbeats(bench, size));
-    if (parts.has('sweep')) cases.push(...addSweeps(bench, size, gc));
-    if (parts.has('placement')) cases.push(...addPlacement(bench, size));
-    if (parts.has('dashboard')) cases.push(...addDashboard(bench, size));
+    if (parts.has('heartbeat')) cases.push(...addHeartbeats(bench, size, out));
+    if (parts.has('sweep')) cases.push(...addSweeps(bench, size, gc, out));
+    if (parts.has('placement')) cases.push(...addPlacement(bench, size, out));
+    if (parts.has('dashboard')) cases.push(...addDashboard(bench, size, out));
   }
 
   bench.addEventListener('cycle', (event) => {
@@ -339,43 +350,15 @@ async function run(options: RegistryOptions, ctx: Context) {
   );
   await bench.run();
 
-  const rows: RegistryRow[] = [];
-  const placement: PlacementRow[] = [];
-  const dashboard: DashboardRow[] = [];
   for (const c of cases) {
-    const task = bench.getTask(c.name);
-    const result = task?.result;
+    const result = bench.getTask(c.name)?.result;
     if (result?.state !== 'completed') {
       const error = result && 'error' in result ? String(result.error) : (result?.state ?? 'missing');
       throw new Error(`registry case ${c.name} did not complete: ${error}`);
     }
-    const { latency } = result;
-    const figures = { rme: latency.rme, iterations: latency.samplesCount };
-    if (c.row.kind === 'placement') {
-      const perStep = (msPerIteration: number) => (msPerIteration * 1e6) / c.ops;
-      placement.push({ ...c.row.of, meanNs: perStep(latency.mean), p99Ns: perStep(latency.p99), ...figures });
-      continue;
-    }
-    if (c.row.kind === 'dashboard') {
-      const { of, bytes } = c.row;
-      dashboard.push({
-        ...of,
-        meanUs: latency.mean * 1000,
-        p99Us: latency.p99 * 1000,
-        ...figures,
-        bytes: bytes(),
-      });
-      continue;
-    }
-    const perOp = (msPerIteration: number) => (msPerIteration * 1000) / c.ops;
-    rows.push({
-      ...c.row.of,
-      meanUs: perOp(latency.mean),
-      p50Us: perOp(latency.p50),
-      p99Us: perOp(latency.p99),
-      ...figures,
-    });
+    c.record(result.latency);
   }
+  const { rows, placement, dashboard } = out;
   return {
     rows,
     scaling: scalingOf(rows),

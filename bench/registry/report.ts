@@ -189,41 +189,51 @@ function registryTables(result: RegistryResult): string[] {
     a.operation === b.operation && a.size === b.size && a.expiry === b.expiry;
   const rows = result.rows
     .filter((r) => r.implementation === 'registry')
-    .map((r) => {
-      const naive = result.rows.find((x) => x.implementation === 'naive' && same(x, r));
-      return [
-        r.operation === 'heartbeat' ? 'heartbeat (byToken + touch)' : label(r),
-        ...[thousands(r.size), thousands(r.expired), us(r.meanUs), us(r.p99Us), fixed(r.rme, 1)],
-        r.expired > 0 ? fixed((r.meanUs * 1000) / r.expired, 1) : '–',
-        naive ? us(naive.meanUs) : '–',
-        naive ? fixed(naive.meanUs / r.meanUs, 1) : '–',
-      ];
-    });
-  const scaling = result.scaling.map((s) => [
-    ...[label(s), s.implementation, fixed(s.fleetFactor, 0)],
-    ...[Number.isFinite(s.expiredFactor) ? fixed(s.expiredFactor, 0) : '–', fixed(s.costFactor, 2)],
-  ]);
+    .map((r) => ({ r, naive: result.rows.find((x) => x.implementation === 'naive' && same(x, r)) }));
   return [
     '### Registry: heartbeat bookkeeping and one sweep tick, `SlaveRegistry` vs a naive full scan',
     '',
     `tinybench, ≥ ${o.time} ms measured and ≥ ${o.iterations} iterations per case (re-population between ` +
       `sweeps excluded${o.gc === 'none' ? '' : `, a ${o.gc} GC before each expiring sweep`}); ${environmentLine(result)}`,
     '',
-    ...table(
+    ...table<(typeof rows)[number]>(
       [
-        ...['operation', 'fleet', 'expired per sweep', 'registry µs/op', 'p99 µs', '± %'],
-        ...['registry ns per expired slave', 'naive full scan µs/op', 'naive ÷ registry'],
+        [
+          'operation',
+          'l',
+          ({ r }) => (r.operation === 'heartbeat' ? 'heartbeat (byToken + touch)' : label(r)),
+        ],
+        ['fleet', 'r', ({ r }) => thousands(r.size)],
+        ['expired per sweep', 'r', ({ r }) => thousands(r.expired)],
+        ['registry µs/op', 'r', ({ r }) => us(r.meanUs)],
+        ['p99 µs', 'r', ({ r }) => us(r.p99Us)],
+        ['± %', 'r', ({ r }) => fixed(r.rme, 1)],
+        [
+          'registry ns per expired slave',
+          'r',
+          ({ r }) => (r.expired > 0 ? fixed((r.meanUs * 1000) / r.expired, 1) : '–'),
+        ],
+        ['naive full scan µs/op', 'r', ({ naive }) => (naive ? us(naive.meanUs) : '–')],
+        ['naive ÷ registry', 'r', ({ r, naive }) => (naive ? fixed(naive.meanUs / r.meanUs, 1) : '–')],
       ],
-      'lrrrrrrrr',
       rows,
     ),
     '',
-    ...(scaling.length === 0
+    ...(result.scaling.length === 0
       ? []
       : [
           "Scaling, largest fleet ÷ smallest (the registry's sweep should follow the expired column):",
           '',
-          ...table(['operation', 'implementation', 'fleet ×', 'expired ×', 'time ×'], 'llrrr', scaling),
+          ...table<Scaling>(
+            [
+              ['operation', 'l', label],
+              ['implementation', 'l', (s) => s.implementation],
+              ['fleet ×', 'r', (s) => fixed(s.fleetFactor, 0)],
+              ['expired ×', 'r', (s) => (Number.isFinite(s.expiredFactor) ? fixed(s.expiredFactor, 0) : '–')],
+              ['time ×', 'r', (s) => fixed(s.costFactor, 2)],
+            ],
+            result.scaling,
+          ),
           '',
         ]),
   ];
@@ -247,13 +257,10 @@ function placementTables(result: RegistryResult): string[] {
   if (result.placement.length === 0) return [];
   const rows = result.placement
     .filter((r) => r.implementation === 'index')
-    .map((r) => {
-      const scan = result.placement.find((x) => x.implementation === 'scan' && x.size === r.size);
-      return [
-        ...[thousands(r.size), ns(r.meanNs), ns(r.p99Ns), fixed(r.rme, 1)],
-        ...[scan ? ns(scan.meanNs) : '–', scan ? fixed(scan.meanNs / r.meanNs, 1) : '–'],
-      ];
-    });
+    .map((r) => ({
+      r,
+      scan: result.placement.find((x) => x.implementation === 'scan' && x.size === r.size),
+    }));
   const growth = placementGrowthLine(result.placementGrowth);
   return [
     '### Placement: one step (a pick, its task’s start, an earlier task’s end), `SlotIndex` + `leastLoaded` vs a full scan',
@@ -261,9 +268,15 @@ function placementTables(result: RegistryResult): string[] {
     `tinybench, ≥ ${o.time} ms and ≥ ${o.iterations} iterations per case; 4 slots per slave, 2 tasks each in ` +
       `flight; ${environmentLine(result)}`,
     '',
-    ...table(
-      ['slaves', 'index ns/step', 'p99 ns', '± %', 'full scan ns/step', 'scan ÷ index'],
-      'rrrrrr',
+    ...table<(typeof rows)[number]>(
+      [
+        ['slaves', 'r', ({ r }) => thousands(r.size)],
+        ['index ns/step', 'r', ({ r }) => ns(r.meanNs)],
+        ['p99 ns', 'r', ({ r }) => ns(r.p99Ns)],
+        ['± %', 'r', ({ r }) => fixed(r.rme, 1)],
+        ['full scan ns/step', 'r', ({ scan }) => (scan ? ns(scan.meanNs) : '–')],
+        ['scan ÷ index', 'r', ({ r, scan }) => (scan ? fixed(scan.meanNs / r.meanNs, 1) : '–')],
+      ],
       rows,
     ),
     '',
@@ -282,21 +295,7 @@ function dashboardTables(result: RegistryResult, tickMs: number): string[] {
   const rows = sizes.map((size) => {
     const of = (part: DashboardRow['part']) =>
       result.dashboard.find((r) => r.size === size && r.part === part);
-    const tick = of('tick');
-    const snapshot = of('snapshot');
-    return [
-      thousands(size),
-      ...(tick
-        ? [
-            us(tick.meanUs),
-            us(tick.p99Us),
-            fixed(tick.rme, 1),
-            `${fixed(tickShare(tick.meanUs, tickMs) * 100, 3)}%`,
-            kB(tick.bytes),
-          ]
-        : ['–', '–', '–', '–', '–']),
-      ...(snapshot ? [us(snapshot.meanUs), kB(snapshot.bytes)] : ['–', '–']),
-    ];
+    return { size, tick: of('tick'), snapshot: of('snapshot') };
   });
   return [
     '### Dashboard: one update tick and one page’s snapshot (`src/master/dashboard/`)',
@@ -304,12 +303,21 @@ function dashboardTables(result: RegistryResult, tickMs: number): string[] {
     `tinybench, ≥ ${o.time} ms and ≥ ${o.iterations} iterations per case; before each tick a second goes by ` +
       `(every slave beat, a third of the in-flight counts changed); ${environmentLine(result)}`,
     '',
-    ...table(
+    ...table<(typeof rows)[number]>(
       [
-        ...['slaves', 'tick µs', 'p99 µs', '± %', `share of the main thread (one tick per ${tickMs} ms)`],
-        ...['update kB', 'snapshot µs', 'snapshot kB'],
+        ['slaves', 'r', ({ size }) => thousands(size)],
+        ['tick µs', 'r', ({ tick }) => (tick ? us(tick.meanUs) : '–')],
+        ['p99 µs', 'r', ({ tick }) => (tick ? us(tick.p99Us) : '–')],
+        ['± %', 'r', ({ tick }) => (tick ? fixed(tick.rme, 1) : '–')],
+        [
+          `share of the main thread (one tick per ${tickMs} ms)`,
+          'r',
+          ({ tick }) => (tick ? `${fixed(tickShare(tick.meanUs, tickMs) * 100, 3)}%` : '–'),
+        ],
+        ['update kB', 'r', ({ tick }) => (tick ? kB(tick.bytes) : '–')],
+        ['snapshot µs', 'r', ({ snapshot }) => (snapshot ? us(snapshot.meanUs) : '–')],
+        ['snapshot kB', 'r', ({ snapshot }) => (snapshot ? kB(snapshot.bytes) : '–')],
       ],
-      'rrrrrrrr',
       rows,
     ),
     '',

@@ -266,20 +266,7 @@ export function formatHeartbeatTable(result: ResultPoolResult): string[] {
   const o = result.options;
   const runs = result.heartbeat;
   const rows = runs.flatMap((run) =>
-    (['idle', 'loaded'] as const).map((name) => {
-      const { heartbeats: h, results: r, master: m } = run[name];
-      return [
-        ...[modeLabel(run.mode), name, thousands(h.perSecond), ms(h.latencyMs.p50), ms(h.latencyMs.p99)],
-        ...[ms(h.latencyMs.max), h.late, h.missed, m.evictions, r ? thousands(r.perSecond) : '–'],
-        ...[
-          r ? ms(r.latencyMs.p99) : '–',
-          r ? r.pushedBack : '–',
-          ms(m.loopDelayMs.p99),
-          ms(h.loopDelayMs.p99),
-        ],
-        ...[percent(m.cpu), ms(m.cpuMsPerResult), name === 'loaded' ? `**${fixed(run.ratio, 2)}**` : ''],
-      ];
-    }),
+    (['idle', 'loaded'] as const).map((name) => ({ run, name, ...run[name] })),
   );
   const lines = [
     '### Result pool: heartbeats while a heavy handler saturates the result stage',
@@ -292,13 +279,26 @@ export function formatHeartbeatTable(result: ResultPoolResult): string[] {
       `late = answered after ${o.lateMs} ms; missed = error, timeout or refusal.` +
       notes(o, result, o.profile),
     '',
-    ...table(
+    ...table<(typeof rows)[number]>(
       [
-        ...['mode', 'phase', 'heartbeats/s', 'p50 ms', 'p99 ms', 'max ms', 'late', 'missed', 'evictions'],
-        ...['results/s', 'result p99 ms', '503s', 'master loop delay p99 ms', 'fleet loop delay p99 ms'],
-        ...['master CPU', 'master CPU ms/result', 'p99 ÷ idle p99'],
+        ['mode', 'l', ({ run }) => modeLabel(run.mode)],
+        ['phase', 'l', ({ name }) => name],
+        ['heartbeats/s', 'r', ({ heartbeats: h }) => thousands(h.perSecond)],
+        ['p50 ms', 'r', ({ heartbeats: h }) => ms(h.latencyMs.p50)],
+        ['p99 ms', 'r', ({ heartbeats: h }) => ms(h.latencyMs.p99)],
+        ['max ms', 'r', ({ heartbeats: h }) => ms(h.latencyMs.max)],
+        ['late', 'r', ({ heartbeats: h }) => h.late],
+        ['missed', 'r', ({ heartbeats: h }) => h.missed],
+        ['evictions', 'r', ({ master: m }) => m.evictions],
+        ['results/s', 'r', ({ results: r }) => (r ? thousands(r.perSecond) : '–')],
+        ['result p99 ms', 'r', ({ results: r }) => (r ? ms(r.latencyMs.p99) : '–')],
+        ['503s', 'r', ({ results: r }) => (r ? r.pushedBack : '–')],
+        ['master loop delay p99 ms', 'r', ({ master: m }) => ms(m.loopDelayMs.p99)],
+        ['fleet loop delay p99 ms', 'r', ({ heartbeats: h }) => ms(h.loopDelayMs.p99)],
+        ['master CPU', 'r', ({ master: m }) => percent(m.cpu)],
+        ['master CPU ms/result', 'r', ({ master: m }) => ms(m.cpuMsPerResult)],
+        ['p99 ÷ idle p99', 'r', ({ run, name }) => (name === 'loaded' ? `**${fixed(run.ratio, 2)}**` : '')],
       ],
-      'llrrrrrrrrrrrrrrr',
       rows,
     ),
     '',
@@ -329,29 +329,14 @@ export function formatHeartbeatTable(result: ResultPoolResult): string[] {
 export function formatThroughputTable(result: ResultPoolResult): string[] {
   const o = result.options;
   if (result.throughput.length === 0) return [];
-  const rows: unknown[][] = [];
-  for (const size of o.sizes) {
-    for (const format of o.formats) {
+  // grouped by size and format, in the order of the flags; each beside the inline mode's results
+  const rows = o.sizes.flatMap((size) =>
+    o.formats.flatMap((format) => {
       const cells = result.throughput.filter((c) => c.size === size && c.format === format);
       const inline = cells.find((c) => c.mode.threads === 0)?.phase.results;
-      for (const cell of cells) {
-        const { results: r, heartbeats: h, master: m } = cell.phase;
-        const ratio = inline && r && r !== inline ? fixed(r.perSecond / inline.perSecond, 2) : '–';
-        rows.push([
-          ...[
-            formatSize(size),
-            format,
-            thousands(cell.bodyBytes),
-            thousands(cell.values),
-            modeLabel(cell.mode),
-          ],
-          ...[r ? thousands(r.perSecond) : '–', r ? fixed(r.megabytesPerSecond, 1) : '–', ratio],
-          ...[r ? ms(r.latencyMs.p50) : '–', r ? ms(r.latencyMs.p99) : '–', fixed(m.resultsPerBatch, 1)],
-          ...[ms(h.latencyMs.p99), `${h.late} / ${h.missed}`, percent(m.cpu), percent(cell.phase.senderCpu)],
-        ]);
-      }
-    }
-  }
+      return cells.map((cell) => ({ cell, inline, ...cell.phase }));
+    }),
+  );
   return [
     '### Result pool: results per second, trivial handler (returns the result)',
     '',
@@ -360,19 +345,29 @@ export function formatThroughputTable(result: ResultPoolResult): string[] {
       '`result.values` (MessagePack: a Float32Array; JSON: an array of JSON numbers).' +
       notes(o, result, o.profile || o.cpuProf),
     '',
-    ...table(
+    ...table<(typeof rows)[number]>(
       [
-        ...['result', 'format', 'body B', 'values', 'mode', 'results/s', 'MB/s', '÷ inline', 'result p50 ms'],
-        ...[
-          'result p99 ms',
-          'results/batch',
-          'heartbeat p99 ms',
-          'hb late / missed',
-          'master CPU',
-          'sender CPU',
+        ['result', 'l', ({ cell }) => formatSize(cell.size)],
+        ['format', 'l', ({ cell }) => cell.format],
+        ['body B', 'r', ({ cell }) => thousands(cell.bodyBytes)],
+        ['values', 'r', ({ cell }) => thousands(cell.values)],
+        ['mode', 'l', ({ cell }) => modeLabel(cell.mode)],
+        ['results/s', 'r', ({ results: r }) => (r ? thousands(r.perSecond) : '–')],
+        ['MB/s', 'r', ({ results: r }) => (r ? fixed(r.megabytesPerSecond, 1) : '–')],
+        [
+          '÷ inline',
+          'r',
+          ({ results: r, inline }) =>
+            inline && r && r !== inline ? fixed(r.perSecond / inline.perSecond, 2) : '–',
         ],
+        ['result p50 ms', 'r', ({ results: r }) => (r ? ms(r.latencyMs.p50) : '–')],
+        ['result p99 ms', 'r', ({ results: r }) => (r ? ms(r.latencyMs.p99) : '–')],
+        ['results/batch', 'r', ({ master: m }) => fixed(m.resultsPerBatch, 1)],
+        ['heartbeat p99 ms', 'r', ({ heartbeats: h }) => ms(h.latencyMs.p99)],
+        ['hb late / missed', 'r', ({ heartbeats: h }) => `${h.late} / ${h.missed}`],
+        ['master CPU', 'r', ({ master: m }) => percent(m.cpu)],
+        ['sender CPU', 'r', ({ senderCpu }) => percent(senderCpu)],
       ],
-      'llrrlrrrrrrrrrr',
       rows,
     ),
   ];

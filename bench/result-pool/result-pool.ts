@@ -21,7 +21,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { type Context, defineBench, runIfMain, within } from '../harness/bench.ts';
+import { type Context, defineBench, kRunSlackMs, runIfMain, within } from '../harness/bench.ts';
 import { IpcChild } from '../harness/ipc-child.ts';
 import {
   type ChildStats,
@@ -30,8 +30,13 @@ import {
   startMaster,
 } from '../harness/master-child.ts';
 import { pinProcess } from '../harness/pin.ts';
-import { summariseCpuProfile, summariseProfileDir } from '../harness/profile.ts';
-import type { HistogramSummary } from '../harness/report.ts';
+import {
+  cpuProfArgs,
+  kProfileIntervalUs,
+  summariseCpuProfile,
+  summariseProfileDir,
+} from '../harness/profile.ts';
+import { cpuMs, type HistogramSummary } from '../harness/report.ts';
 import type { FleetSimOptions, WindowSummary } from '../harness/virtual-fleet.ts';
 import { calibrate, kRoundsEnv } from './handlers/burn.ts';
 import { kThreadNiceEnv } from './handlers/place-thread.ts';
@@ -60,17 +65,11 @@ import { ResultSenders } from './senders.ts';
 const kHeavyHandler = fileURLToPath(new URL('./handlers/heavy.ts', import.meta.url));
 const kTrivialHandler = fileURLToPath(new URL('./handlers/trivial.ts', import.meta.url));
 const kVirtualFleet = fileURLToPath(new URL('../harness/virtual-fleet.ts', import.meta.url));
-/** Profiler sampling interval on the master's main thread. */
-const kProfileIntervalUs = 250;
 /** Functions and places kept per profile summary. */
 const kProfileLines = 15;
 /** The tick of every `monitorEventLoopDelay` here, subtracted from what it records. */
 const kLoop = { resolutionMs: 5, offsetMs: 5 };
-/** Beyond the planned load time: start-ups, connects, probes, drains, shutdowns. */
-const kRunSlackMs = 120_000;
 const kTaskId = randomUUID();
-
-const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
 
 interface Rig {
   o: ResultPoolOptions;
@@ -122,7 +121,7 @@ async function withMaster<T>(
     },
     {
       label: `master (resultThreads ${mode.threads})`,
-      execArgv: cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`, '--cpu-prof-interval=250'] : [],
+      execArgv: cpuProfDir ? cpuProfArgs(cpuProfDir) : [],
     },
   );
   ctx.defer(() => child.stop());
@@ -326,9 +325,6 @@ async function run(o: ResultPoolOptions, ctx: Context): Promise<ResultPoolFigure
     heartbeatSpan: o.heartbeatSpan,
     heartbeatJitter: 0,
     resultBytes: 0,
-    workUs: 0,
-    sleepMs: 0,
-    msgpack: false,
     sockets: o.slaves,
     beatPipelining: 1,
     timeoutMs: o.tolerance * 1000,
