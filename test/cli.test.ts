@@ -387,7 +387,8 @@ describe('commands, as processes', () => {
         tasks,
       ]);
       const stdout = collect(master.stdout);
-      const summary = waitForLine(master, /"completed":(\d+),"failed":(\d+)/);
+      // the closing summary, not a `tasks progress` line (same fields, logged every second while tasks run)
+      const summary = waitForLine(master, /"completed":(\d+),"failed":(\d+),"retries":\d+,"unwritten"/);
       const code = await exitOf(master);
       const [, completed, failed] = await summary;
       assert.equal(code, 3, 'a task failed');
