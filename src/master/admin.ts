@@ -69,9 +69,12 @@ export function mountAdminFallback(app: HttpApp, host: AdminHost): void {
 export function guardAdminApp(
   app: HttpApp,
   host: AdminHost,
-  options: { readonly adminHost: string; readonly adminAllowedHosts: readonly string[] },
+  options: { readonly adminHost: string; readonly adminAllowedHosts: readonly string[] | undefined },
 ): HttpApp {
-  const allowed = createHostCheck([...defaultAllowedHosts(options.adminHost), ...options.adminAllowedHosts]);
+  const allowed = createHostCheck([
+    ...defaultAllowedHosts(options.adminHost),
+    ...(options.adminAllowedHosts ?? []),
+  ]);
   return guardApp(
     app,
     (req) => allowed(req.getHeader('host')),

@@ -195,8 +195,8 @@ export interface ResolvedMasterOptions {
   readonly metrics: boolean;
   readonly adminPort: number | undefined;
   readonly adminHost: string;
-  /** Normalised (lower-case, no trailing dot, IPv6 without brackets); `[]` when none was given. */
-  readonly adminAllowedHosts: readonly string[];
+  /** Normalised (lower-case, no trailing dot, IPv6 without brackets); undefined when none were given. */
+  readonly adminAllowedHosts: readonly string[] | undefined;
   readonly queueLimit: number;
   readonly placement: PlacementPolicy;
   readonly fleetTaskRetention: number;
@@ -349,7 +349,6 @@ export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMaste
   const values = resolveTable(kMasterOptions, options as Record<string, unknown>);
   const resolved = {
     ...values,
-    adminAllowedHosts: values.adminAllowedHosts ?? Object.freeze([]),
     tls: checkTls('tls', options.tls),
     slaveTls: options.slaveTls,
     queue: options.queue === undefined ? undefined : resolveJetStreamOptions(options.queue),
