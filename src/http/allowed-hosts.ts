@@ -27,8 +27,10 @@ const kPort = /^(?::\d{0,5})?$/;
  */
 export function normaliseHostname(name: string): string | undefined {
   if (name.length === 0 || name.length > kMaxHostHeaderLength) return undefined;
-  const bare = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
-  if (bare.includes(':')) return canonicalIPv6(bare);
+  const bracketed = name.startsWith('[') && name.endsWith(']');
+  const bare = bracketed ? name.slice(1, -1) : name;
+  // brackets hold an IPv6 address and nothing else
+  if (bracketed || bare.includes(':')) return canonicalIPv6(bare);
   if (!kName.test(bare)) return undefined;
   const lower = bare.toLowerCase();
   return lower.endsWith('.') ? lower.slice(0, -1) : lower;
