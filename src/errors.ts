@@ -527,6 +527,7 @@ export const MasterRequestMalformedError = define(MasterResponseError, 'Master',
 export const MasterRequestDataInvalidError = define(MasterResponseError, 'Master', 'REQUEST_DATA_INVALID');
 export const MasterQueueFullError = define(MasterResponseError, 'Master', 'QUEUE_FULL');
 export const MasterTaskNotFoundError = define(MasterResponseError, 'Master', 'TASK_NOT_FOUND');
+export const MasterHostNotAllowedError = define(MasterResponseError, 'Master', 'HOST_NOT_ALLOWED');
 
 /** The typed error for a slave's error answer; an unknown code still gives a `SlaveResponseError`. */
 export function slaveErrorFor(statusCode: number, envelope: Envelope): SlaveResponseError {

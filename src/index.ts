@@ -26,6 +26,7 @@ export {
   ListenError,
   MasterChannelInvalidError,
   MasterChannelNotGivenError,
+  MasterHostNotAllowedError,
   MasterMasterTokenInvalidError,
   MasterMasterTokenNotGivenError,
   MasterMetricsFailedError,

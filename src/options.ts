@@ -11,7 +11,8 @@ export const kMaxSeconds = Math.floor((2 ** 31 - 1) / 1000);
 
 /** One option's facts. */
 export interface OptionSpec {
-  readonly type: 'number' | 'integer' | 'string' | 'boolean';
+  /** `list`: an array of non-empty strings (repeat the flag on the command line; comma-separated in a variable). */
+  readonly type: 'number' | 'integer' | 'string' | 'boolean' | 'list';
   /** The value when none is given; a function for one computed when the options are resolved. */
   readonly default?: number | string | boolean | (() => number | string | boolean);
   /** The default as `--help` and the reference show it, where it is computed or not a value (`cores − 1`). */
@@ -82,6 +83,8 @@ export function checkOption(name: string, spec: OptionSpec, value: unknown): unk
       return checkString(name, value);
     case 'boolean':
       return checkBoolean(name, value);
+    case 'list':
+      return checkList(name, value);
   }
 }
 
@@ -181,6 +184,26 @@ export function checkString(name: string, value: unknown): string {
     throw new TypeError(`options.${name} must be a non-empty string (got ${String(value)})`);
   }
   return value;
+}
+
+/** An array of non-empty strings, as a frozen copy; an error names the first bad item (`options.x[1]`). */
+export function checkList(name: string, value: unknown): readonly string[] {
+  if (!Array.isArray(value)) {
+    throw new TypeError(`options.${name} must be an array of strings (got ${describeValue(value)})`);
+  }
+  value.forEach((item: unknown, i) => {
+    if (typeof item !== 'string' || item.length === 0) {
+      throw new TypeError(`options.${name}[${i}] must be a non-empty string (got ${describeValue(item)})`);
+    }
+  });
+  return Object.freeze([...(value as string[])]);
+}
+
+/** A value as a message shows it: strings quoted (so '' is visible), the rest by type or as text. */
+function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (value === null || typeof value !== 'object') return String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
 }
 
 function checkBoolean(name: string, value: unknown): boolean {

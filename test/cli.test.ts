@@ -239,6 +239,53 @@ describe('configuration', () => {
     assert.throws(() => parseTarget('127.0.0.1:7236'), /NAME=HOST:PORT/);
   });
 
+  test('--admin-allowed-hosts: repeat the flag, comma-separated in the environment, each item checked and named', async () => {
+    const flags = parse([
+      'master',
+      '--admin-allowed-hosts',
+      'fleet.example',
+      '--admin-allowed-hosts',
+      '[::1]',
+    ]);
+    assert.deepEqual(flags.kind === 'master' && flags.options.adminAllowedHosts, ['fleet.example', '[::1]']);
+    const env = parse(['master'], { FLEETMASTER_ADMIN_ALLOWED_HOSTS: 'a.example, b.example,' });
+    assert.deepEqual(env.kind === 'master' && env.options.adminAllowedHosts, ['a.example', 'b.example']);
+    const beaten = parse(['master', '--admin-allowed-hosts', 'c.example'], {
+      FLEETMASTER_ADMIN_ALLOWED_HOSTS: 'a.example',
+    });
+    assert.deepEqual(beaten.kind === 'master' && beaten.options.adminAllowedHosts, ['c.example']);
+    const any = parse(['master', '--admin-allowed-hosts', '*']);
+    assert.deepEqual(any.kind === 'master' && any.options.adminAllowedHosts, ['*']);
+    const none = parse(['master']);
+    assert.equal(none.kind === 'master' && none.options.adminAllowedHosts, undefined);
+    // one bad item: its index, the field and the source
+    assert.throws(
+      () =>
+        parse(['master', '--admin-allowed-hosts', 'ok.example', '--admin-allowed-hosts', 'bad.example:80']),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        err.message ===
+          `adminAllowedHosts[1] (from --admin-allowed-hosts): must be a host name or IP address without a port, or '*' (got "bad.example:80")`,
+    );
+    assert.throws(
+      () => parse(['master'], { FLEETMASTER_ADMIN_ALLOWED_HOSTS: 'ok.example,http://x' }),
+      /^ConfigError: adminAllowedHosts\[1\] \(from FLEETMASTER_ADMIN_ALLOWED_HOSTS\): must be a host name/,
+    );
+    const file = join(dir, 'hosts.json');
+    await writeFile(file, JSON.stringify({ adminAllowedHosts: ['ok.example', 5] }));
+    assert.throws(
+      () => parse(['master', '--config', file]),
+      (err: Error) =>
+        err instanceof ConfigError &&
+        err.message ===
+          `adminAllowedHosts: expected a list of strings (got ["ok.example",5] from config file ${file})`,
+    );
+    const help: string[] = [];
+    parseCommand(['master', '--help'], {}, { out: (t) => help.push(t), err: () => undefined });
+    assert.match(help.join(''), /--admin-allowed-hosts <host>/);
+    assert.match(help.join(''), /FLEETMASTER_ADMIN_ALLOWED_HOSTS/);
+  });
+
   test('--dashboard turns the admin listener on at a free port unless one is given', () => {
     const master = parse(['master', '--dashboard']);
     assert.ok(master.kind === 'master');
@@ -387,7 +434,8 @@ describe('commands, as processes', () => {
         tasks,
       ]);
       const stdout = collect(master.stdout);
-      const summary = waitForLine(master, /"completed":(\d+),"failed":(\d+)/);
+      // the closing summary, not a `tasks progress` line (same fields, logged every second while tasks run)
+      const summary = waitForLine(master, /"completed":(\d+),"failed":(\d+),"retries":\d+,"unwritten"/);
       const code = await exitOf(master);
       const [, completed, failed] = await summary;
       assert.equal(code, 3, 'a task failed');

@@ -95,6 +95,36 @@ describe('Master options', () => {
     ['myAddress without scheme', { myAddress: '10.0.0.5:7235' }, /options\.myAddress/],
     ['myAddress with a path', { myAddress: 'http://10.0.0.5:7235/x' }, /options\.myAddress/],
     [
+      'adminAllowedHosts not an array',
+      loose({ adminAllowedHosts: 'localhost' }),
+      /^TypeError: options\.adminAllowedHosts must be an array of strings \(got "localhost"\)$/,
+    ],
+    [
+      'adminAllowedHosts an empty item',
+      { adminAllowedHosts: ['a.example', ''] },
+      /^TypeError: options\.adminAllowedHosts\[1\] must be a non-empty string \(got ""\)$/,
+    ],
+    [
+      'adminAllowedHosts an item not a string',
+      loose({ adminAllowedHosts: ['a.example', 7] }),
+      /^TypeError: options\.adminAllowedHosts\[1\] must be a non-empty string \(got 7\)$/,
+    ],
+    [
+      'adminAllowedHosts an item with a port',
+      { adminAllowedHosts: ['fleet.example:9464'] },
+      /^TypeError: options\.adminAllowedHosts\[0\] must be a host name or IP address without a port, or '\*' \(got "fleet\.example:9464"\)$/,
+    ],
+    [
+      'adminAllowedHosts an item that is a URL',
+      { adminAllowedHosts: ['http://fleet.example'] },
+      /options\.adminAllowedHosts\[0\] must be a host name/,
+    ],
+    [
+      'adminAllowedHosts an item with a space',
+      { adminAllowedHosts: ['fleet example'] },
+      /options\.adminAllowedHosts\[0\] must be a host name/,
+    ],
+    [
       'hooks.beforeConnect not a function',
       loose({ hooks: { beforeConnect: 'yes' } }),
       /options\.hooks\.beforeConnect/,
@@ -110,6 +140,17 @@ describe('Master options', () => {
       assert.throws(() => new Master(options), message);
     });
   }
+
+  test('adminAllowedHosts: none by default; given names are normalised and frozen, a copy of the caller’s list', () => {
+    assert.equal(new Master().options.adminAllowedHosts, undefined);
+    const given = ['Fleet.Example.', '[::1]', '0:0:0:0:0:0:0:2', '10.0.0.5', '*'];
+    const { adminAllowedHosts } = new Master({ adminAllowedHosts: given }).options;
+    assert.deepEqual(adminAllowedHosts, ['fleet.example', '::1', '::2', '10.0.0.5', '*']);
+    assert.ok(Object.isFrozen(adminAllowedHosts));
+    given.push('later.example');
+    assert.equal(adminAllowedHosts?.length, 5, 'the caller’s array is not kept');
+    assert.deepEqual(new Master({ adminAllowedHosts: [] }).options.adminAllowedHosts, []);
+  });
 
   test('refused, naming the option: heartbeatCheckSpan beyond what a timer can wait', () => {
     assert.throws(

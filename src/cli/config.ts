@@ -14,7 +14,7 @@ import { fits, kindOf, type OptionSpec, type OptionTable } from '../options.ts';
 import { kSlaveOptions } from '../slave/options.ts';
 import { kDemoOptions } from './demo.ts';
 
-export type FieldType = OptionSpec['type'] | 'list';
+export type FieldType = OptionSpec['type'];
 
 /** An option spec under its config-file key (camelCase); the flag and the variable derive from the key. */
 export interface Field extends Omit<OptionSpec, 'type' | 'check'> {

@@ -293,11 +293,12 @@ function validate(check: () => unknown, sources: Record<string, string>): void {
     check();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    const match = /^options\.([\w.]+)\s+(.*)$/s.exec(message);
+    // `options.x must …`, or for one item of a list `options.x[2] must …`
+    const match = /^options\.([\w.]+)(\[\d+\])?\s+(.*)$/s.exec(message);
     if (!match) throw new ConfigError(message);
-    const [, path, rest] = match as unknown as [string, string, string];
+    const [, path, item = '', rest] = match as unknown as [string, string, string | undefined, string];
     const key = kOptionField[path] ?? path;
     const source = sources[key];
-    throw new ConfigError(`${key}${source ? ` (from ${source})` : ''}: ${rest}`);
+    throw new ConfigError(`${key}${item}${source ? ` (from ${source})` : ''}: ${rest}`);
   }
 }

@@ -1,4 +1,6 @@
+import { createHostCheck, defaultAllowedHosts } from '../http/allowed-hosts.ts';
 import type { HttpApp, HttpRequest } from '../http/engine.ts';
+import { guardApp } from '../http/guarded-app.ts';
 import { answerUnrouted, PendingReply, sendNow } from '../http/reply.ts';
 import { type Answer, ok } from '../protocol/envelope.ts';
 import { kAnswers } from './answers.ts';
@@ -56,4 +58,29 @@ export function mountAdminFallback(app: HttpApp, host: AdminHost): void {
     host.answeredError(kAnswers.routeNotFound.code);
     answerUnrouted(res, req, kAnswers.routeNotFound);
   });
+}
+
+/**
+ * The admin listener's app as its routes see it: every route behind the `Host` check, so that a page whose name
+ * was rebound to the listener's address (DNS rebinding) cannot read it from the operator's browser. Allowed:
+ * loopback names, `adminHost` (unless a wildcard) and `adminAllowedHosts`; anything else, or no `Host`, is answered
+ * 403 (code 910) before any route runs. The master's front end is never wrapped.
+ */
+export function guardAdminApp(
+  app: HttpApp,
+  host: AdminHost,
+  options: { readonly adminHost: string; readonly adminAllowedHosts: readonly string[] | undefined },
+): HttpApp {
+  const allowed = createHostCheck([
+    ...defaultAllowedHosts(options.adminHost),
+    ...(options.adminAllowedHosts ?? []),
+  ]);
+  return guardApp(
+    app,
+    (req) => allowed(req.getHeader('host')),
+    (res, req) => {
+      host.answeredError(kAnswers.hostNotAllowed.code);
+      answerUnrouted(res, req, kAnswers.hostNotAllowed);
+    },
+  );
 }

@@ -15,6 +15,12 @@ export const kAnswers = Object.freeze({
   metricsOff: fail(404, C.ROUTE_NOT_FOUND, 'Metrics are off on this master (options.metrics).'),
   metricsFailed: fail(500, C.METRICS_FAILED, 'Metrics could not be collected.'),
   malformed: fail(400, C.REQUEST_MALFORMED, 'The request is not valid HTTP/1.1.'),
+  // the admin listener's only: never echoes the Host it refused (it is the caller's text)
+  hostNotAllowed: fail(
+    403,
+    C.HOST_NOT_ALLOWED,
+    'Host not allowed on this admin listener: use localhost or its address, or add the name to adminAllowedHosts (--admin-allowed-hosts).',
+  ),
   pong: ok('PONG!'),
   shutdown: ok('Shutdown request received, this server will be down later.'),
   heartbeat: ok('Received!'),

@@ -17,7 +17,7 @@ import { MasterQueue, type QueueHost } from '../nats/master-queue.ts';
 import { errorFields } from '../options.ts';
 import { createChannelCheck } from '../protocol/channel.ts';
 import { createTokenCheck, randomToken } from '../protocol/token.ts';
-import { mountAdminFallback, mountAdminRoutes } from './admin.ts';
+import { guardAdminApp, mountAdminFallback, mountAdminRoutes } from './admin.ts';
 import { kAnswers } from './answers.ts';
 import {
   type ConnectionHooks,
@@ -254,9 +254,10 @@ export class Master implements ConnectionHost, FrontEndHost {
       this.#port = await app.listen(this.options.host, this.options.port, 'Master');
       if (adminPort !== undefined) {
         admin = this.#engine.createApp({ malformed: kAnswers.malformed });
-        mountAdminRoutes(admin, this, () => undefined);
-        this.#dashboard?.mount(admin);
-        mountAdminFallback(admin, this);
+        const routes = guardAdminApp(admin, this, this.options);
+        mountAdminRoutes(routes, this, () => undefined);
+        this.#dashboard?.mount(routes);
+        mountAdminFallback(routes, this);
         this.#admin = { app: admin, port: await admin.listen(adminHost, adminPort, 'Master admin') };
       }
       // last: tasks come from JetStream only once the front end can take their slaves' results

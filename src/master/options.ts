@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { kAnyHost, normaliseHostname } from '../http/allowed-hosts.ts';
 import { type EngineChoice, kEngineOption } from '../http/engine.ts';
 import {
   type JetStreamOptions,
@@ -11,6 +12,7 @@ import {
 import {
   checkFunction,
   checkHooks,
+  checkList,
   checkString,
   checkTls,
   freezeRedacted,
@@ -123,6 +125,15 @@ export interface MasterOptions {
   /** Address of the admin listener. @defaultValue `'127.0.0.1'` */
   adminHost?: string;
   /**
+   * Host names (or IP addresses) the admin listener answers besides `localhost`, `127.0.0.1`, `::1` and
+   * `adminHost` itself (unless that is `0.0.0.0` or `::`): any other `Host` header, or none, gets 403 with code 910
+   * (`MasterHostNotAllowedError`), so that a web page whose name was rebound to the listener's address (DNS
+   * rebinding) cannot read it from the operator's browser. No ports; an IPv6 address with or without brackets.
+   * `'*'` turns the check off (any `Host` is answered): only behind a proxy that checks it.
+   * @defaultValue none: only the names above
+   */
+  adminAllowedHosts?: readonly string[];
+  /**
    * Most submitted tasks waiting for a slave (`master.submit`); a submit beyond it gives a task that already
    * FAILED with `QUEUE_FULL` (`POST /fleet/tasks` answers 503), and `master.map()` waits for room.
    * @defaultValue 100000
@@ -184,6 +195,8 @@ export interface ResolvedMasterOptions {
   readonly metrics: boolean;
   readonly adminPort: number | undefined;
   readonly adminHost: string;
+  /** Normalised (lower-case, no trailing dot, IPv6 without brackets); undefined when none were given. */
+  readonly adminAllowedHosts: readonly string[] | undefined;
   readonly queueLimit: number;
   readonly placement: PlacementPolicy;
   readonly fleetTaskRetention: number;
@@ -324,6 +337,12 @@ export const kMasterOptions = Object.freeze({
     help: 'separate listener for /metrics and /status without a token',
   },
   adminHost: { type: 'string', default: '127.0.0.1', arg: 'host', help: 'address of the admin listener' },
+  adminAllowedHosts: {
+    type: 'list',
+    check: checkAllowedHosts,
+    arg: 'host',
+    help: "more names the admin listener answers in the Host header, besides localhost, 127.0.0.1, ::1 and --admin-host (any other: 403, code 910; repeat the flag, comma-separated in the environment); '*' turns the check off",
+  },
 } satisfies OptionTable);
 
 export function resolveMasterOptions(options: MasterOptions = {}): ResolvedMasterOptions {
@@ -350,6 +369,23 @@ function checkAddress(name: string, value: unknown): string {
     throw new TypeError(`options.${name} must look like http://host:port (got ${String(value)})`);
   }
   return address;
+}
+
+/** Host names without a port, normalised (`LocalHost.` → `localhost`, `[::1]` → `::1`), or `*`. */
+function checkAllowedHosts(name: string, value: unknown): readonly string[] {
+  const items = checkList(name, value);
+  return Object.freeze(
+    items.map((item, i) => {
+      if (item === kAnyHost) return item;
+      const host = normaliseHostname(item);
+      if (host === undefined) {
+        throw new TypeError(
+          `options.${name}[${i}] must be a host name or IP address without a port, or '*' (got ${JSON.stringify(item)})`,
+        );
+      }
+      return host;
+    }),
+  );
 }
 
 function checkSelfToken(name: string, value: unknown): string {

@@ -31,6 +31,11 @@ export const MasterErrorCode = {
   QUEUE_FULL: 908,
   /** fleetmaster: no task of that id was submitted over HTTP, or it is no longer kept (HTTP 404). */
   TASK_NOT_FOUND: 909,
+  /**
+   * fleetmaster: the admin listener refuses a request whose `Host` header names no allowed host
+   * (`adminAllowedHosts`): a page whose name was rebound to this address must not read it (HTTP 403).
+   */
+  HOST_NOT_ALLOWED: 910,
 } as const;
 export type MasterErrorCode = (typeof MasterErrorCode)[keyof typeof MasterErrorCode];
 

@@ -39,6 +39,8 @@ export const kStatusOf: Record<Side, Map<number, number>> = {
     [MasterErrorCode.REQUEST_DATA_INVALID, 400],
     [MasterErrorCode.QUEUE_FULL, 503],
     [MasterErrorCode.TASK_NOT_FOUND, 404],
+    // the admin listener only (a Host not allowed): the front end never answers it
+    [MasterErrorCode.HOST_NOT_ALLOWED, 403],
   ]),
   slave: new Map([
     [SlaveErrorCode.SUCCESS, 200],
