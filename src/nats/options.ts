@@ -167,7 +167,16 @@ export function resolveJetStreamOptions(
  * `[redacted]`, up to the last `@`, since a password may hold an `@`, `#`, `?` or `/` of its own.
  */
 export function printableUrl(url: string): string {
-  return url.replace(/^((?:[a-z]+:\/\/)?)[\s\S]*@/i, '$1[redacted]@');
+  const { scheme, login, rest } = loginParts(url);
+  return login === undefined ? url : `${scheme}[redacted]@${rest}`;
+}
+
+/** A URL cut at its login: the scheme (`nats://`, or ''), what stands before the last `@` (none: undefined), the rest. */
+function loginParts(url: string): { scheme: string; login: string | undefined; rest: string } {
+  const scheme = /^[a-z]+:\/\//i.exec(url)?.[0] ?? '';
+  const at = url.lastIndexOf('@');
+  if (at < 0) return { scheme, login: undefined, rest: url.slice(scheme.length) };
+  return { scheme, login: url.slice(scheme.length, at), rest: url.slice(at + 1) };
 }
 
 export interface NatsLogin {
@@ -183,16 +192,14 @@ export interface NatsLogin {
 export function splitLogin(servers: readonly string[]): { servers: string[]; login: NatsLogin } {
   let login: NatsLogin = {};
   const bare = servers.map((server) => {
-    const at = server.lastIndexOf('@');
-    if (at < 0) return server;
-    const scheme = /^[a-z]+:\/\//i.exec(server)?.[0] ?? '';
-    const userinfo = server.slice(scheme.length, at);
+    const { scheme, login: userinfo, rest } = loginParts(server);
+    if (userinfo === undefined) return server;
     const colon = userinfo.indexOf(':');
     login =
       colon < 0
         ? { token: decode(userinfo) }
         : { user: decode(userinfo.slice(0, colon)), pass: decode(userinfo.slice(colon + 1)) };
-    return scheme + server.slice(at + 1);
+    return scheme + rest;
   });
   return { servers: bare, login };
 }
